@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app, one folder per domain (router → service → repository)."""

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.auth import service
+from api.auth.schemas import (
+    BusinessRead,
+    RefreshRequest,
+    RegisterRequest,
+    RegisterResponse,
+    TokenPair,
+)
+from api.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post("/register", response_model=RegisterResponse, status_code=status.HTTP_201_CREATED)
+async def register(
+    data: RegisterRequest, session: SessionDep, settings: SettingsDep, request: Request
+) -> RegisterResponse:
+    """Create an account and its business; the caller becomes the business owner."""
+    user, business, tokens = await service.register(session, data, settings, _ip(request))
+    await session.commit()
+    return RegisterResponse(
+        **tokens.model_dump(),
+        user=service.user_read(user),
+        business=BusinessRead.model_validate(business),
+    )
+
+
+@router.post("/token", response_model=TokenPair)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> TokenPair:
+    """OAuth2 password login: `username` is the email."""
+    pair = await service.login(session, form.username, form.password, settings, _ip(request))
+    await session.commit()
+    return pair
+
+
+@router.post("/refresh", response_model=TokenPair)
+async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Trade a refresh token for a new pair; the old refresh token stops working."""
+    pair = await service.refresh(session, data.refresh_token, settings)
+    await session.commit()
+    return pair
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(data: RefreshRequest, session: SessionDep) -> Response:
+    """Revoke a refresh token."""
+    await service.logout(session, data.refresh_token)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,144 @@
+"""Registration, login and refresh-token rotation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth.schemas import RegisterRequest, TokenPair, UserRead
+from api.errors import Conflict, Unauthorized
+from core.enums import Role
+from core.events import record_event
+from core.models import Business, Membership, RefreshToken, User
+from core.repositories.users import BusinessRepository, RefreshTokenRepository, UserRepository
+from core.security import (
+    create_access_token,
+    hash_password,
+    hash_refresh_token,
+    new_refresh_token,
+    verify_password,
+)
+from core.settings import Settings
+from core.types import utcnow
+
+
+def user_read(user: User) -> UserRead:
+    read = UserRead.model_validate(user)
+    if user.membership is not None:
+        read.role = Role(user.membership.role)
+        read.business_id = user.membership.business_id
+    return read
+
+
+async def issue_tokens(
+    session: AsyncSession, user: User, settings: Settings, family_id: uuid.UUID | None = None
+) -> TokenPair:
+    raw = new_refresh_token()
+    await RefreshTokenRepository(session).add(
+        RefreshToken(
+            user_id=user.id,
+            token_hash=hash_refresh_token(raw),
+            family_id=family_id or uuid.uuid4(),
+            expires_at=utcnow() + timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS),
+        )
+    )
+    access = create_access_token(user.id, settings.SECRET_KEY, settings.ACCESS_TOKEN_EXPIRE_MINUTES)
+    return TokenPair(
+        access_token=access,
+        refresh_token=raw,
+        expires_in=settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
+    )
+
+
+async def register(
+    session: AsyncSession, data: RegisterRequest, settings: Settings, ip: str | None
+) -> tuple[User, Business, TokenPair]:
+    users = UserRepository(session)
+    if await users.get_by_email(data.email) is not None:
+        raise Conflict("An account with this email already exists")
+    business = await BusinessRepository(session).add(
+        Business(name=data.business_name, timezone=data.timezone, default_channels=["email"])
+    )
+    user = await users.add(
+        User(
+            email=data.email,
+            hashed_password=hash_password(data.password),
+            full_name=data.full_name,
+        )
+    )
+    membership = Membership(business_id=business.id, user_id=user.id, role=Role.owner.value)
+    session.add(membership)
+    await session.flush()
+    user = await users.get(user.id)  # reload with its membership
+    assert user is not None
+    record_event(
+        session,
+        "user.registered",
+        business_id=business.id,
+        actor_user_id=user.id,
+        subject_type="user",
+        subject_id=user.id,
+        payload={"email": user.email, "business_name": business.name},
+        ip_address=ip,
+    )
+    tokens = await issue_tokens(session, user, settings)
+    return user, business, tokens
+
+
+async def login(
+    session: AsyncSession, email: str, password: str, settings: Settings, ip: str | None
+) -> TokenPair:
+    user = await UserRepository(session).get_by_email(email.strip())
+    if user is None or not verify_password(password, user.hashed_password):
+        record_event(
+            session,
+            "auth.login_failed",
+            business_id=user.membership.business_id if user and user.membership else None,
+            subject_type="user",
+            subject_id=user.id if user else None,
+            payload={"email": email.strip().lower()[:320]},
+            ip_address=ip,
+        )
+        await session.commit()
+        raise Unauthorized("Incorrect email or password")
+    if not user.is_active:
+        raise Unauthorized("This account is deactivated")
+    user.last_login_at = utcnow()
+    return await issue_tokens(session, user, settings)
+
+
+async def refresh(session: AsyncSession, raw_token: str, settings: Settings) -> TokenPair:
+    tokens = RefreshTokenRepository(session)
+    stored = await tokens.get_by_hash(hash_refresh_token(raw_token))
+    now = utcnow()
+    if stored is None:
+        raise Unauthorized("Invalid refresh token")
+    if stored.used_at is not None or stored.revoked_at is not None:
+        # A rotated token presented again means it leaked: end the whole family.
+        await tokens.revoke_family(stored.family_id, now)
+        record_event(
+            session,
+            "auth.refresh_token_reused",
+            actor_user_id=stored.user_id,
+            subject_type="user",
+            subject_id=stored.user_id,
+        )
+        await session.commit()
+        raise Unauthorized("Refresh token already used or revoked")
+    if stored.expires_at <= now:
+        raise Unauthorized("Refresh token expired")
+    user = await UserRepository(session).get(stored.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("Invalid refresh token")
+    stored.used_at = now
+    return await issue_tokens(session, user, settings, family_id=stored.family_id)
+
+
+async def logout(session: AsyncSession, raw_token: str) -> None:
+    stored = await RefreshTokenRepository(session).get_by_hash(hash_refresh_token(raw_token))
+    if stored is None:
+        return  # logging out twice is not an error
+    if stored.revoked_at is None:
+        stored.revoked_at = utcnow()

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from api.auth.schemas import BusinessRead
+from api.business import service
+from api.business.schemas import BusinessUpdate, MemberCreate, MemberRead
+from api.deps import CurrentActor, OwnerActor, SessionDep
+from api.schemas import ListResponse
+from core.repositories.users import UserRepository
+
+router = APIRouter(prefix="/business", tags=["business"])
+
+
+@router.get("", response_model=BusinessRead)
+async def read_business(actor: CurrentActor) -> BusinessRead:
+    """The caller's business and its settings."""
+    return BusinessRead.model_validate(actor.business)
+
+
+@router.patch("", response_model=BusinessRead)
+async def update_business(data: BusinessUpdate, actor: OwnerActor, session: SessionDep) -> BusinessRead:
+    """Change name, time zone, default channels or send window (owners)."""
+    business = await service.update_business(session, actor, data)
+    await session.commit()
+    return BusinessRead.model_validate(business)
+
+
+@router.get("/members", response_model=ListResponse[MemberRead])
+async def list_members(actor: CurrentActor, session: SessionDep) -> ListResponse[MemberRead]:
+    """Everyone on the business's staff."""
+    members = await UserRepository(session).list_members(actor.business_id)
+    return ListResponse(items=[service.member_read(m) for m in members], total=len(members))
+
+
+@router.post("/members", response_model=MemberRead, status_code=status.HTTP_201_CREATED)
+async def add_member(data: MemberCreate, actor: OwnerActor, session: SessionDep) -> MemberRead:
+    """Add a staff account (owners)."""
+    membership = await service.add_member(session, actor, data)
+    await session.commit()
+    return service.member_read(membership)
+
+
+@router.delete("/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_member(member_id: uuid.UUID, actor: OwnerActor, session: SessionDep) -> Response:
+    """Remove a staff account (owners); the last owner stays."""
+    await service.remove_member(session, actor, member_id)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

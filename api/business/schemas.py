@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+
+from pydantic import EmailStr, Field, field_validator, model_validator
+
+from api.auth.schemas import check_password
+from api.schemas import InputModel, ReadModel
+from core.enums import Role
+from core.validation import ChannelList, Name, Timezone
+
+
+class BusinessUpdate(InputModel):
+    name: Name | None = None
+    timezone: Timezone | None = None
+    default_channels: ChannelList | None = Field(default=None, min_length=1)
+    send_window_start: time | None = None
+    send_window_end: time | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> BusinessUpdate:
+        start, end = self.send_window_start, self.send_window_end
+        if start is not None and end is not None and start == end:
+            raise ValueError("send_window_start and send_window_end must differ")
+        for value in (start, end):
+            if value is not None and value.tzinfo is not None:
+                raise ValueError("send window times are local times, without an offset")
+        return self
+
+
+class MemberCreate(InputModel):
+    email: EmailStr
+    full_name: Name
+    password: str = Field(max_length=200)
+    role: Role = Role.member
+
+    _password = field_validator("password")(check_password)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class MemberRead(ReadModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    created_at: datetime

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.business.schemas import BusinessUpdate, MemberCreate, MemberRead
+from api.deps import Actor
+from api.errors import Conflict, NotFound, Unprocessable
+from core.events import record_event
+from core.models import Business, Membership, User
+from core.repositories.users import UserRepository
+from core.security import hash_password
+
+
+def member_read(membership: Membership) -> MemberRead:
+    return MemberRead(
+        id=membership.id,
+        user_id=membership.user_id,
+        email=membership.user.email,
+        full_name=membership.user.full_name,
+        role=membership.role,
+        is_active=membership.user.is_active,
+        created_at=membership.created_at,
+    )
+
+
+async def update_business(session: AsyncSession, actor: Actor, data: BusinessUpdate) -> Business:
+    business = actor.business
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("name", "timezone", "default_channels"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"{required} cannot be null")
+    start = changes.get("send_window_start", business.send_window_start)
+    end = changes.get("send_window_end", business.send_window_end)
+    if start is not None and end is not None and start == end:
+        raise Unprocessable("send_window_start and send_window_end must differ")
+    for key, value in changes.items():
+        if key == "default_channels":
+            value = [str(c) for c in value]
+        setattr(business, key, value)
+    record_event(
+        session,
+        "business.updated",
+        business_id=business.id,
+        actor_user_id=actor.user.id,
+        subject_type="business",
+        subject_id=business.id,
+        payload={k: str(v) for k, v in changes.items()},
+    )
+    await session.flush()
+    return business
+
+
+async def add_member(session: AsyncSession, actor: Actor, data: MemberCreate) -> Membership:
+    users = UserRepository(session)
+    if await users.get_by_email(data.email) is not None:
+        raise Conflict("An account with this email already exists")
+    user = await users.add(
+        User(email=data.email, full_name=data.full_name, hashed_password=hash_password(data.password))
+    )
+    membership = Membership(business_id=actor.business_id, user_id=user.id, role=data.role.value)
+    session.add(membership)
+    await session.flush()
+    record_event(
+        session,
+        "member.added",
+        business_id=actor.business_id,
+        actor_user_id=actor.user.id,
+        subject_type="user",
+        subject_id=user.id,
+        payload={"email": user.email, "role": data.role.value},
+    )
+    loaded = await users.get_membership(actor.business_id, membership.id)
+    assert loaded is not None
+    return loaded
+
+
+async def remove_member(session: AsyncSession, actor: Actor, membership_id: uuid.UUID) -> None:
+    users = UserRepository(session)
+    membership = await users.get_membership(actor.business_id, membership_id)
+    if membership is None:
+        raise NotFound("Member not found")
+    if membership.role == "owner" and await users.count_owners(actor.business_id) <= 1:
+        raise Conflict("A business keeps at least one owner")
+    record_event(
+        session,
+        "member.removed",
+        business_id=actor.business_id,
+        actor_user_id=actor.user.id,
+        subject_type="user",
+        subject_id=membership.user_id,
+        payload={"email": membership.user.email},
+    )
+    # Staff belong to one business: removing them removes the account and its sessions.
+    await users.delete(membership.user)

@@ -1,0 +1,150 @@
+"""FastAPI dependencies as `Annotated` aliases: session, caller, business, Temporal client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from core.enums import Role
+from core.models import Business, User
+from core.repositories.users import BusinessRepository, UserRepository
+from core.security import InvalidToken, decode_access_token
+from core.settings import Settings
+from core.temporal import TemporalConnector
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    # Routes that change data commit explicitly before answering, so a failed commit
+    # is an error response, never a success for something that was not stored.
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_current_user(
+    session: SessionDep, settings: SettingsDep, token: str | None = Depends(oauth2_scheme)
+) -> User:
+    if not token:
+        raise Unauthorized("Not authenticated")
+    try:
+        user_id = decode_access_token(token, settings.SECRET_KEY)
+    except InvalidToken:
+        raise Unauthorized("Invalid or expired token") from None
+    user = await UserRepository(session).get(user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("Invalid or expired token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@dataclass
+class Actor:
+    """Who is calling, for which business, with which role there."""
+
+    user: User
+    business: Business
+    role: Role
+
+    @property
+    def business_id(self) -> uuid.UUID:
+        return self.business.id
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.owner
+
+
+async def get_actor(
+    user: CurrentUser,
+    session: SessionDep,
+    x_business_id: Annotated[
+        str | None,
+        Header(description="Superusers only: the business to act on."),
+    ] = None,
+) -> Actor:
+    if user.is_superuser and x_business_id:
+        try:
+            business_id = uuid.UUID(x_business_id)
+        except ValueError:
+            raise NotFound("Business not found") from None
+        business = await BusinessRepository(session).get(business_id)
+        if business is None:
+            raise NotFound("Business not found")
+        return Actor(user=user, business=business, role=Role.owner)
+    if user.membership is None:
+        raise NotFound("You belong to no business; superusers pass X-Business-Id")
+    return Actor(user=user, business=user.membership.business, role=Role(user.membership.role))
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+async def get_owner(actor: CurrentActor) -> Actor:
+    if not actor.is_owner:
+        raise Forbidden("Only the business owner may do this")
+    return actor
+
+
+OwnerActor = Annotated[Actor, Depends(get_owner)]
+
+
+async def get_superuser(user: CurrentUser) -> User:
+    if not user.is_superuser:
+        raise Forbidden("Superusers only")
+    return user
+
+
+SuperUser = Annotated[User, Depends(get_superuser)]
+
+
+async def get_temporal_client(request: Request) -> Client:
+    connector: TemporalConnector = request.app.state.temporal
+    try:
+        return await connector.get()
+    except Exception as exc:  # any connection failure means the same thing to a caller
+        raise ServiceUnavailable(f"Temporal is unreachable: {exc.__class__.__name__}") from None
+
+
+TemporalClientDep = Annotated[Client, Depends(get_temporal_client)]
+
+
+@dataclass
+class Page:
+    limit: int
+    offset: int
+
+
+def get_page(
+    limit: Annotated[int, Query(ge=1, le=200, description="At most 200.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(get_page)]

@@ -1,0 +1,136 @@
+"""Errors raised below the routers carry their status; one handler turns them into JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status_code = 400
+    default_detail = "Bad request"
+
+    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+        self.detail = detail or self.default_detail
+        self.headers = headers
+        super().__init__(self.detail)
+
+
+class BadRequest(AppError):
+    status_code = 400
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    default_detail = "Not authenticated"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status_code = 403
+    default_detail = "Not allowed"
+
+
+class NotFound(AppError):
+    status_code = 404
+    default_detail = "Not found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    default_detail = "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    default_detail = "Request too large"
+
+
+class Unprocessable(AppError):
+    status_code = 422
+    default_detail = "Unprocessable input"
+
+    def __init__(self, detail: str | None = None, errors: list[dict[str, Any]] | None = None):
+        super().__init__(detail)
+        self.errors = errors
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    default_detail = "Service unavailable"
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+def _clean_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Never echo the input back: it may hold a password.
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        for e in errors
+    ]
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    content: dict[str, Any] = {"detail": exc.detail}
+    if isinstance(exc, Unprocessable) and exc.errors:
+        content["errors"] = exc.errors
+    return JSONResponse(content, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse({"detail": "Malformed JSON in request body"}, status_code=400)
+    detail = "; ".join(f"{_location(e.get('loc', ()))}: {e.get('msg')}" for e in errors)
+    return JSONResponse(
+        {"detail": detail or "Invalid input", "errors": _clean_errors(errors)}, status_code=422
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    # Services check uniqueness first; this is the safety net for a concurrent insert.
+    log.info("integrity error: %s", exc)
+    return JSONResponse({"detail": "Conflicts with an existing record"}, status_code=409)
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", exc)
+    return JSONResponse({"detail": "Database unavailable, try again shortly"}, status_code=503)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,78 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.auth.router import router as auth_router
+from api.business.router import router as business_router
+from api.errors import install_error_handlers
+from api.health import router as health_router
+from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.users.router import router as users_router
+from core.db import create_sessionmaker, engine_from_settings
+from core.settings import Settings, get_settings
+from core.temporal import TemporalConnector
+
+API_PREFIX = "/api/v1"
+
+
+def _redis_client(settings: Settings) -> Any:
+    if not settings.REDIS_URL:
+        return None
+    from redis.asyncio import Redis
+
+    return Redis.from_url(settings.REDIS_URL, socket_timeout=3, socket_connect_timeout=3)
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for domain in (auth_router, users_router, business_router):
+        router.include_router(domain)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_production_safety()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.engine.dispose()
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
+
+    app = FastAPI(
+        title="Reminders",
+        version="0.1.0",
+        description="Durable client reminders by email, SMS and WhatsApp.",
+        lifespan=lifespan,
+        debug=settings.DEBUG,
+    )
+    app.state.settings = settings
+    app.state.engine = engine_from_settings(settings)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.temporal = TemporalConnector(settings)
+    app.state.redis = _redis_client(settings)
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router())
+
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,209 @@
+"""SQLAlchemy 2.0 models. Relationships are `lazy="raise"`: loads are explicit in repositories."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.types import UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class IdMixin:
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_login_at: Mapped[datetime | None]
+
+    membership: Mapped[Membership | None] = relationship(
+        back_populates="user", lazy="raise", uselist=False
+    )
+
+
+class Business(IdMixin, TimestampMixin, Base):
+    __tablename__ = "businesses"
+
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    default_channels: Mapped[list[str]] = mapped_column(default=lambda: ["email"])
+    send_window_start: Mapped[time | None] = mapped_column(Time)
+    send_window_end: Mapped[time | None] = mapped_column(Time)
+
+
+class Membership(IdMixin, Base):
+    __tablename__ = "memberships"
+
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    # One business per user: a user is staff of exactly one firm (superusers may have none).
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="membership", lazy="raise")
+    business: Mapped[Business] = relationship(lazy="raise")
+
+
+class Client(IdMixin, TimestampMixin, Base):
+    __tablename__ = "clients"
+    __table_args__ = (
+        UniqueConstraint("business_id", "external_ref"),
+        Index("ix_clients_business_id_name", "business_id", "name"),
+        Index("ix_clients_business_id_email", "business_id", "email"),
+    )
+
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    whatsapp: Mapped[str | None] = mapped_column(String(20))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    preferred_channels: Mapped[list[str]] = mapped_column(default=list)
+    opted_out_channels: Mapped[list[str]] = mapped_column(default=list)
+    external_ref: Mapped[str | None] = mapped_column(String(100))
+
+    tag_rows: Mapped[list[ClientTag]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="ClientTag.tag"
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+
+class ClientTag(Base):
+    """Tags live in their own table so "every client with tag X" is one indexed query."""
+
+    __tablename__ = "client_tags"
+    __table_args__ = (Index("ix_client_tags_business_id_tag", "business_id", "tag"),)
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE")
+    )
+
+
+class SenderIdentity(IdMixin, TimestampMixin, Base):
+    __tablename__ = "sender_identities"
+    __table_args__ = (
+        # At most one default per (business, channel), enforced by the database too.
+        Index(
+            "uq_sender_identities_default_per_channel",
+            "business_id",
+            "channel",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    from_email: Mapped[str | None] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    from_number: Mapped[str | None] = mapped_column(String(20))
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_at: Mapped[datetime | None]
+
+
+class Template(IdMixin, TimestampMixin, Base):
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("business_id", "name"),)
+
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    subject: Mapped[str | None] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class RefreshToken(IdMixin, Base):
+    """Opaque refresh tokens, stored as SHA-256; rotation links a family for reuse detection."""
+
+    __tablename__ = "refresh_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AppEvent(IdMixin, Base):
+    """Append-only audit log, written in the same transaction as the change it records."""
+
+    __tablename__ = "app_events"
+    __table_args__ = (Index("ix_app_events_business_id_created_at", "business_id", "created_at"),)
+
+    business_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("businesses.id", ondelete="SET NULL")
+    )
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str | None] = mapped_column(String(64))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

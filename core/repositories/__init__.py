@@ -1,0 +1,1 @@
+"""SQL lives here. Repositories flush, never commit: the caller owns the transaction."""

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.models import Business, Membership, RefreshToken, User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        stmt = (
+            select(User)
+            .where(User.id == user_id)
+            .options(selectinload(User.membership).selectinload(Membership.business))
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def get_by_email(self, email: str) -> User | None:
+        stmt = (
+            select(User)
+            .where(User.email == email.lower())
+            .options(selectinload(User.membership).selectinload(Membership.business))
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def add(self, user: User) -> User:
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def list_members(self, business_id: uuid.UUID) -> list[Membership]:
+        stmt = (
+            select(Membership)
+            .where(Membership.business_id == business_id)
+            .options(selectinload(Membership.user))
+            .order_by(Membership.created_at)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def get_membership(
+        self, business_id: uuid.UUID, membership_id: uuid.UUID
+    ) -> Membership | None:
+        stmt = (
+            select(Membership)
+            .where(Membership.business_id == business_id, Membership.id == membership_id)
+            .options(selectinload(Membership.user))
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def count_owners(self, business_id: uuid.UUID) -> int:
+        members = await self.list_members(business_id)
+        return sum(1 for m in members if m.role == "owner")
+
+    async def delete(self, user: User) -> None:
+        await self.session.delete(user)
+        await self.session.flush()
+
+
+class BusinessRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, business_id: uuid.UUID) -> Business | None:
+        return await self.session.get(Business, business_id)
+
+    async def add(self, business: Business) -> Business:
+        self.session.add(business)
+        await self.session.flush()
+        return business
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: RefreshToken) -> RefreshToken:
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_all_for_user(self, user_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

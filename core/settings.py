@@ -1,0 +1,142 @@
+"""One settings class, read once from the environment (or `.env`) through `get_settings()`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./.data/reminders.db"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Environment(StrEnum):
+    development = "development"
+    testing = "testing"
+    production = "production"
+
+
+class EmailBackend(StrEnum):
+    smtp = "smtp"
+    sandbox = "sandbox"
+
+
+class MessagingBackend(StrEnum):
+    twilio = "twilio"
+    sandbox = "sandbox"
+
+
+class UnsafeSettingsError(ValueError):
+    """Raised at start-up when production settings are unsafe; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    ENV: Environment = Environment.development
+    DEBUG: bool = False
+    SECRET_KEY: str = DEFAULT_SECRET_KEY
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=30, ge=1, le=365)
+
+    DATABASE_URL: str = DEFAULT_DATABASE_URL
+    DATABASE_ECHO: bool = False
+    REDIS_URL: str | None = None
+
+    TEMPORAL_ADDRESS: str = "127.0.0.1:7233"
+    TEMPORAL_NAMESPACE: str = "default"
+    TEMPORAL_TASK_QUEUE: str = "reminders"
+    TEMPORAL_API_KEY: str | None = None
+    TEMPORAL_TLS_CERT: str | None = None
+    TEMPORAL_TLS_KEY: str | None = None
+    TEMPORAL_UI_URL: str = "http://127.0.0.1:8233"
+
+    EMAIL_BACKEND: EmailBackend | None = None
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 587
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS: bool = True
+    SMS_BACKEND: MessagingBackend | None = None
+    WHATSAPP_BACKEND: MessagingBackend | None = None
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    TWILIO_API_BASE_URL: str = "https://api.twilio.com"
+
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    ENCRYPTION_KEYS: str | None = None
+    ADMIN_EMAIL: str | None = None
+    ADMIN_PASSWORD: str | None = None
+
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    MAX_REQUEST_BODY_BYTES: int = Field(default=1_000_000, ge=1024)
+    MAX_IMPORT_ROWS: int = Field(default=5000, ge=1)
+    LATE_GRACE_PERIOD_SECONDS: int = Field(default=3600, ge=0)
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _default_backends(self) -> Settings:
+        # Without credentials a channel falls back to the sandbox (nothing leaves the
+        # machine); production refuses that in `check_production_safety`.
+        if self.EMAIL_BACKEND is None:
+            self.EMAIL_BACKEND = EmailBackend.smtp if self.SMTP_HOST else EmailBackend.sandbox
+        has_twilio = bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
+        default_messaging = MessagingBackend.twilio if has_twilio else MessagingBackend.sandbox
+        if self.SMS_BACKEND is None:
+            self.SMS_BACKEND = default_messaging
+        if self.WHATSAPP_BACKEND is None:
+            self.WHATSAPP_BACKEND = default_messaging
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENV == Environment.production
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    def production_problems(self) -> list[str]:
+        """Every unsafe setting for production, each naming the setting to change."""
+        problems: list[str] = []
+        if self.SECRET_KEY == DEFAULT_SECRET_KEY or len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+            problems.append(
+                f"SECRET_KEY is the default or shorter than {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        if self.DEBUG:
+            problems.append("DEBUG must be off")
+        if self.is_sqlite:
+            problems.append("DATABASE_URL points at SQLite; use postgresql+psycopg://")
+        if self.EMAIL_BACKEND == EmailBackend.sandbox:
+            problems.append("EMAIL_BACKEND is sandbox; set EMAIL_BACKEND=smtp and SMTP_HOST")
+        if self.SMS_BACKEND == MessagingBackend.sandbox:
+            problems.append("SMS_BACKEND is sandbox; set SMS_BACKEND=twilio and TWILIO_*")
+        if self.WHATSAPP_BACKEND == MessagingBackend.sandbox:
+            problems.append("WHATSAPP_BACKEND is sandbox; set WHATSAPP_BACKEND=twilio and TWILIO_*")
+        if "*" in self.CORS_ORIGINS:
+            problems.append("CORS_ORIGINS must not be '*' (credentials are allowed)")
+        return problems
+
+    def check_production_safety(self) -> None:
+        if not self.is_production:
+            return
+        problems = self.production_problems()
+        if problems:
+            raise UnsafeSettingsError(
+                "Refusing to start with ENV=production: " + "; ".join(problems) + "."
+            )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,103 @@
+"""Message templates rendered in Jinja2's sandbox; errors carry the template line."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+MAX_RANGE = 1000
+MAX_OUTPUT_CHARS = 100_000
+TEMPLATE_NAME = "<template>"
+
+
+@dataclass
+class TemplateProblem(Exception):
+    message: str
+    line: int | None = None
+    field: str = "body"
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.field}: {self.message}{where}"
+
+
+def _safe_range(*args: int) -> range:
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise SecurityError(f"range() is limited to {MAX_RANGE} items in templates")
+    return rng
+
+
+def _as_datetime(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _date_filter(value: Any, fmt: str = "%d %B %Y") -> str:
+    value = _as_datetime(value)
+    if isinstance(value, date):
+        return value.strftime(fmt)
+    return "" if value is None else str(value)
+
+
+def _datetime_filter(value: Any, fmt: str = "%d %B %Y %H:%M") -> str:
+    return _date_filter(value, fmt)
+
+
+def _build_environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.globals["range"] = _safe_range
+    env.filters["date"] = _date_filter
+    env.filters["datetime"] = _datetime_filter
+    return env
+
+
+_env = _build_environment()
+
+
+def _template_line(tb: TracebackType | None) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == TEMPLATE_NAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def check_syntax(source: str, field: str = "body") -> None:
+    try:
+        _env.parse(source, name=TEMPLATE_NAME, filename=TEMPLATE_NAME)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(exc.message or "syntax error", exc.lineno, field) from None
+
+
+def render(source: str, context: dict[str, Any], field: str = "body") -> str:
+    """Render one template string; TemplateProblem with the line on any error."""
+    try:
+        template = _env.from_string(source)
+        template.filename = TEMPLATE_NAME
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(exc.message or "syntax error", exc.lineno, field) from None
+    try:
+        output = template.render(context)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(exc.message or "syntax error", exc.lineno, field) from None
+    except SecurityError as exc:
+        raise TemplateProblem(f"not allowed: {exc}", _template_line(sys.exc_info()[2]), field) from None
+    except UndefinedError as exc:
+        raise TemplateProblem(str(exc), _template_line(sys.exc_info()[2]), field) from None
+    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        raise TemplateProblem(str(exc), _template_line(sys.exc_info()[2]), field) from None
+    if len(output) > MAX_OUTPUT_CHARS:
+        raise TemplateProblem(f"rendered text longer than {MAX_OUTPUT_CHARS} characters", None, field)
+    return output

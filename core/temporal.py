@@ -1,0 +1,75 @@
+"""Connecting to Temporal (dev server, self-hosted cluster or Temporal Cloud) from settings."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.service import TLSConfig
+
+from core.settings import Settings
+
+SEARCH_ATTRIBUTES = {
+    "BusinessId": "Keyword",
+    "ReminderType": "Keyword",
+    "ReminderState": "Keyword",
+    "ClientIds": "KeywordList",
+    "NextFireTime": "Datetime",
+}
+
+
+def _pem(value: str) -> bytes:
+    """A PEM given inline or as a path to a file holding it."""
+    if "-----BEGIN" in value:
+        return value.encode()
+    return Path(value).read_bytes()
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    if settings.TEMPORAL_TLS_CERT and settings.TEMPORAL_TLS_KEY:
+        return TLSConfig(
+            client_cert=_pem(settings.TEMPORAL_TLS_CERT),
+            client_private_key=_pem(settings.TEMPORAL_TLS_KEY),
+        )
+    # Temporal Cloud with an API key always speaks TLS.
+    return bool(settings.TEMPORAL_API_KEY)
+
+
+async def connect(settings: Settings, timeout: float = 10.0) -> Client:
+    return await Client.connect(
+        settings.TEMPORAL_ADDRESS,
+        namespace=settings.TEMPORAL_NAMESPACE,
+        api_key=settings.TEMPORAL_API_KEY,
+        tls=tls_config(settings),
+        connect_timeout=timedelta(seconds=timeout),
+    )
+
+
+class TemporalConnector:
+    """Connects on first use and keeps the client, so the API starts while Temporal is down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    def set_client(self, client: Client) -> None:
+        self._client = client
+
+    async def get(self, timeout: float = 5.0) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                self._client = await asyncio.wait_for(
+                    connect(self._settings, timeout=timeout), timeout=timeout + 1
+                )
+        return self._client
+
+    async def check(self, timeout: float = 3.0) -> None:
+        client = await self.get(timeout=timeout)
+        healthy = await client.service_client.check_health(timeout=timedelta(seconds=timeout))
+        if not healthy:
+            raise RuntimeError("Temporal frontend reports not serving")

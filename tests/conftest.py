@@ -1,0 +1,209 @@
+"""Shared fixtures: a migrated database per test session, the ASGI app, tenants.
+
+SQLite by default; PostgreSQL when TEST_DATABASE_URL is set (a fresh database is created
+on that server for the run and dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from core import migrations
+from core.db import create_engine
+from core.models import Base
+from core.settings import Settings
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "Correct-Horse-7"
+
+
+def _create_postgres_database(base_url: str) -> tuple[str, Callable[[], None]]:
+    import psycopg
+
+    url = make_url(base_url)
+    name = f"reminders_test_{uuid.uuid4().hex[:10]}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        url, drop = _create_postgres_database(base)
+        migrations.upgrade(url)
+        yield url
+        drop()
+    else:
+        path = Path(tmp_path_factory.mktemp("db")) / "test.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        ENV="testing",
+        SECRET_KEY=TEST_SECRET,
+        DATABASE_URL=database_url,
+        # Nothing listens here: API tests never need Temporal unless they start one.
+        TEMPORAL_ADDRESS="127.0.0.1:1",
+        REDIS_URL=os.environ.get("REDIS_URL") or None,
+        EMAIL_BACKEND="sandbox",
+        SMS_BACKEND="sandbox",
+        WHATSAPP_BACKEND="sandbox",
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    from api.main import create_app
+
+    application = create_app(settings)
+    yield application
+    await application.state.engine.dispose()
+    if application.state.redis is not None:
+        await application.state.redis.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Each test starts with empty tables (only when it used the database)."""
+    yield
+    if "database_url" not in request.fixturenames:
+        return
+    url = request.getfixturevalue("database_url")
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        names = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        if url.startswith("postgresql"):
+            await conn.execute(text(f"TRUNCATE {', '.join(names)} CASCADE"))
+        else:
+            for name in names:
+                await conn.execute(text(f"DELETE FROM {name}"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@dataclass
+class Tenant:
+    """A registered owner and their business, with ready auth headers."""
+
+    email: str
+    password: str
+    user_id: str
+    business_id: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def register_tenant(
+    http: httpx.AsyncClient, name: str = "Acme", timezone: str = "Europe/London"
+) -> Tenant:
+    email = f"owner-{uuid.uuid4().hex[:8]}@{name.lower()}.example.com"
+    response = await http.post(
+        "/api/v1/auth/register",
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "full_name": f"{name} Owner",
+            "business_name": f"{name} Accounting",
+            "timezone": timezone,
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Tenant(
+        email=email,
+        password=PASSWORD,
+        user_id=body["user"]["id"],
+        business_id=body["business"]["id"],
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+    )
+
+
+async def add_member(http: httpx.AsyncClient, owner: Tenant, role: str = "member") -> Tenant:
+    email = f"staff-{uuid.uuid4().hex[:8]}@example.com"
+    response = await http.post(
+        "/api/v1/business/members",
+        headers=owner.headers,
+        json={"email": email, "full_name": "Staff Person", "password": PASSWORD, "role": role},
+    )
+    assert response.status_code == 201, response.text
+    token = await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    return Tenant(
+        email=email,
+        password=PASSWORD,
+        user_id=response.json()["user_id"],
+        business_id=owner.business_id,
+        access_token=token.json()["access_token"],
+        refresh_token=token.json()["refresh_token"],
+    )
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient) -> Tenant:
+    return await register_tenant(client, "Acme")
+
+
+@pytest.fixture
+async def other_owner(client: httpx.AsyncClient) -> Tenant:
+    return await register_tenant(client, "Rival")
+
+
+@pytest.fixture
+async def member(client: httpx.AsyncClient, owner: Tenant) -> Tenant:
+    return await add_member(client, owner)
+
+
+async def count_rows(app: Any, table: str) -> int:
+    async with app.state.engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar_one())
+
+
+Waiter = Callable[[], Awaitable[bool]]
+
+
+async def eventually(check: Waiter, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Wait until `check()` is true; fail the test if it never becomes true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await check():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
