@@ -11,9 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.auth.router import router as auth_router
 from api.business.router import router as business_router
+from api.clients.router import router as clients_router
 from api.errors import install_error_handlers
 from api.health import router as health_router
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.sender_identities.router import router as sender_identities_router
+from api.templates.router import router as templates_router
 from api.users.router import router as users_router
 from core.db import create_sessionmaker, engine_from_settings
 from core.settings import Settings, get_settings
@@ -32,7 +35,14 @@ def _redis_client(settings: Settings) -> Any:
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for domain in (auth_router, users_router, business_router):
+    for domain in (
+        auth_router,
+        users_router,
+        business_router,
+        clients_router,
+        sender_identities_router,
+        templates_router,
+    ):
         router.include_router(domain)
     return router
 
