@@ -56,8 +56,9 @@ class User(IdMixin, TimestampMixin, Base):
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     last_login_at: Mapped[datetime | None]
 
+    # The database cascades the delete (ON DELETE CASCADE); the ORM must not null the FK.
     membership: Mapped[Membership | None] = relationship(
-        back_populates="user", lazy="raise", uselist=False
+        back_populates="user", lazy="raise", uselist=False, passive_deletes=True
     )
 
 
