@@ -48,9 +48,7 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"Request body larger than {self.max_bytes} bytes"}
-        ).encode()
+        body = json.dumps({"detail": f"Request body larger than {self.max_bytes} bytes"}).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -93,11 +93,15 @@ def render(source: str, context: dict[str, Any], field: str = "body") -> str:
     except TemplateSyntaxError as exc:
         raise TemplateProblem(exc.message or "syntax error", exc.lineno, field) from None
     except SecurityError as exc:
-        raise TemplateProblem(f"not allowed: {exc}", _template_line(sys.exc_info()[2]), field) from None
+        raise TemplateProblem(
+            f"not allowed: {exc}", _template_line(sys.exc_info()[2]), field
+        ) from None
     except UndefinedError as exc:
         raise TemplateProblem(str(exc), _template_line(sys.exc_info()[2]), field) from None
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
         raise TemplateProblem(str(exc), _template_line(sys.exc_info()[2]), field) from None
     if len(output) > MAX_OUTPUT_CHARS:
-        raise TemplateProblem(f"rendered text longer than {MAX_OUTPUT_CHARS} characters", None, field)
+        raise TemplateProblem(
+            f"rendered text longer than {MAX_OUTPUT_CHARS} characters", None, field
+        )
     return output

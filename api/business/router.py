@@ -21,7 +21,9 @@ async def read_business(actor: CurrentActor) -> BusinessRead:
 
 
 @router.patch("", response_model=BusinessRead)
-async def update_business(data: BusinessUpdate, actor: OwnerActor, session: SessionDep) -> BusinessRead:
+async def update_business(
+    data: BusinessUpdate, actor: OwnerActor, session: SessionDep
+) -> BusinessRead:
     """Change name, time zone, default channels or send window (owners)."""
     business = await service.update_business(session, actor, data)
     await session.commit()

@@ -57,7 +57,9 @@ async def add_member(session: AsyncSession, actor: Actor, data: MemberCreate) ->
     if await users.get_by_email(data.email) is not None:
         raise Conflict("An account with this email already exists")
     user = await users.add(
-        User(email=data.email, full_name=data.full_name, hashed_password=hash_password(data.password))
+        User(
+            email=data.email, full_name=data.full_name, hashed_password=hash_password(data.password)
+        )
     )
     membership = Membership(business_id=actor.business_id, user_id=user.id, role=data.role.value)
     session.add(membership)

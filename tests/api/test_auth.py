@@ -28,7 +28,8 @@ async def test_register_creates_business_with_caller_as_owner(client: httpx.Asyn
     assert body["user"]["role"] == "owner"
     assert body["business"]["name"] == "Ann & Co"
     assert body["business"]["timezone"] == "Europe/Paris"
-    assert "hashed_password" not in response.text and PASSWORD not in response.text
+    assert "hashed_password" not in response.text
+    assert PASSWORD not in response.text
 
     me = await client.get(
         "/api/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"}

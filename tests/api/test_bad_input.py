@@ -58,7 +58,9 @@ async def test_validation_errors_never_echo_the_password(client: httpx.AsyncClie
     assert secret not in response.text
 
 
-async def test_oversized_body_is_413_and_stores_nothing(client: httpx.AsyncClient, app: Any) -> None:
+async def test_oversized_body_is_413_and_stores_nothing(
+    client: httpx.AsyncClient, app: Any
+) -> None:
     huge = _registration(full_name="x" * 2_000_000)
     response = await client.post(REGISTER, json=huge)
     assert response.status_code == 413

@@ -129,4 +129,5 @@ async def test_member_cannot_promote_self_via_fields(
     )
     assert response.status_code == 422
     me = (await client.get("/api/v1/users/me", headers=member.headers)).json()
-    assert me["role"] == "member" and me["is_superuser"] is False
+    assert me["role"] == "member"
+    assert me["is_superuser"] is False

@@ -46,7 +46,9 @@ async def test_readyz_is_200_when_database_and_temporal_answer(
     if server is None:
         pytest.fail("temporal-test-server is not installed next to the interpreter")
     connector = app.state.temporal
-    async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server) as env:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=server
+    ) as env:
         connector.set_client(env.client)
         try:
             response = await client.get("/readyz")

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.models import Client, ClientTag
+from core.repositories.base import escape_like, paginate
+
+# Stay well under SQLite's bound-parameter limit when looking up a whole import file.
+_IN_CHUNK = 500
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    items = sorted(set(values))
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+def set_tags(client: Client, tags: list[str]) -> None:
+    """Make the client's tags exactly `tags`, keeping the rows that stay.
+
+    Replacing the whole collection would delete and re-insert rows with the same primary
+    key in one flush, which the unit of work orders as insert-before-delete and so fails.
+    """
+    wanted = set(tags)
+    kept = [row for row in client.tag_rows if row.tag in wanted]
+    have = {row.tag for row in kept}
+    added = [ClientTag(tag=tag, business_id=client.business_id) for tag in wanted - have]
+    client.tag_rows = sorted(kept + added, key=lambda row: row.tag)
+
+
+class ClientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @staticmethod
+    def _in_business(business_id: uuid.UUID) -> Select[tuple[Client]]:
+        return (
+            select(Client)
+            .where(Client.business_id == business_id)
+            .options(selectinload(Client.tag_rows))
+        )
+
+    async def get(self, business_id: uuid.UUID, client_id: uuid.UUID) -> Client | None:
+        stmt = self._in_business(business_id).where(Client.id == client_id)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def list(
+        self,
+        business_id: uuid.UUID,
+        *,
+        search: str | None,
+        tag: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Client], int]:
+        stmt = self._in_business(business_id)
+        if search:
+            stmt = stmt.where(_matches(search))
+        if tag is not None:
+            tagged = select(ClientTag.client_id).where(
+                ClientTag.business_id == business_id, ClientTag.tag == tag
+            )
+            stmt = stmt.where(Client.id.in_(tagged))
+        # Case-insensitive by name, then id, so pages never overlap or skip a client.
+        stmt = stmt.order_by(func.lower(Client.name), Client.name, Client.id)
+        return await paginate(self.session, stmt, limit, offset)
+
+    async def external_ref_taken(
+        self, business_id: uuid.UUID, external_ref: str, *, exclude_id: uuid.UUID | None = None
+    ) -> bool:
+        stmt = select(Client.id).where(
+            Client.business_id == business_id, Client.external_ref == external_ref
+        )
+        if exclude_id is not None:
+            stmt = stmt.where(Client.id != exclude_id)
+        return (await self.session.scalar(stmt.limit(1))) is not None
+
+    async def find_by_external_refs(
+        self, business_id: uuid.UUID, refs: Iterable[str]
+    ) -> list[Client]:
+        found: list[Client] = []
+        for chunk in _chunks(refs):
+            stmt = self._in_business(business_id).where(Client.external_ref.in_(chunk))
+            found.extend((await self.session.scalars(stmt)).all())
+        return found
+
+    async def find_by_emails(self, business_id: uuid.UUID, emails: Iterable[str]) -> list[Client]:
+        found: list[Client] = []
+        for chunk in _chunks(emails):
+            stmt = (
+                self._in_business(business_id)
+                .where(Client.email.in_(chunk))
+                .order_by(Client.created_at, Client.id)
+            )
+            found.extend((await self.session.scalars(stmt)).all())
+        return found
+
+    async def add(self, client: Client) -> Client:
+        self.session.add(client)
+        await self.session.flush()
+        return client
+
+    async def delete(self, client: Client) -> None:
+        await self.session.delete(client)
+        await self.session.flush()
+
+
+def _matches(search: str) -> object:
+    pattern = f"%{escape_like(search)}%"
+    columns = (Client.name, Client.email, Client.phone, Client.whatsapp, Client.external_ref)
+    conditions = [column.ilike(pattern, escape="\\") for column in columns]
+    # Phones are stored as E.164, so "+44 7911-123" should still find "+447911123456".
+    compact = _PHONE_PUNCTUATION.sub("", search)
+    if compact and compact != search:
+        compact_pattern = f"%{escape_like(compact)}%"
+        conditions += [
+            Client.phone.like(compact_pattern, escape="\\"),
+            Client.whatsapp.like(compact_pattern, escape="\\"),
+        ]
+    return or_(*conditions)
