@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -116,6 +116,15 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Conflicts with an existing record"}, status_code=409)
 
 
+async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot store (a NUL character in text, for one) is bad input.
+    log.info("data error: %s", exc)
+    return JSONResponse(
+        {"detail": "Input holds a value that cannot be stored (e.g. a NUL character)"},
+        status_code=422,
+    )
+
+
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", exc)
     return JSONResponse({"detail": "Database unavailable, try again shortly"}, status_code=503)
@@ -131,6 +140,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

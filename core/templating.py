@@ -54,8 +54,41 @@ def _datetime_filter(value: Any, fmt: str = "%d %B %Y %H:%M") -> str:
     return _date_filter(value, fmt)
 
 
+MAX_POWER_EXPONENT = 100
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Refuses arithmetic that would tie up the worker: huge powers and huge repetitions.
+
+    Intercepting `**` and `*` also stops Jinja folding such constants at compile time.
+    """
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _is_number(right) and abs(right) > MAX_POWER_EXPONENT:
+            raise SecurityError(f"exponents above {MAX_POWER_EXPONENT} are not allowed")
+        if operator == "*":
+            size = _repeated_size(left, right)
+            if size > MAX_OUTPUT_CHARS:
+                raise SecurityError("repetition too large for a message")
+        return super().call_binop(context, operator, left, right)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _repeated_size(left: Any, right: Any) -> int:
+    """Length of `left * right` when it repeats a sequence, else 0."""
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, str | list | tuple) and isinstance(times, int):
+            return len(seq) * max(times, 0)
+    return 0
+
+
 def _build_environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = _Sandbox(undefined=StrictUndefined, autoescape=False)
     env.globals["range"] = _safe_range
     env.filters["date"] = _date_filter
     env.filters["datetime"] = _datetime_filter

@@ -1,5 +1,112 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
+
+from api.clients import service
+from api.clients.schemas import ClientCreate, ClientRead, ClientUpdate, ImportResult
+from api.deps import CurrentActor, PageDep, SessionDep, SettingsDep
+from api.errors import NotFound
+from api.schemas import ListResponse
+from core.models import Client
+from core.repositories.clients import ClientRepository
 
 router = APIRouter(prefix="/clients", tags=["clients"])
+
+# PostgreSQL refuses NUL in text parameters; refuse it as bad input instead of failing.
+NO_NUL = r"^[^\x00]*$"
+
+
+async def get_client(client_id: str, actor: CurrentActor, session: SessionDep) -> Client:
+    # A malformed id answers like a missing one: callers learn nothing about other ids.
+    try:
+        parsed = uuid.UUID(client_id)
+    except ValueError:
+        raise NotFound("Client not found") from None
+    client = await ClientRepository(session).get(actor.business_id, parsed)
+    if client is None:
+        raise NotFound("Client not found")
+    return client
+
+
+ClientDep = Annotated[Client, Depends(get_client)]
+
+
+@router.get("", response_model=ListResponse[ClientRead])
+async def list_clients(
+    actor: CurrentActor,
+    session: SessionDep,
+    page: PageDep,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=NO_NUL,
+            description="Part of a name, email, phone or external_ref.",
+        ),
+    ] = None,
+    tag: Annotated[
+        str | None,
+        Query(max_length=64, pattern=NO_NUL, description="Only clients with this tag."),
+    ] = None,
+) -> ListResponse[ClientRead]:
+    """The business's clients by name, optionally searched or filtered by tag."""
+    clients, total = await ClientRepository(session).list_page(
+        actor.business_id,
+        # An empty box in a search form means "no filter", not "match the empty tag".
+        search=(search or "").strip() or None,
+        tag=(tag or "").strip().lower() or None,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return ListResponse(items=[ClientRead.model_validate(c) for c in clients], total=total)
+
+
+@router.post("", response_model=ClientRead, status_code=status.HTTP_201_CREATED)
+async def create_client(data: ClientCreate, actor: CurrentActor, session: SessionDep) -> ClientRead:
+    """Add a client."""
+    client = await service.create_client(session, actor, data)
+    await session.commit()
+    return ClientRead.model_validate(client)
+
+
+@router.post("/import", response_model=ImportResult, response_model_exclude_none=True)
+async def import_clients(
+    file: Annotated[UploadFile, File(description="CSV, UTF-8, with a header row.")],
+    actor: CurrentActor,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ImportResult:
+    """Create or update clients from a CSV file; answers per row."""
+    content = await file.read()
+    result = await service.import_clients(
+        session, actor, content, max_rows=settings.MAX_IMPORT_ROWS
+    )
+    await session.commit()
+    return result
+
+
+@router.get("/{client_id}", response_model=ClientRead)
+async def read_client(client: ClientDep) -> ClientRead:
+    """One client."""
+    return ClientRead.model_validate(client)
+
+
+@router.patch("/{client_id}", response_model=ClientRead)
+async def update_client(
+    data: ClientUpdate, client: ClientDep, actor: CurrentActor, session: SessionDep
+) -> ClientRead:
+    """Change a client; `tags` replaces the whole set."""
+    client = await service.update_client(session, actor, client, data)
+    await session.commit()
+    return ClientRead.model_validate(client)
+
+
+@router.delete("/{client_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_client(client: ClientDep, actor: CurrentActor, session: SessionDep) -> Response:
+    """Delete a client and its tags."""
+    await service.delete_client(session, actor, client)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

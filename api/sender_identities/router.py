@@ -1,5 +1,83 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from api.deps import CurrentActor, OwnerActor, PageDep, SessionDep
+from api.errors import NotFound
+from api.schemas import ListResponse
+from api.sender_identities import service
+from api.sender_identities.schemas import (
+    SenderIdentityCreate,
+    SenderIdentityRead,
+    SenderIdentityUpdate,
+)
+from core.enums import Channel
+from core.models import SenderIdentity
+from core.repositories.sender_identities import SenderIdentityRepository
 
 router = APIRouter(prefix="/sender-identities", tags=["sender-identities"])
+
+
+async def _identity(identity_id: str, actor: CurrentActor, session: SessionDep) -> SenderIdentity:
+    # The id is read as text so a malformed one is "not found", like another business's.
+    try:
+        parsed = uuid.UUID(identity_id)
+    except ValueError:
+        raise NotFound("Sender identity not found") from None
+    return await service.get_identity(session, actor, parsed)
+
+
+IdentityDep = Annotated[SenderIdentity, Depends(_identity)]
+
+
+@router.get("", response_model=ListResponse[SenderIdentityRead])
+async def list_identities(
+    actor: CurrentActor,
+    session: SessionDep,
+    page: PageDep,
+    channel: Annotated[Channel | None, Query()] = None,
+) -> ListResponse[SenderIdentityRead]:
+    """The business's sender identities, optionally for one channel."""
+    items, total = await SenderIdentityRepository(session).list(
+        actor.business_id, channel.value if channel else None, page.limit, page.offset
+    )
+    return ListResponse(items=[SenderIdentityRead.model_validate(i) for i in items], total=total)
+
+
+@router.post("", response_model=SenderIdentityRead, status_code=status.HTTP_201_CREATED)
+async def create_identity(
+    data: SenderIdentityCreate, actor: OwnerActor, session: SessionDep
+) -> SenderIdentityRead:
+    """Add a sender identity (owners); the first of a channel becomes its default."""
+    identity = await service.create_identity(session, actor, data)
+    await session.commit()
+    return SenderIdentityRead.model_validate(identity)
+
+
+@router.get("/{identity_id}", response_model=SenderIdentityRead)
+async def read_identity(identity: IdentityDep) -> SenderIdentityRead:
+    """One sender identity."""
+    return SenderIdentityRead.model_validate(identity)
+
+
+@router.patch("/{identity_id}", response_model=SenderIdentityRead)
+async def update_identity(
+    data: SenderIdentityUpdate, actor: OwnerActor, identity: IdentityDep, session: SessionDep
+) -> SenderIdentityRead:
+    """Change a sender identity or make it its channel's default (owners)."""
+    identity = await service.update_identity(session, actor, identity, data)
+    await session.commit()
+    return SenderIdentityRead.model_validate(identity)
+
+
+@router.delete("/{identity_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_identity(
+    actor: OwnerActor, identity: IdentityDep, session: SessionDep
+) -> Response:
+    """Remove a sender identity (owners); a deleted default passes to the oldest remaining."""
+    await service.delete_identity(session, actor, identity)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

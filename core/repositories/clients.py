@@ -4,7 +4,7 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -40,7 +40,7 @@ class ClientRepository:
         self.session = session
 
     @staticmethod
-    def _in_business(business_id: uuid.UUID) -> Select[tuple[Client]]:
+    def _in_business(business_id: uuid.UUID) -> Select[Client]:
         return (
             select(Client)
             .where(Client.business_id == business_id)
@@ -51,7 +51,7 @@ class ClientRepository:
         stmt = self._in_business(business_id).where(Client.id == client_id)
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def list(
+    async def list_page(
         self,
         business_id: uuid.UUID,
         *,
@@ -112,7 +112,7 @@ class ClientRepository:
         await self.session.flush()
 
 
-def _matches(search: str) -> object:
+def _matches(search: str) -> ColumnElement[bool]:
     pattern = f"%{escape_like(search)}%"
     columns = (Client.name, Client.email, Client.phone, Client.whatsapp, Client.external_ref)
     conditions = [column.ilike(pattern, escape="\\") for column in columns]

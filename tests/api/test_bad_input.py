@@ -113,3 +113,19 @@ async def test_unknown_route_and_method_are_json_4xx(client: httpx.AsyncClient) 
     wrong = await client.put("/api/v1/auth/register", json={})
     assert wrong.status_code == 405
     assert wrong.json()["detail"]
+
+
+async def test_nul_characters_are_422_on_every_path(
+    client: httpx.AsyncClient, owner: Tenant, app: Any
+) -> None:
+    users = await count_rows(app, "users")
+    register = await client.post(REGISTER, json=_registration(full_name="Ann\x00"))
+    assert register.status_code == 422
+    assert "NUL" in register.json()["detail"]
+    login = await client.post(
+        "/api/v1/auth/token", data={"username": "a\x00@example.com", "password": "x"}
+    )
+    assert login.status_code in (401, 422)
+    patch = await client.patch("/api/v1/business", headers=owner.headers, json={"name": "X\x00"})
+    assert patch.status_code == 422
+    assert await count_rows(app, "users") == users

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Actor
+from api.errors import Conflict, NotFound, Unprocessable
+from api.sender_identities.schemas import SenderIdentityCreate, SenderIdentityUpdate
+from core.enums import Channel
+from core.events import record_event
+from core.models import SenderIdentity
+from core.repositories.sender_identities import SenderIdentityRepository
+
+ADDRESS_FIELDS = ("from_email", "reply_to", "from_number", "messaging_service_sid", "from_name")
+_EMAIL_FIELDS = ("from_email", "reply_to")
+_PHONE_FIELDS = ("from_number", "messaging_service_sid")
+# Changing what an identity sends from voids any proof that the caller owns it.
+_PROVEN_FIELDS = ("from_email", "from_number")
+
+
+def identity_problem(channel: str, values: Mapping[str, Any]) -> str | None:
+    """What is missing or out of place for this channel, or None when the identity is whole."""
+    own, foreign = (
+        (_EMAIL_FIELDS, _PHONE_FIELDS)
+        if channel == Channel.email
+        else (_PHONE_FIELDS, _EMAIL_FIELDS)
+    )
+    stray = [name for name in foreign if values.get(name)]
+    if stray:
+        return f"{channel} identities take no {' or '.join(stray)}"
+    if channel == Channel.email and not values.get("from_email"):
+        return "email identities need from_email"
+    if channel == Channel.sms and not any(values.get(name) for name in own):
+        return "sms identities need from_number or messaging_service_sid"
+    if channel == Channel.whatsapp and not values.get("from_number"):
+        return "whatsapp identities need from_number"
+    return None
+
+
+def _check(channel: str, values: Mapping[str, Any]) -> None:
+    problem = identity_problem(channel, values)
+    if problem:
+        raise Unprocessable(problem)
+
+
+async def get_identity(
+    session: AsyncSession, actor: Actor, identity_id: uuid.UUID
+) -> SenderIdentity:
+    identity = await SenderIdentityRepository(session).get(actor.business_id, identity_id)
+    if identity is None:
+        raise NotFound("Sender identity not found")
+    return identity
+
+
+def _record(
+    session: AsyncSession, actor: Actor, action: str, identity: SenderIdentity, **extra: Any
+) -> None:
+    record_event(
+        session,
+        action,
+        business_id=actor.business_id,
+        actor_user_id=actor.user.id,
+        subject_type="sender_identity",
+        subject_id=identity.id,
+        payload={"channel": identity.channel, "is_default": identity.is_default, **extra},
+    )
+
+
+async def create_identity(
+    session: AsyncSession, actor: Actor, data: SenderIdentityCreate
+) -> SenderIdentity:
+    channel = data.channel.value
+    values = data.model_dump(include=set(ADDRESS_FIELDS))
+    _check(channel, values)
+    repo = SenderIdentityRepository(session)
+    identity = await repo.add(
+        SenderIdentity(business_id=actor.business_id, channel=channel, is_default=False, **values)
+    )
+    # A channel with identities always has a default, so the first one takes the role.
+    if data.is_default or await repo.get_default(actor.business_id, channel) is None:
+        await repo.make_default(identity)
+    _record(session, actor, "sender_identity.created", identity)
+    return identity
+
+
+async def update_identity(
+    session: AsyncSession, actor: Actor, identity: SenderIdentity, data: SenderIdentityUpdate
+) -> SenderIdentity:
+    changes = data.model_dump(exclude_unset=True)
+    wanted_default = changes.pop("is_default", None)
+    if "is_default" in data.model_fields_set and wanted_default is None:
+        raise Unprocessable("is_default cannot be null")
+    if wanted_default is False and identity.is_default:
+        raise Conflict(
+            f"This is the default {identity.channel} identity; choose another default instead"
+        )
+    current = {name: getattr(identity, name) for name in ADDRESS_FIELDS}
+    _check(identity.channel, {**current, **changes})
+    if any(changes.get(name, current[name]) != current[name] for name in _PROVEN_FIELDS):
+        identity.verified_at = None
+    for name, value in changes.items():
+        setattr(identity, name, value)
+    if wanted_default:
+        await SenderIdentityRepository(session).make_default(identity)
+    _record(
+        session, actor, "sender_identity.updated", identity, fields=sorted(data.model_fields_set)
+    )
+    await session.flush()
+    return identity
+
+
+async def delete_identity(session: AsyncSession, actor: Actor, identity: SenderIdentity) -> None:
+    repo = SenderIdentityRepository(session)
+    _record(session, actor, "sender_identity.deleted", identity)
+    was_default = identity.is_default
+    await repo.delete(identity)
+    if not was_default:
+        return
+    # Sending must keep working: the longest-standing identity of the channel takes over.
+    successor = await repo.oldest(actor.business_id, identity.channel)
+    if successor is not None:
+        await repo.make_default(successor)
+        _record(session, actor, "sender_identity.updated", successor, fields=["is_default"])

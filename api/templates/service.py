@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Actor
+from api.errors import Conflict, NotFound, Unprocessable
+from api.templates.schemas import PreviewRequest, PreviewResponse, TemplateCreate, TemplateUpdate
+from core.events import record_event
+from core.models import Business, Client, Template
+from core.repositories.templates import TemplateRepository
+from core.templating import TemplateProblem, check_syntax, render
+from core.types import utcnow
+
+T = TypeVar("T")
+
+
+class TemplateInvalid(Unprocessable):
+    """A template that does not parse or render; says which field and line."""
+
+    def __init__(self, problem: TemplateProblem) -> None:
+        super().__init__(str(problem))
+        self.line = problem.line
+        self.field = problem.field
+
+    def content(self) -> dict[str, Any]:
+        return {"detail": self.detail, "line": self.line, "field": self.field}
+
+
+def _guarded(run: Callable[[], T], field: str) -> T:
+    """Run a templating call, turning every way user text can fail into TemplateInvalid."""
+    try:
+        return run()
+    except TemplateProblem as problem:
+        raise TemplateInvalid(problem) from None
+    except RecursionError:
+        # Jinja's parser and compiler recurse once per nesting level.
+        raise TemplateInvalid(TemplateProblem("nested too deeply", None, field)) from None
+    except (ValueError, ArithmeticError, TypeError) as exc:
+        # Compiling folds constants, so e.g. a huge `2 ** n` fails before rendering starts.
+        raise TemplateInvalid(TemplateProblem(str(exc), None, field)) from None
+
+
+def _render(source: str, context: dict[str, Any], field: str) -> str:
+    return _guarded(lambda: render(source, context, field), field)
+
+
+def check_template(subject: str | None, body: str | None) -> None:
+    if subject is not None:
+        _guarded(lambda: check_syntax(subject, "subject"), "subject")
+    if body is not None:
+        _guarded(lambda: check_syntax(body, "body"), "body")
+
+
+async def get_template(session: AsyncSession, actor: Actor, template_id: uuid.UUID) -> Template:
+    template = await TemplateRepository(session).get(actor.business_id, template_id)
+    if template is None:
+        raise NotFound("Template not found")
+    return template
+
+
+async def _ensure_name_free(session: AsyncSession, actor: Actor, name: str) -> None:
+    if await TemplateRepository(session).get_by_name(actor.business_id, name) is not None:
+        raise Conflict(f"A template named {name!r} already exists")
+
+
+def _record(
+    session: AsyncSession, actor: Actor, action: str, template: Template, **extra: Any
+) -> None:
+    record_event(
+        session,
+        action,
+        business_id=actor.business_id,
+        actor_user_id=actor.user.id,
+        subject_type="template",
+        subject_id=template.id,
+        payload={"name": template.name, **extra},
+    )
+
+
+async def create_template(session: AsyncSession, actor: Actor, data: TemplateCreate) -> Template:
+    check_template(data.subject, data.body)
+    await _ensure_name_free(session, actor, data.name)
+    template = await TemplateRepository(session).add(
+        Template(
+            business_id=actor.business_id,
+            name=data.name,
+            subject=data.subject,
+            body=data.body,
+            channel=data.channel.value if data.channel else None,
+        )
+    )
+    _record(session, actor, "template.created", template)
+    return template
+
+
+async def update_template(
+    session: AsyncSession, actor: Actor, template: Template, data: TemplateUpdate
+) -> Template:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("name", "body"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"{required} cannot be null")
+    check_template(changes.get("subject"), changes.get("body"))
+    if changes.get("name", template.name) != template.name:
+        await _ensure_name_free(session, actor, changes["name"])
+    for key, value in changes.items():
+        setattr(template, key, value.value if key == "channel" and value else value)
+    _record(session, actor, "template.updated", template, fields=sorted(changes))
+    await session.flush()
+    return template
+
+
+async def delete_template(session: AsyncSession, actor: Actor, template: Template) -> None:
+    _record(session, actor, "template.deleted", template)
+    await TemplateRepository(session).delete(template)
+
+
+def client_context(client: Client) -> dict[str, Any]:
+    """What a template sees as `client`."""
+    return {
+        "name": client.name,
+        "email": client.email,
+        "phone": client.phone,
+        "whatsapp": client.whatsapp,
+        "timezone": client.timezone,
+        "tags": client.tags,
+        "external_ref": client.external_ref,
+    }
+
+
+def sample_context(business: Business) -> dict[str, Any]:
+    """Stand-ins for a preview: a sample client and a reminder due in a week."""
+    return {
+        # Built afresh each time: the sandbox lets a template call list.append.
+        "client": {
+            "name": "Jane Example",
+            "email": "jane@example.com",
+            "phone": "+447700900123",
+            "whatsapp": "+447700900123",
+            "timezone": business.timezone,
+            "tags": [],
+            "external_ref": None,
+        },
+        "business": {"name": business.name, "timezone": business.timezone},
+        "reminder": {
+            "title": "Sample reminder",
+            "due_at": (utcnow() + timedelta(days=7)).isoformat(),
+            "type": "deadline",
+        },
+    }
+
+
+async def preview(session: AsyncSession, actor: Actor, data: PreviewRequest) -> PreviewResponse:
+    subject, body = data.subject, data.body
+    if data.template_id is not None:
+        template = await get_template(session, actor, data.template_id)
+        subject, body = template.subject, template.body
+    context = sample_context(actor.business)
+    if data.client_id is not None:
+        client = await TemplateRepository(session).get_client(actor.business_id, data.client_id)
+        if client is None:
+            raise NotFound("Client not found")
+        context["client"] = client_context(client)
+    context.update(data.variables)
+    assert body is not None  # PreviewRequest insists on a template_id or a body
+    return PreviewResponse(
+        subject=None if subject is None else _render(subject, context, "subject"),
+        body=_render(body, context, "body"),
+    )
