@@ -71,8 +71,9 @@ async def register(
     membership = Membership(business_id=business.id, user_id=user.id, role=Role.owner.value)
     session.add(membership)
     await session.flush()
-    user = await users.get(user.id)  # reload with its membership
-    assert user is not None
+    loaded = await users.get(user.id)  # reload with its membership
+    assert loaded is not None
+    user = loaded
     record_event(
         session,
         "user.registered",

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.business.schemas import BusinessUpdate, MemberCreate, MemberRead
 from api.deps import Actor
 from api.errors import Conflict, NotFound, Unprocessable
+from core.enums import Role
 from core.events import record_event
 from core.models import Business, Membership, User
 from core.repositories.users import UserRepository
@@ -19,7 +20,7 @@ def member_read(membership: Membership) -> MemberRead:
         user_id=membership.user_id,
         email=membership.user.email,
         full_name=membership.user.full_name,
-        role=membership.role,
+        role=Role(membership.role),
         is_active=membership.user.is_active,
         created_at=membership.created_at,
     )

@@ -1,0 +1,42 @@
+# Everyday commands. Each one creates .venv and installs the project on first use, and
+# reinstalls only when pyproject.toml changes (the stamp file records the last install).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= .data
+PYTEST_ARGS ?=
+
+# TEST_DATABASE_URL and REDIS_URL reach pytest from the environment or the command line
+# (`make test TEST_DATABASE_URL=postgresql+psycopg://...`); CI sets both.
+
+.PHONY: dev test lint migrate clean install
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/reminders dev --data-dir $(DATA_DIR)
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+migrate: $(STAMP)
+	$(BIN)/reminders migrate
+
+clean:
+	rm -rf $(DATA_DIR)

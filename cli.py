@@ -1,0 +1,143 @@
+"""The `reminders` command: run the API, the worker or the whole dev stack, and admin chores."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from core.settings import get_settings
+
+if TYPE_CHECKING:
+    from core.admin import AdminResult
+
+app = typer.Typer(
+    help="Reminders: durable client reminders by email, SMS and WhatsApp.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, reload=reload)
+
+
+@app.command()
+def worker() -> None:
+    """Run one Temporal worker on the task queue (stops cleanly on SIGTERM or Ctrl-C)."""
+    import worker as worker_module
+
+    worker_module.main()
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[Path, typer.Option(help="Where SQLite and Temporal keep data.")] = Path(
+        ".data"
+    ),
+    api_port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    temporal_port: Annotated[int, typer.Option(help="Temporal frontend (gRPC) port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+) -> None:
+    """Run everything locally: migrate, ensure the admin, Temporal dev server, worker, API."""
+    from core.devrunner import DevOptions, run
+
+    options = DevOptions(
+        data_dir=data_dir, api_port=api_port, temporal_port=temporal_port, ui_port=ui_port
+    )
+    raise typer.Exit(run(options))
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database (DATABASE_URL) to the latest schema."""
+    from core.migrations import upgrade
+
+    url = get_settings().DATABASE_URL
+    upgrade(url)
+    typer.echo(f"Database at {_safe_url(url)} is at the latest revision.")
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str | None, typer.Option(help="Default: ADMIN_EMAIL.")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Default: ADMIN_PASSWORD, else one is generated.")
+    ] = None,
+    reset_password: Annotated[
+        bool, typer.Option("--reset-password", help="Set a new password if the admin exists.")
+    ] = False,
+    full_name: Annotated[str, typer.Option(help="Display name.")] = "Administrator",
+) -> None:
+    """Create a platform superuser (no business membership)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.admin import AdminError, ensure_admin
+
+    settings = get_settings()
+    email = email or settings.ADMIN_EMAIL
+    if not email:
+        _fail("give --email or set ADMIN_EMAIL")
+    coro = ensure_admin(
+        settings.DATABASE_URL,
+        email,
+        password or settings.ADMIN_PASSWORD,
+        reset_password=reset_password,
+        full_name=full_name,
+    )
+    try:
+        result = asyncio.run(coro)
+    except AdminError as exc:
+        _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"database error ({exc.__class__.__name__}); has `reminders migrate` run?")
+    print_admin_result(result)
+
+
+def print_admin_result(result: AdminResult) -> None:
+    if result.created:
+        typer.echo(f"Created superuser {result.email}.")
+    elif result.password_changed:
+        typer.echo(f"Reset the password of superuser {result.email}.")
+    else:
+        typer.echo(
+            f"Superuser {result.email} already exists; nothing changed "
+            "(use --reset-password to set a new password)."
+        )
+    if result.generated_password:
+        typer.echo(f"Generated password (shown only this once): {result.generated_password}")
+
+
+@app.command()
+def reconcile() -> None:
+    """Compare reminders in the database with their workflows and repair drift."""
+    typer.echo(
+        "reconcile is not available yet: needs the reminder engine (ReminderWorkflow).",
+        err=True,
+    )
+    raise typer.Exit(2)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

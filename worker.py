@@ -1,0 +1,101 @@
+"""The Temporal worker: hosts the workflows and activities on the task queue until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import activities
+import workflows
+from core.db import create_sessionmaker, engine_from_settings
+from core.settings import Settings, get_settings
+from core.temporal import connect
+
+logger = logging.getLogger("worker")
+
+# In-flight activities get this long to finish after SIGTERM before they are cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=5)
+
+
+class TemporalUnreachable(Exception):
+    pass
+
+
+async def run(settings: Settings) -> None:
+    engine = engine_from_settings(settings)
+    try:
+        worker = Worker(
+            await _connect(settings),
+            task_queue=settings.TEMPORAL_TASK_QUEUE,
+            workflows=workflows.WORKFLOWS,
+            activities=activities.build_activities(settings, create_sessionmaker(engine)),
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        )
+        stop = _stop_on_signals()
+        # The context manager runs the worker and raises if it fails fatally.
+        async with worker:
+            logger.info(
+                "polling task queue %r on %s (namespace %s)",
+                settings.TEMPORAL_TASK_QUEUE,
+                settings.TEMPORAL_ADDRESS,
+                settings.TEMPORAL_NAMESPACE,
+            )
+            await stop.wait()
+            logger.info("signal received, shutting down")
+            await worker.shutdown()
+    finally:
+        await engine.dispose()
+
+
+async def _connect(settings: Settings) -> Client:
+    try:
+        return await connect(settings)
+    except Exception as exc:
+        raise TemporalUnreachable(
+            f"cannot reach Temporal at {settings.TEMPORAL_ADDRESS} "
+            f"(namespace {settings.TEMPORAL_NAMESPACE}): {exc}"
+        ) from exc
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    code = 0
+    try:
+        settings = get_settings()
+        settings.check_production_safety()
+        asyncio.run(run(settings))
+        logger.info("stopped")
+    except TemporalUnreachable as exc:
+        logger.error("%s", exc)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:
+        logger.exception("worker failed")
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # temporalio's native runtime can crash while the interpreter tears down (a known SDK
+    # issue), which would turn a clean stop into a core dump; leave without teardown.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
