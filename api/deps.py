@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from api.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from core.enums import Role
+from core.events import record_event
 from core.models import Business, User
 from core.repositories.users import BusinessRepository, UserRepository
 from core.security import InvalidToken, decode_access_token
@@ -78,6 +79,25 @@ class Actor:
     @property
     def is_owner(self) -> bool:
         return self.role == Role.owner
+
+    def record(
+        self,
+        session: AsyncSession,
+        action: str,
+        subject_type: str,
+        subject_id: uuid.UUID | str | None,
+        **payload: Any,
+    ) -> None:
+        """Append an app event done by this caller in this business (same transaction)."""
+        record_event(
+            session,
+            action,
+            business_id=self.business_id,
+            actor_user_id=self.user.id,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            payload=payload,
+        )
 
 
 async def get_actor(

@@ -8,7 +8,6 @@ from api.business.schemas import BusinessUpdate, MemberCreate, MemberRead
 from api.deps import Actor
 from api.errors import Conflict, NotFound, Unprocessable
 from core.enums import Role
-from core.events import record_event
 from core.models import Business, Membership, User
 from core.repositories.users import UserRepository
 from core.security import hash_password
@@ -40,14 +39,12 @@ async def update_business(session: AsyncSession, actor: Actor, data: BusinessUpd
         if key == "default_channels":
             value = [str(c) for c in value]
         setattr(business, key, value)
-    record_event(
+    actor.record(
         session,
         "business.updated",
-        business_id=business.id,
-        actor_user_id=actor.user.id,
-        subject_type="business",
-        subject_id=business.id,
-        payload={k: str(v) for k, v in changes.items()},
+        "business",
+        business.id,
+        **{k: str(v) for k, v in changes.items()},
     )
     await session.flush()
     return business
@@ -65,15 +62,7 @@ async def add_member(session: AsyncSession, actor: Actor, data: MemberCreate) ->
     membership = Membership(business_id=actor.business_id, user_id=user.id, role=data.role.value)
     session.add(membership)
     await session.flush()
-    record_event(
-        session,
-        "member.added",
-        business_id=actor.business_id,
-        actor_user_id=actor.user.id,
-        subject_type="user",
-        subject_id=user.id,
-        payload={"email": user.email, "role": data.role.value},
-    )
+    actor.record(session, "member.added", "user", user.id, email=user.email, role=data.role.value)
     loaded = await users.get_membership(actor.business_id, membership.id)
     assert loaded is not None
     return loaded
@@ -86,14 +75,6 @@ async def remove_member(session: AsyncSession, actor: Actor, membership_id: uuid
         raise NotFound("Member not found")
     if membership.role == "owner" and await users.count_owners(actor.business_id) <= 1:
         raise Conflict("A business keeps at least one owner")
-    record_event(
-        session,
-        "member.removed",
-        business_id=actor.business_id,
-        actor_user_id=actor.user.id,
-        subject_type="user",
-        subject_id=membership.user_id,
-        payload={"email": membership.user.email},
-    )
+    actor.record(session, "member.removed", "user", membership.user_id, email=membership.user.email)
     # Staff belong to one business: removing them removes the account and its sessions.
     await users.delete(membership.user)

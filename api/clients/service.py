@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.clients.schemas import ClientCreate, ClientUpdate, ImportResult, ImportRow
 from api.deps import Actor
 from api.errors import Conflict, PayloadTooLarge, Unprocessable
-from core.events import record_event
 from core.models import Client
 from core.repositories.clients import ClientRepository, set_tags
 from core.types import utcnow
@@ -49,15 +48,7 @@ def _new_client(business_id: uuid.UUID, data: ClientCreate) -> Client:
 def _record(
     session: AsyncSession, actor: Actor, action: str, client: Client, **payload: Any
 ) -> None:
-    record_event(
-        session,
-        action,
-        business_id=actor.business_id,
-        actor_user_id=actor.user.id,
-        subject_type="client",
-        subject_id=client.id,
-        payload=payload,
-    )
+    actor.record(session, action, "client", client.id, **payload)
 
 
 async def create_client(session: AsyncSession, actor: Actor, data: ClientCreate) -> Client:
@@ -304,12 +295,5 @@ async def import_clients(
     results = [importer.apply(row) for row in rows]
     await session.flush()
     counts = {status: sum(r.status == status for r in results) for status in _STATUSES}
-    record_event(
-        session,
-        "clients.imported",
-        business_id=actor.business_id,
-        actor_user_id=actor.user.id,
-        subject_type="client",
-        payload={**counts, "rows": len(rows)},
-    )
+    actor.record(session, "clients.imported", "client", None, **counts, rows=len(rows))
     return ImportResult(**counts, rows=results)

@@ -10,7 +10,6 @@ from api.deps import Actor
 from api.errors import Conflict, NotFound, Unprocessable
 from api.sender_identities.schemas import SenderIdentityCreate, SenderIdentityUpdate
 from core.enums import Channel
-from core.events import record_event
 from core.models import SenderIdentity
 from core.repositories.sender_identities import SenderIdentityRepository
 
@@ -58,14 +57,14 @@ async def get_identity(
 def _record(
     session: AsyncSession, actor: Actor, action: str, identity: SenderIdentity, **extra: Any
 ) -> None:
-    record_event(
+    actor.record(
         session,
         action,
-        business_id=actor.business_id,
-        actor_user_id=actor.user.id,
-        subject_type="sender_identity",
-        subject_id=identity.id,
-        payload={"channel": identity.channel, "is_default": identity.is_default, **extra},
+        "sender_identity",
+        identity.id,
+        channel=identity.channel,
+        is_default=identity.is_default,
+        **extra,
     )
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Actor
 from api.errors import Conflict, NotFound, Unprocessable
 from api.templates.schemas import PreviewRequest, PreviewResponse, TemplateCreate, TemplateUpdate
-from core.events import record_event
 from core.models import Business, Client, Template
 from core.repositories.templates import TemplateRepository
 from core.templating import TemplateProblem, check_syntax, render
@@ -71,15 +70,7 @@ async def _ensure_name_free(session: AsyncSession, actor: Actor, name: str) -> N
 def _record(
     session: AsyncSession, actor: Actor, action: str, template: Template, **extra: Any
 ) -> None:
-    record_event(
-        session,
-        action,
-        business_id=actor.business_id,
-        actor_user_id=actor.user.id,
-        subject_type="template",
-        subject_id=template.id,
-        payload={"name": template.name, **extra},
-    )
+    actor.record(session, action, "template", template.id, name=template.name, **extra)
 
 
 async def create_template(session: AsyncSession, actor: Actor, data: TemplateCreate) -> Template:
