@@ -35,6 +35,7 @@ async def run(settings: Settings) -> None:
             await _connect(settings),
             task_queue=settings.TEMPORAL_TASK_QUEUE,
             workflows=workflows.WORKFLOWS,
+            workflow_runner=workflows.workflow_runner(),
             activities=activities.build_activities(settings, create_sessionmaker(engine)),
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )

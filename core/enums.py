@@ -12,3 +12,29 @@ class Channel(StrEnum):
     email = "email"
     sms = "sms"
     whatsapp = "whatsapp"
+
+
+class ReminderType(StrEnum):
+    deadline = "deadline"
+    payment = "payment"
+    appointment = "appointment"
+    document_request = "document_request"
+    notification = "notification"
+    custom = "custom"
+
+
+class ReminderStatus(StrEnum):
+    scheduled = "scheduled"
+    paused = "paused"
+    completed = "completed"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    delivered = "delivered"
+    failed = "failed"
+    undelivered = "undelivered"
+    skipped = "skipped"

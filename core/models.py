@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -204,3 +205,70 @@ class AppEvent(IdMixin, Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     ip_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reminder(IdMixin, TimestampMixin, Base):
+    """What a reminder is. What is happening to it lives in its workflow, `reminder-<id>`."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("business_id", "idempotency_key"),
+        Index("ix_reminders_business_id_status", "business_id", "status"),
+        Index("ix_reminders_business_id_created_at", "business_id", "created_at"),
+    )
+
+    business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    client_ids: Mapped[list[str]] = mapped_column(default=list)
+    tag: Mapped[str | None] = mapped_column(String(64))
+    channels: Mapped[list[str]] = mapped_column(default=list)
+    template_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("templates.id", ondelete="SET NULL")
+    )
+    subject: Mapped[str | None] = mapped_column(String(500))
+    body: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64))
+    schedule: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    next_fire_at: Mapped[datetime | None]
+    occurrences_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_fired_at: Mapped[datetime | None]
+    workflow_id: Mapped[str] = mapped_column(String(100), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class Delivery(IdMixin, TimestampMixin, Base):
+    """One message of one occurrence to one client on one channel; unique, so a retried
+    activity finds its row instead of sending twice."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("reminder_id", "occurrence_key", "client_id", "channel"),
+        Index("ix_deliveries_business_id_created_at", "business_id", "created_at"),
+        Index("ix_deliveries_business_id_status", "business_id", "status"),
+        Index("ix_deliveries_reminder_id_created_at", "reminder_id", "created_at"),
+    )
+
+    business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    reminder_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
+    client_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    occurrence_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(500))
+    body: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    scheduled_for: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]

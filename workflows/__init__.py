@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
-from workflows.diagnostics import PingWorkflow
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-# Everything the worker registers; the reminder engine adds ReminderWorkflow here.
-WORKFLOWS: list[type] = [PingWorkflow]
+from workflows.diagnostics import PingWorkflow
+from workflows.reminder import ReminderWorkflow
+
+# Everything the worker registers.
+WORKFLOWS: list[type] = [ReminderWorkflow, PingWorkflow]
+
+
+# Pure modules the workflows use, shared with the host rather than re-imported in the
+# sandbox: the sandbox proxies zoneinfo.ZoneInfo, which datetime.astimezone then refuses.
+PASSTHROUGH_MODULES = (
+    "workflows.schedule",
+    "workflows.contracts",
+    "workflows.search_attributes",
+    "dateutil",
+    "zoneinfo",
+)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )

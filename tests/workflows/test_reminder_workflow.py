@@ -1,0 +1,292 @@
+"""ReminderWorkflow on Temporal's time-skipping test server: months pass in milliseconds,
+and every assertion is about what a client would notice: deliveries in the database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+
+from core.db import create_engine, create_sessionmaker
+from core.models import Business, Delivery, Reminder
+from core.models import Client as ClientRow
+from core.settings import Settings
+from tests.conftest import build_worker
+from workflows.contracts import ReminderInput, ReminderStatus, RescheduleArgs, workflow_id_for
+from workflows.reminder import ReminderWorkflow
+from workflows.schedule import validate_schedule
+
+LONDON = "Europe/London"
+
+
+@dataclass
+class World:
+    env: Any
+    client: Client
+    settings: Settings
+    sessionmaker: Any
+    task_queue: str
+    business_id: uuid.UUID
+    client_id: uuid.UUID
+
+    async def now(self) -> datetime:
+        return (await self.env.get_current_time()).astimezone(UTC)
+
+    async def reminder(
+        self, schedule: dict[str, Any], timezone: str = LONDON, body: str | None = None, **kw: Any
+    ) -> Reminder:
+        reminder_id = uuid.uuid4()
+        row = Reminder(
+            id=reminder_id,
+            business_id=self.business_id,
+            title="VAT return",
+            type="deadline",
+            client_ids=[str(self.client_id)],
+            channels=["email"],
+            body=body or "Hi {{ client.name }}, VAT is due {{ reminder.due_at | date }}.",
+            timezone=timezone,
+            schedule=validate_schedule(schedule, timezone),
+            workflow_id=workflow_id_for(str(reminder_id)),
+            **kw,
+        )
+        async with self.sessionmaker() as session:
+            session.add(row)
+            await session.commit()
+        return row
+
+    async def start(self, row: Reminder, **inputs: Any) -> WorkflowHandle[Any, Any]:
+        return await self.client.start_workflow(
+            ReminderWorkflow.run,
+            ReminderInput(
+                reminder_id=str(row.id),
+                business_id=str(row.business_id),
+                schedule=row.schedule,
+                timezone=row.timezone,
+                **inputs,
+            ),
+            id=row.workflow_id,
+            task_queue=self.task_queue,
+        )
+
+    async def deliveries(self, row: Reminder) -> list[Delivery]:
+        async with self.sessionmaker() as session:
+            stmt = (
+                select(Delivery)
+                .where(Delivery.reminder_id == row.id)
+                .order_by(Delivery.scheduled_for)
+            )
+            return list((await session.scalars(stmt)).all())
+
+
+@pytest.fixture
+async def world(
+    temporal_time_skipping: Any, settings: Settings, database_url: str
+) -> AsyncIterator[World]:
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    business_id, client_id = uuid.uuid4(), uuid.uuid4()
+    async with sessionmaker() as session:
+        session.add(Business(id=business_id, name="Acme", timezone=LONDON))
+        await session.flush()
+        session.add(
+            ClientRow(
+                id=client_id,
+                business_id=business_id,
+                name="Bob Builder",
+                email="bob@example.com",
+                phone="+447911123456",
+            )
+        )
+        await session.commit()
+    task_queue = f"test-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(temporal_time_skipping.client, settings, task_queue)
+    async with worker:
+        yield World(
+            env=temporal_time_skipping,
+            client=temporal_time_skipping.client,
+            settings=settings,
+            sessionmaker=sessionmaker,
+            task_queue=task_queue,
+            business_id=business_id,
+            client_id=client_id,
+        )
+    await engine.dispose()
+
+
+def _year_ahead() -> int:
+    return datetime.now(UTC).year + 1
+
+
+async def test_monthly_reminder_fires_at_nine_local_all_year_across_dst(world: World) -> None:
+    year = _year_ahead()
+    row = await world.reminder(
+        {
+            "kind": "recurring",
+            "rrule": "FREQ=MONTHLY;BYMONTHDAY=15;BYHOUR=9;BYMINUTE=0",
+            "start": f"{year}-01-01T00:00:00+00:00",
+            "count": 12,
+        }
+    )
+    handle = await world.start(row)
+    result: ReminderStatus = await handle.result()
+
+    assert result.state == "completed"
+    assert result.occurrences_sent == 12
+    deliveries = await world.deliveries(row)
+    assert [d.status for d in deliveries] == ["delivered"] * 12
+    local = [d.scheduled_for.astimezone(ZoneInfo(LONDON)) for d in deliveries]
+    assert [(t.month, t.day, t.hour, t.minute) for t in local] == [
+        (month, 15, 9, 0) for month in range(1, 13)
+    ]
+    # 09:00 London is 09:00 UTC in winter and 08:00 UTC in summer.
+    assert {d.scheduled_for.hour for d in deliveries} == {8, 9}
+    assert "Hi Bob Builder" in (deliveries[0].body or "")
+
+
+async def test_deadline_completed_half_way_sends_no_more(world: World) -> None:
+    now = await world.now()
+    due = (now + timedelta(days=10)).replace(microsecond=0)
+    row = await world.reminder(
+        {"kind": "deadline", "due_at": due.isoformat(), "offsets": ["-P7D", "-P1D", "PT0S"]}
+    )
+    handle = await world.start(row)
+    await world.env.sleep(timedelta(days=5))  # past the -P7D nudge, before -P1D
+    assert [d.status for d in await world.deliveries(row)] == ["delivered"]
+    assert "VAT is due" in ((await world.deliveries(row))[0].body or "")
+
+    await handle.signal(ReminderWorkflow.complete)
+    result: ReminderStatus = await handle.result()
+    assert result.state == "completed"
+    await world.env.sleep(timedelta(days=10))
+    assert len(await world.deliveries(row)) == 1
+
+
+async def test_paused_reminder_skips_occurrences_and_resumes_without_a_burst(
+    world: World,
+) -> None:
+    now = await world.now()
+    start = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    row = await world.reminder(
+        {"kind": "recurring", "rrule": "FREQ=DAILY", "start": start.isoformat(), "count": 5},
+        timezone="UTC",
+    )
+    handle = await world.start(row)
+    await handle.signal(ReminderWorkflow.pause)
+    await world.env.sleep(timedelta(days=1, hours=2))  # two occurrences come due while paused
+    paused = await world.deliveries(row)
+    assert [d.status for d in paused] == ["skipped", "skipped"]
+    assert all(d.error_code == "paused" for d in paused)
+    assert (await handle.query(ReminderWorkflow.status)).state == "paused"
+
+    await handle.signal(ReminderWorkflow.resume)
+    result: ReminderStatus = await handle.result()
+    statuses = [d.status for d in await world.deliveries(row)]
+    # The skipped ones stay skipped; only the three later occurrences are sent.
+    assert statuses == ["skipped", "skipped", "delivered", "delivered", "delivered"]
+    assert result.occurrences_sent == 3
+
+
+async def test_trigger_while_sleeping_sends_now_and_keeps_the_schedule(world: World) -> None:
+    now = await world.now()
+    at = (now + timedelta(days=30)).replace(microsecond=0)
+    row = await world.reminder({"kind": "once", "at": at.isoformat()})
+    handle = await world.start(row)
+    before: ReminderStatus = await handle.query(ReminderWorkflow.status)
+
+    await handle.signal(ReminderWorkflow.trigger_now)
+    await world.env.sleep(timedelta(seconds=5))
+    deliveries = await world.deliveries(row)
+    assert len(deliveries) == 1
+    assert deliveries[0].occurrence_key.startswith("manual-")
+    assert deliveries[0].status == "delivered"
+    after: ReminderStatus = await handle.query(ReminderWorkflow.status)
+    assert after.next_fire_at == before.next_fire_at == at.isoformat()
+
+    await handle.result()
+    assert [d.occurrence_key for d in await world.deliveries(row)][1] == at.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+async def test_reschedule_moves_the_next_occurrence(world: World) -> None:
+    now = await world.now()
+    far = (now + timedelta(days=30)).replace(microsecond=0)
+    near = (now + timedelta(days=2)).replace(microsecond=0)
+    row = await world.reminder({"kind": "once", "at": far.isoformat()})
+    handle = await world.start(row)
+    new_schedule = validate_schedule({"kind": "once", "at": near.isoformat()}, LONDON)
+    await handle.signal(ReminderWorkflow.reschedule, RescheduleArgs(schedule=new_schedule))
+    await world.env.sleep(timedelta(days=3))
+
+    deliveries = await world.deliveries(row)
+    assert [d.scheduled_for for d in deliveries] == [near]
+    result: ReminderStatus = await handle.result()
+    assert result.state == "completed"
+
+
+async def test_cancelled_reminder_never_fires(world: World) -> None:
+    now = await world.now()
+    row = await world.reminder({"kind": "once", "at": (now + timedelta(days=1)).isoformat()})
+    handle = await world.start(row)
+    await handle.signal(ReminderWorkflow.cancel)
+    result: ReminderStatus = await handle.result()
+    assert result.state == "cancelled"
+    await world.env.sleep(timedelta(days=2))
+    assert await world.deliveries(row) == []
+    async with world.sessionmaker() as session:
+        stored = await session.get(Reminder, row.id)
+        assert stored is not None
+        assert stored.status == "cancelled"
+        assert stored.next_fire_at is None
+
+
+async def test_late_occurrence_beyond_grace_is_missed_within_grace_is_sent(
+    world: World,
+) -> None:
+    # What a worker sees when it comes back after an outage: occurrences already past due.
+    now = await world.now()
+    two_hours_ago = (now - timedelta(hours=2)).replace(microsecond=0)
+    half_hour_ago = (now - timedelta(minutes=30)).replace(microsecond=0)
+    row_missed = await world.reminder({"kind": "once", "at": two_hours_ago.isoformat()})
+    row_late_ok = await world.reminder({"kind": "once", "at": half_hour_ago.isoformat()})
+
+    missed = await world.start(row_missed, grace_seconds=3600)
+    late_ok = await world.start(row_late_ok, grace_seconds=3600)
+    assert (await missed.result()).occurrences_sent == 0
+    assert (await late_ok.result()).occurrences_sent == 1
+
+    [skipped] = await world.deliveries(row_missed)
+    assert (skipped.status, skipped.error_code) == ("skipped", "missed")
+    assert skipped.body is None  # nothing was rendered or sent
+    [sent] = await world.deliveries(row_late_ok)
+    assert sent.status == "delivered"
+
+
+async def test_hundreds_of_occurrences_continue_as_new_and_keep_state(world: World) -> None:
+    now = await world.now()
+    start = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    row = await world.reminder(
+        {"kind": "recurring", "rrule": "FREQ=DAILY", "start": start.isoformat(), "count": 300},
+        timezone="UTC",
+    )
+    handle = await world.start(row, history_limit=300)
+    first_run = handle.first_execution_run_id or handle.result_run_id
+    result: ReminderStatus = await handle.result()
+
+    assert result.state == "completed"
+    assert result.occurrences_sent == 300
+    deliveries = await world.deliveries(row)
+    assert len(deliveries) == 300
+    assert len({d.occurrence_key for d in deliveries}) == 300
+    history = await world.client.get_workflow_handle(
+        row.workflow_id, run_id=first_run
+    ).fetch_history()
+    assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW

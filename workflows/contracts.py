@@ -1,0 +1,119 @@
+"""The data that crosses the workflow boundary: inputs, signal arguments, activity requests
+and results. Small dataclasses of ids and primitives; shared by the API, the workflow and
+the activities (pure: no I/O, importable inside the workflow sandbox)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKFLOW_TYPE = "ReminderWorkflow"
+
+
+def workflow_id_for(reminder_id: str) -> str:
+    return f"reminder-{reminder_id}"
+
+
+@dataclass
+class ReminderInput:
+    reminder_id: str
+    business_id: str
+    schedule: dict[str, Any]
+    timezone: str
+    grace_seconds: int = 3600
+    # Continue-as-new once the history holds this many events (well under Temporal's limits).
+    history_limit: int = 2000
+    request_id: str | None = None
+    # State carried across continue-as-new; a fresh reminder starts with the defaults.
+    state: str = "scheduled"
+    cursor: str | None = None
+    occurrences_sent: int = 0
+    last_fired_at: str | None = None
+    last_occurrence: str | None = None
+    pending_triggers: list[TriggerArgs] = field(default_factory=list)
+
+
+@dataclass
+class SignalArgs:
+    """Optional on every signal, so `temporal workflow signal --name pause` works bare."""
+
+    by: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class TriggerArgs:
+    by: str | None = None
+    request_id: str | None = None
+
+
+@dataclass
+class RescheduleArgs:
+    schedule: dict[str, Any] | None = None
+    timezone: str | None = None
+    by: str | None = None
+
+
+@dataclass
+class ReminderStatus:
+    state: str
+    next_fire_at: str | None
+    occurrences_sent: int
+    last_occurrence: str | None
+    last_fired_at: str | None
+
+
+@dataclass
+class Target:
+    client_id: str
+    channel: str
+
+
+@dataclass
+class TargetsRequest:
+    reminder_id: str
+    occurrence_key: str
+
+
+@dataclass
+class Targets:
+    exists: bool
+    targets: list[Target] = field(default_factory=list)
+
+
+@dataclass
+class SendRequest:
+    reminder_id: str
+    client_id: str
+    channel: str
+    occurrence_key: str
+    scheduled_for: str
+    request_id: str | None = None
+
+
+@dataclass
+class SendResult:
+    delivery_id: str
+    status: str
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass
+class SkipRequest:
+    reminder_id: str
+    occurrence_key: str
+    scheduled_for: str
+    reason: str  # "paused" or "missed"
+
+
+@dataclass
+class SyncRequest:
+    """The workflow's view of the reminder, written back to its database row."""
+
+    reminder_id: str
+    state: str
+    next_fire_at: str | None
+    occurrences_sent: int
+    last_fired_at: str | None

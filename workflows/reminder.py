@@ -1,0 +1,309 @@
+"""ReminderWorkflow: one per reminder, `reminder-<id>`. Sleeps durably until each occurrence,
+fans out one send activity per (client, channel), and obeys signals while it sleeps.
+
+Deterministic: time from `workflow.now()`, occurrences from the pure schedule module, and
+everything that touches the outside world in activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import schedule as schedules
+    from workflows.contracts import (
+        ReminderInput,
+        ReminderStatus,
+        RescheduleArgs,
+        SendRequest,
+        SendResult,
+        SignalArgs,
+        SkipRequest,
+        SyncRequest,
+        Target,
+        Targets,
+        TargetsRequest,
+        TriggerArgs,
+    )
+    from workflows.search_attributes import NEXT_FIRE_TIME, REMINDER_STATE
+
+SCHEDULED, PAUSED, COMPLETED, CANCELLED = "scheduled", "paused", "completed", "cancelled"
+ENDED = {COMPLETED, CANCELLED}
+# Sends run this many at a time, so a tag with many clients drains steadily.
+FAN_OUT_BATCH = 50
+
+BOOKKEEPING_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+# Provider outages are retried with backoff for hours; permanent failures are raised as
+# non-retryable by the activity and stop at once.
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=15),
+    maximum_attempts=20,
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+@workflow.defn(name="ReminderWorkflow")
+class ReminderWorkflow:
+    def __init__(self) -> None:
+        self._input: ReminderInput | None = None
+        self._state = SCHEDULED
+        self._schedule: dict[str, Any] = {}
+        self._timezone = "UTC"
+        self._cursor: datetime | None = None
+        self._next: schedules.Occurrence | None = None
+        self._occurrences_sent = 0
+        self._last_fired_at: str | None = None
+        self._last_occurrence: str | None = None
+        self._triggers: list[TriggerArgs] = []
+        self._wake = False
+        self._published: SyncRequest | None = None
+
+    # -- signals and query -------------------------------------------------------------
+
+    @workflow.signal
+    def trigger_now(self, args: TriggerArgs | None = None) -> None:
+        self._triggers.append(args or TriggerArgs())
+        self._wake = True
+
+    @workflow.signal
+    def pause(self, args: SignalArgs | None = None) -> None:
+        if self._state == SCHEDULED:
+            self._state = PAUSED
+            self._wake = True
+
+    @workflow.signal
+    def resume(self, args: SignalArgs | None = None) -> None:
+        if self._state == PAUSED:
+            self._state = SCHEDULED
+            self._wake = True
+
+    @workflow.signal
+    def reschedule(self, args: RescheduleArgs | None = None) -> None:
+        if args is None or self._state in ENDED:
+            return
+        if args.schedule is not None:
+            self._schedule = args.schedule
+        if args.timezone is not None:
+            self._timezone = args.timezone
+        # The new schedule takes effect from now on: nothing before now fires late.
+        now = workflow.now()
+        if self._cursor is None or self._cursor < now:
+            self._cursor = now
+        self._wake = True
+
+    @workflow.signal
+    def complete(self, args: SignalArgs | None = None) -> None:
+        if self._state not in ENDED:
+            self._state = COMPLETED
+            self._wake = True
+
+    @workflow.signal
+    def cancel(self, args: SignalArgs | None = None) -> None:
+        if self._state not in ENDED:
+            self._state = CANCELLED
+            self._wake = True
+
+    @workflow.query
+    def status(self) -> ReminderStatus:
+        return ReminderStatus(
+            state=self._state,
+            next_fire_at=_iso(self._next.at) if self._next and self._state not in ENDED else None,
+            occurrences_sent=self._occurrences_sent,
+            last_occurrence=self._last_occurrence,
+            last_fired_at=self._last_fired_at,
+        )
+
+    # -- main loop ---------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, data: ReminderInput) -> ReminderStatus:
+        self._restore(data)
+        while self._state not in ENDED:
+            # Reset before reading the state: a signal from here on wakes the sleep below.
+            self._wake = False
+            self._next = schedules.next_occurrence(self._schedule, self._timezone, self._cursor)
+            if self._next is None and not self._triggers:
+                self._state = COMPLETED  # the schedule has no more occurrences
+                break
+            await self._publish()
+            await self._sleep_until_due_or_signal()
+            await self._fire_triggers()
+            if self._state in ENDED:
+                break
+            await self._handle_due_occurrence()
+            if self._should_continue_as_new():
+                workflow.continue_as_new(self._carry_over())
+        self._next = None
+        await self._publish()
+        return self.status()
+
+    def _restore(self, data: ReminderInput) -> None:
+        self._input = data
+        self._state = data.state
+        self._schedule = data.schedule
+        self._timezone = data.timezone
+        self._cursor = _parse(data.cursor)
+        self._occurrences_sent = data.occurrences_sent
+        self._last_fired_at = data.last_fired_at
+        self._last_occurrence = data.last_occurrence
+        self._triggers = list(data.pending_triggers)
+
+    def _carry_over(self) -> ReminderInput:
+        assert self._input is not None
+        return ReminderInput(
+            reminder_id=self._input.reminder_id,
+            business_id=self._input.business_id,
+            schedule=self._schedule,
+            timezone=self._timezone,
+            grace_seconds=self._input.grace_seconds,
+            history_limit=self._input.history_limit,
+            request_id=self._input.request_id,
+            state=self._state,
+            cursor=_iso(self._cursor),
+            occurrences_sent=self._occurrences_sent,
+            last_fired_at=self._last_fired_at,
+            last_occurrence=self._last_occurrence,
+            pending_triggers=list(self._triggers),
+        )
+
+    def _should_continue_as_new(self) -> bool:
+        assert self._input is not None
+        info = workflow.info()
+        return (
+            info.get_current_history_length() >= self._input.history_limit
+            or info.is_continue_as_new_suggested()
+        )
+
+    async def _sleep_until_due_or_signal(self) -> None:
+        if self._wake or self._triggers:
+            return
+        if self._next is None:
+            await workflow.wait_condition(lambda: self._wake)
+            return
+        delay = self._next.at - workflow.now()
+        if delay <= timedelta(0):
+            return
+        try:
+            await workflow.wait_condition(lambda: self._wake, timeout=delay)
+        except TimeoutError:
+            pass
+
+    async def _handle_due_occurrence(self) -> None:
+        occurrence = self._next
+        if self._wake or occurrence is None or workflow.now() < occurrence.at:
+            return  # a signal changed things, or it is not due yet: the loop recomputes
+        self._cursor = occurrence.at
+        assert self._input is not None
+        lateness = workflow.now() - occurrence.at
+        if self._state == PAUSED:
+            await self._skip(occurrence, "paused")
+        elif lateness > timedelta(seconds=self._input.grace_seconds):
+            await self._skip(occurrence, "missed")
+        else:
+            await self._fire(occurrence.key, occurrence.at)
+
+    async def _fire_triggers(self) -> None:
+        while self._triggers and self._state not in ENDED:
+            trigger = self._triggers.pop(0)
+            now = workflow.now()
+            key = f"manual-{trigger.request_id or workflow.uuid4()}"
+            await self._fire(key, now)
+
+    # -- side effects, all through activities ------------------------------------------
+
+    async def _fire(self, key: str, scheduled_for: datetime) -> None:
+        assert self._input is not None
+        targets: Targets = await workflow.execute_activity(
+            "resolve_targets",
+            TargetsRequest(reminder_id=self._input.reminder_id, occurrence_key=key),
+            result_type=Targets,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        if not targets.exists:
+            self._state = CANCELLED  # the reminder's row is gone: nothing left to send
+            return
+        for start in range(0, len(targets.targets), FAN_OUT_BATCH):
+            batch = targets.targets[start : start + FAN_OUT_BATCH]
+            await asyncio.gather(
+                *(self._send(target, key, scheduled_for) for target in batch),
+                return_exceptions=True,  # one failing send never stops the others
+            )
+        self._occurrences_sent += 1
+        self._last_fired_at = _iso(workflow.now())
+        self._last_occurrence = key
+
+    async def _send(self, target: Target, key: str, scheduled_for: datetime) -> SendResult:
+        assert self._input is not None
+        return await workflow.execute_activity(
+            f"send_{target.channel}",
+            SendRequest(
+                reminder_id=self._input.reminder_id,
+                client_id=target.client_id,
+                channel=target.channel,
+                occurrence_key=key,
+                scheduled_for=scheduled_for.isoformat(),
+                request_id=self._input.request_id,
+            ),
+            result_type=SendResult,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=SEND_RETRY,
+        )
+
+    async def _skip(self, occurrence: schedules.Occurrence, reason: str) -> None:
+        assert self._input is not None
+        await workflow.execute_activity(
+            "record_skipped",
+            SkipRequest(
+                reminder_id=self._input.reminder_id,
+                occurrence_key=occurrence.key,
+                scheduled_for=occurrence.at.isoformat(),
+                reason=reason,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        self._last_occurrence = occurrence.key
+
+    async def _publish(self) -> None:
+        """Keep the search attributes and the database row in step with the workflow."""
+        assert self._input is not None
+        next_at = self._next.at if self._next and self._state not in ENDED else None
+        view = SyncRequest(
+            reminder_id=self._input.reminder_id,
+            state=self._state,
+            next_fire_at=_iso(next_at),
+            occurrences_sent=self._occurrences_sent,
+            last_fired_at=self._last_fired_at,
+        )
+        if view == self._published:
+            return  # nothing changed: no history events spent
+        workflow.upsert_search_attributes(
+            [
+                REMINDER_STATE.value_set(self._state),
+                NEXT_FIRE_TIME.value_set(next_at) if next_at else NEXT_FIRE_TIME.value_unset(),
+            ]
+        )
+        await workflow.execute_activity(
+            "sync_reminder",
+            view,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        self._published = view
