@@ -28,7 +28,11 @@ from 09:00 London is 09:00 London a week before, across a DST change too (a miss
 shifted as above; a month step clamps to the month's last day); its time part (H, M, S) is
 exact elapsed time.
 
-Instants are whole seconds (sub-seconds are dropped), from the year 1900 to 9000.
+Refused besides malformed input: FREQ=SECONDLY or MINUTELY, more than 24 fire times a day,
+BYSETPOS but with MONTHLY or YEARLY, a rule with no occurrence before its until or within
+100 years of its start (10 for HOURLY), COUNT outside 1-10000, INTERVAL outside 1-1000,
+other than 1 to 50 offsets. Instants are whole seconds (sub-seconds are dropped) between
+the years 1900 and 9000.
 """
 
 from __future__ import annotations
@@ -43,16 +47,16 @@ from itertools import chain, islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rrulestr
 
 _FIRST_YEAR, _LAST_YEAR = 1900, 9000
 _END = datetime(_LAST_YEAR, 1, 1)  # local times past this are never looked at
 # Longer than any gap a zone has had (Samoa skipped a day in 2011): a local time this long
 # before `after` cannot be shifted past it.
 _GAP_MARGIN = timedelta(days=2)
-# A rebased DTSTART's first period (a week at most) may be partial: keep it before `after`.
-_REBASE_MARGIN = timedelta(days=10)
-_HORIZON = timedelta(days=36525)  # a rule must fire within a century of its start
+# How far after its start a rule must fire: dateutil walks an HOURLY rule slowly through
+# days its BY... parts exclude, about half a second for ten years.
+_HORIZON_YEARS = {"HOURLY": 10}  # else 100
 _MAX_COUNT, _MAX_INTERVAL, _MAX_PER_DAY, _MAX_OFFSETS = 10_000, 1000, 24, 50
 
 _FIELDS = {"once": {"at"}, "recurring": {"rrule", "start"}, "deadline": {"due_at", "offsets"}}
@@ -195,15 +199,13 @@ class _Recurring:
         self, zone: ZoneInfo, after: datetime | None, stop: datetime
     ) -> Iterator[datetime]:
         start = _local(self.start, zone)
-        body = ";".join(f"{k}={v}" for k, v in self.rule.items() if k not in ("COUNT", "UNTIL"))
-        # RFC 5545's default week start; dateutil's would come from `calendar`'s global.
-        rule = rrulestr(body if "WKST" in self.rule else f"{body};WKST=MO", dtstart=start)
+        rule = _dateutil_rule(self.rule, _PARTS - {"COUNT", "UNTIL"}, start)
         if self.count is not None or after is None:  # COUNT counts from the start
             return iter(rule.replace(until=stop))
         # Skip ahead: the same rule from a later DTSTART on its own period grid, with the
         # parts dateutil would fill in from DTSTART pinned to the original's.
         local_after = _local(after, zone)
-        rebased = _rebased_start(self.rule, start, local_after - _REBASE_MARGIN)
+        rebased = _rebased_start(self.rule, start, local_after - _GAP_MARGIN)
         rule = rule.replace(dtstart=rebased, until=stop, **_implied_parts(self.rule, start))
         return rule.xafter(local_after - _GAP_MARGIN, inc=True)
 
@@ -309,17 +311,42 @@ def _parse_recurring(raw: dict[str, Any], zone: ZoneInfo) -> _Recurring:
 
 
 def _check_fires(schedule: _Recurring, zone: ZoneInfo) -> None:
-    """Refuse a rule that never fires; searching past a century would be slow."""
-    horizon = min(_local(schedule.start, zone) + _HORIZON, _END)
+    """Refuse a rule that does not fire within its horizon (or before its until)."""
+    years = _HORIZON_YEARS.get(schedule.rule["FREQ"], 100)
+    start = _local(schedule.start, zone)
+    horizon = min(start + timedelta(days=365.25 * years), _END)
+    stop = horizon if schedule.until is None else min(horizon, _local(schedule.until, zone))
     try:
-        first = next(schedule.instants(zone, None, horizon), None)
+        day = _first_day(schedule.rule, start)
+        fires = day is not None and day <= stop + _GAP_MARGIN
+        fires = fires and next(schedule.instants(zone, None, horizon), None) is not None
     except ValueError as exc:  # combinations dateutil refuses itself
         raise ScheduleError(f"schedule.rrule: {exc}") from None
-    if first is None:
-        within = "in the 100 years after schedule.start"
-        if schedule.until is not None and _local(schedule.until, zone) < horizon:
+    if not fires:
+        within = f"in the {years} years after schedule.start"
+        if stop < horizon:
             within = "between schedule.start and until"
         raise ScheduleError(f"schedule.rrule: the rule yields no occurrence {within}")
+
+
+def _first_day(rule: dict[str, str], start: datetime) -> datetime | None:
+    """The first day the rule's BY... day parts allow, or about then.
+
+    dateutil stops looking only at an occurrence or in the year 9999, and walks a DAILY or
+    HOURLY rule day by day (HOURLY slowly): a day no year has (BYMONTH=2;BYMONTHDAY=30)
+    would cost seconds. Asked of a YEARLY rule, which walks by years, it costs a tenth.
+    """
+    if rule["FREQ"] in ("YEARLY", "MONTHLY") or not _DAY_PARTS & rule.keys():
+        return start  # fast enough as they are, or some day of every period fires
+    midnight = start.replace(hour=0, minute=0, second=0)
+    probe = _dateutil_rule({**rule, "FREQ": "YEARLY"}, {"FREQ", "BYMONTH", *_DAY_PARTS}, midnight)
+    return next(iter(probe), None)
+
+
+def _dateutil_rule(rule: dict[str, str], names: set[str], dtstart: datetime) -> rrule:
+    body = ";".join(f"{k}={v}" for k, v in rule.items() if k in names and k != "WKST")
+    # RFC 5545's default week start; dateutil's would come from `calendar`'s global state.
+    return rrulestr(f"{body};WKST={rule.get('WKST', 'MO')}", dtstart=dtstart)
 
 
 def _rule(value: Any) -> dict[str, str]:
@@ -358,6 +385,8 @@ def _check_rule(rule: dict[str, str]) -> None:
         _check_day(day, freq, "BYWEEKNO" in rule)
     if rule.get("WKST", "MO") not in ("MO", "TU", "WE", "TH", "FR", "SA", "SU"):
         raise ScheduleError(f"schedule.rrule: WKST={rule['WKST']} is not a day (MO to SU)")
+    if "BYSETPOS" in rule and freq not in ("MONTHLY", "YEARLY"):
+        raise ScheduleError("schedule.rrule: BYSETPOS is supported with MONTHLY or YEARLY only")
     if (per_day := _fires_per_day(rule)) > _MAX_PER_DAY:
         raise ScheduleError(f"schedule.rrule: fires up to {per_day} times a day; at most 24")
 

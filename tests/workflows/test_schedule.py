@@ -85,6 +85,14 @@ def test_repeated_time_in_fall_back_overlap_fires_once_at_first_instance() -> No
     assert after_first == found[2]
 
 
+def test_nothing_fires_before_a_start_in_the_second_instance_of_a_repeated_hour() -> None:
+    # Start at the second 01:30 (EST); that day's 01:30 fires at the first (EDT): too early.
+    schedule = recurring("FREQ=DAILY", "2026-11-01T01:30:00-05:00", NEW_YORK)
+    first = next_occurrence(schedule, NEW_YORK, None)
+    assert first is not None
+    assert first.key == "2026-11-02T06:30:00Z"
+
+
 def test_hourly_rule_does_not_fire_twice_when_gap_shifts_onto_next_hour() -> None:
     schedule = recurring("FREQ=HOURLY;BYMINUTE=30", "2026-03-08T00:00:00-05:00", NEW_YORK, count=4)
     keys = [o.key for o in occurrences(schedule, NEW_YORK)]
@@ -107,7 +115,8 @@ def test_times_shifted_past_later_ones_come_out_in_order_and_once() -> None:
 
 
 def test_next_occurrence_after_a_moment_inside_the_shift_finds_the_shifted_time() -> None:
-    schedule = recurring("FREQ=DAILY;BYHOUR=2;BYMINUTE=30", "2026-01-01T00:00:00-05:00", NEW_YORK)
+    # Started at 02:45 local: a search that skips ahead must not start at 02:45 that day.
+    schedule = recurring("FREQ=DAILY;BYHOUR=2;BYMINUTE=30", "2026-01-01T02:45:00-05:00", NEW_YORK)
     # 03:15 EDT: later on the wall clock than 02:30, earlier than the 03:30 it fires at.
     found = next_occurrence(schedule, NEW_YORK, utc("2026-03-08T03:15:00-04:00"))
     assert found is not None
@@ -149,13 +158,23 @@ def test_once_fires_once_and_not_after_its_time() -> None:
     assert next_occurrence(schedule, LONDON, utc("2027-01-01T00:00:00Z")) is None
 
 
-def test_skipping_ahead_agrees_with_weekly_setpos_from_start() -> None:
-    # The first of Monday/Friday each week; `after` just past a Thursday start time.
-    schedule = recurring("FREQ=WEEKLY;BYDAY=MO,FR;BYSETPOS=1", "2026-01-01T09:00:00Z", LONDON)
-    after = utc("2026-02-26T10:00:00Z")
-    expected = [o for o in occurrences(schedule, LONDON, limit=50) if o.at > after][0]
-    assert expected.key == "2026-03-02T09:00:00Z"
-    assert next_occurrence(schedule, LONDON, after) == expected
+def test_skipping_ahead_agrees_with_walking_from_start_for_setpos() -> None:
+    last_weekday = recurring(
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;BYHOUR=17", "2026-01-01T09:00:00Z", LONDON
+    )
+    after = utc("2031-05-20T12:00:00Z")
+    walked = [o for o in occurrences(last_weekday, LONDON, limit=100) if o.at > after]
+    assert walked[0].key == "2031-05-30T16:00:00Z"  # Friday; the 31st is a Saturday
+    assert occurrences(last_weekday, LONDON, after, limit=3) == walked[:3]
+
+
+def test_a_day_no_year_has_is_refused_quickly() -> None:
+    for freq in ("HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
+        began = clock.perf_counter()
+        with pytest.raises(ScheduleError, match="yields no occurrence"):
+            recurring(f"FREQ={freq};BYMONTH=2;BYMONTHDAY=30", START, LONDON)
+        # Walking DAILY or HOURLY to the year 9999 would take seconds.
+        assert clock.perf_counter() - began < 1.5
 
 
 def test_deadline_date_offsets_keep_local_wall_time_across_dst() -> None:
@@ -334,6 +353,7 @@ START = "2026-01-01T09:00:00Z"
         ("FREQ=DAILY;INTERVAL=0", {}, "schedule.rrule: INTERVAL=0 is not in 1 to 1000"),
         ("FREQ=WEEKLY;BYDAY=MONDAY", {}, "schedule.rrule: BYDAY=MONDAY is not a day"),
         ("FREQ=WEEKLY;BYDAY=1MO", {}, "schedule.rrule: BYDAY=1MO takes a number only with"),
+        ("FREQ=WEEKLY;BYDAY=MO,FR;BYSETPOS=1", {}, "schedule.rrule: BYSETPOS is supported with"),
         ("FREQ=DAILY;WKST=XX", {}, "schedule.rrule: WKST=XX is not a day"),
         ("FREQ=HOURLY;BYMINUTE=0,30", {}, "schedule.rrule: fires up to 48 times a day"),
         (
@@ -424,7 +444,7 @@ def transitions(timezone: str) -> list[datetime]:
 
 @st.composite
 def starts(draw: st.DrawFn, timezone: str) -> datetime:
-    """Often a day or two before one of the zone's DST changes, else any time."""
+    """Often up to three days before one of the zone's DST changes, else any time."""
     changes = transitions(timezone)
     if changes and draw(st.booleans()):
         change = draw(st.sampled_from(changes))
@@ -436,9 +456,9 @@ def starts(draw: st.DrawFn, timezone: str) -> datetime:
 # Per frequency, parts to combine with; gap hours (01:00-03:00) come up often.
 EXTRAS = {
     "HOURLY": ["", "BYHOUR=0,1,2,3,4,5,22,23", "BYDAY=SA,SU"],
-    "DAILY": ["", "BYDAY=MO,TU,WE,TH,FR", "BYMONTH=3,4,10,11", "BYSETPOS=-1"],
-    "WEEKLY": ["", "BYDAY=MO,TH", "BYDAY=SU,MO,WE,FR;BYSETPOS=1", "BYDAY=SA,SU;WKST=SU"],
-    "MONTHLY": ["", "BYMONTHDAY=1,15", "BYMONTHDAY=-1", "BYDAY=-1FR", "BYDAY=2SU"],
+    "DAILY": ["", "BYDAY=MO,TU,WE,TH,FR", "BYMONTH=3,4,10,11", "BYMONTHDAY=1,-1"],
+    "WEEKLY": ["", "BYDAY=MO,TH", "BYDAY=SU,MO,WE,FR;BYMONTH=3,10", "BYDAY=SA,SU;WKST=SU"],
+    "MONTHLY": ["", "BYMONTHDAY=1,15", "BYMONTHDAY=-1", "BYDAY=-1FR", "BYDAY=MO,FR;BYSETPOS=2,-1"],
     "YEARLY": ["", "BYMONTH=3,10;BYDAY=-1SU", "BYWEEKNO=1,13;BYDAY=TH", "BYYEARDAY=1,-1"],
 }
 
