@@ -60,17 +60,20 @@ def _parse(value: str | None) -> datetime | None:
 
 @workflow.defn(name="ReminderWorkflow")
 class ReminderWorkflow:
-    def __init__(self) -> None:
-        self._input: ReminderInput | None = None
-        self._state = SCHEDULED
-        self._schedule: dict[str, Any] = {}
-        self._timezone = "UTC"
-        self._cursor: datetime | None = None
+    @workflow.init
+    def __init__(self, data: ReminderInput) -> None:
+        # State comes from the input here, not in run(), so a signal that arrives before
+        # the first workflow task (a pause right after create) applies on top of it.
+        self._input = data
+        self._state = data.state
+        self._schedule: dict[str, Any] = data.schedule
+        self._timezone = data.timezone
+        self._cursor: datetime | None = _parse(data.cursor)
         self._next: schedules.Occurrence | None = None
-        self._occurrences_sent = 0
-        self._last_fired_at: str | None = None
-        self._last_occurrence: str | None = None
-        self._triggers: list[TriggerArgs] = []
+        self._occurrences_sent = data.occurrences_sent
+        self._last_fired_at: str | None = data.last_fired_at
+        self._last_occurrence: str | None = data.last_occurrence
+        self._triggers: list[TriggerArgs] = list(data.pending_triggers)
         self._wake = False
         self._published: SyncRequest | None = None
 
@@ -133,7 +136,6 @@ class ReminderWorkflow:
 
     @workflow.run
     async def run(self, data: ReminderInput) -> ReminderStatus:
-        self._restore(data)
         while self._state not in ENDED:
             # Reset before reading the state: a signal from here on wakes the sleep below.
             self._wake = False
@@ -153,19 +155,7 @@ class ReminderWorkflow:
         await self._publish()
         return self.status()
 
-    def _restore(self, data: ReminderInput) -> None:
-        self._input = data
-        self._state = data.state
-        self._schedule = data.schedule
-        self._timezone = data.timezone
-        self._cursor = _parse(data.cursor)
-        self._occurrences_sent = data.occurrences_sent
-        self._last_fired_at = data.last_fired_at
-        self._last_occurrence = data.last_occurrence
-        self._triggers = list(data.pending_triggers)
-
     def _carry_over(self) -> ReminderInput:
-        assert self._input is not None
         return ReminderInput(
             reminder_id=self._input.reminder_id,
             business_id=self._input.business_id,
@@ -183,7 +173,6 @@ class ReminderWorkflow:
         )
 
     def _should_continue_as_new(self) -> bool:
-        assert self._input is not None
         info = workflow.info()
         return (
             info.get_current_history_length() >= self._input.history_limit
@@ -209,7 +198,6 @@ class ReminderWorkflow:
         if self._wake or occurrence is None or workflow.now() < occurrence.at:
             return  # a signal changed things, or it is not due yet: the loop recomputes
         self._cursor = occurrence.at
-        assert self._input is not None
         lateness = workflow.now() - occurrence.at
         if self._state == PAUSED:
             await self._skip(occurrence, "paused")
@@ -228,7 +216,6 @@ class ReminderWorkflow:
     # -- side effects, all through activities ------------------------------------------
 
     async def _fire(self, key: str, scheduled_for: datetime) -> None:
-        assert self._input is not None
         targets: Targets = await workflow.execute_activity(
             "resolve_targets",
             TargetsRequest(reminder_id=self._input.reminder_id, occurrence_key=key),
@@ -250,7 +237,6 @@ class ReminderWorkflow:
         self._last_occurrence = key
 
     async def _send(self, target: Target, key: str, scheduled_for: datetime) -> SendResult:
-        assert self._input is not None
         return await workflow.execute_activity(
             f"send_{target.channel}",
             SendRequest(
@@ -267,7 +253,6 @@ class ReminderWorkflow:
         )
 
     async def _skip(self, occurrence: schedules.Occurrence, reason: str) -> None:
-        assert self._input is not None
         await workflow.execute_activity(
             "record_skipped",
             SkipRequest(
@@ -283,7 +268,6 @@ class ReminderWorkflow:
 
     async def _publish(self) -> None:
         """Keep the search attributes and the database row in step with the workflow."""
-        assert self._input is not None
         next_at = self._next.at if self._next and self._state not in ENDED else None
         view = SyncRequest(
             reminder_id=self._input.reminder_id,

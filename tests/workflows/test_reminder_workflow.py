@@ -290,3 +290,20 @@ async def test_hundreds_of_occurrences_continue_as_new_and_keep_state(world: Wor
         row.workflow_id, run_id=first_run
     ).fetch_history()
     assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+
+
+async def test_pause_sent_before_any_worker_ran_is_kept(world: World, settings: Settings) -> None:
+    now = await world.now()
+    row = await world.reminder({"kind": "once", "at": (now + timedelta(hours=1)).isoformat()})
+    idle_queue = f"idle-{uuid.uuid4().hex[:8]}"
+    world.task_queue = idle_queue  # nobody polls yet: the signal lands before the first task
+    handle = await world.start(row)
+    await handle.signal(ReminderWorkflow.pause)
+
+    async with build_worker(world.client, settings, idle_queue):
+        status: ReminderStatus = await handle.query(ReminderWorkflow.status)
+        assert status.state == "paused"
+        await world.env.sleep(timedelta(hours=2))
+        [skipped] = await world.deliveries(row)
+        assert (skipped.status, skipped.error_code) == ("skipped", "paused")
+        assert (await handle.result()).occurrences_sent == 0
