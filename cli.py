@@ -12,6 +12,8 @@ from core.settings import get_settings
 
 if TYPE_CHECKING:
     from core.admin import AdminResult
+    from core.reconcile import ReconcileReport
+    from core.settings import Settings
 
 app = typer.Typer(
     help="Reminders: durable client reminders by email, SMS and WhatsApp.",
@@ -125,13 +127,65 @@ def print_admin_result(result: AdminResult) -> None:
 
 
 @app.command()
-def reconcile() -> None:
+def reconcile(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw report as JSON.")] = False,
+) -> None:
     """Compare reminders in the database with their workflows and repair drift."""
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.reconcile import TemporalUnavailable
+
+    settings = get_settings()
+    try:
+        report = asyncio.run(_reconcile(settings))
+    except TemporalUnavailable as exc:
+        _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(
+            f"database at {_safe_url(settings.DATABASE_URL)} failed ({exc.__class__.__name__}); "
+            "is it up, and has `reminders migrate` run?"
+        )
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        print_reconcile_report(report)
+    raise typer.Exit(1 if report.errors else 0)
+
+
+async def _reconcile(settings: Settings) -> ReconcileReport:
+    from core.db import create_sessionmaker, engine_from_settings
+    from core.reconcile import TemporalUnavailable
+    from core.reconcile import reconcile as run_reconcile
+    from core.temporal import connect
+
+    try:
+        client = await connect(settings, timeout=5.0)
+    except Exception as exc:  # any connection failure means the same thing here
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {settings.TEMPORAL_ADDRESS} "
+            f"(namespace {settings.TEMPORAL_NAMESPACE}): {exc}"
+        ) from exc
+    engine = engine_from_settings(settings)
+    try:
+        return await run_reconcile(create_sessionmaker(engine), client, settings, source="cli")
+    finally:
+        await engine.dispose()
+
+
+def print_reconcile_report(report: ReconcileReport) -> None:
     typer.echo(
-        "reconcile is not available yet: needs the reminder engine (ReminderWorkflow).",
-        err=True,
+        f"Checked {report.checked} active reminders: {report.ok} ok, "
+        f"{len(report.started)} started, {len(report.marked)} marked, "
+        f"{len(report.errors)} errors."
     )
-    raise typer.Exit(2)
+    for reminder_id in report.started:
+        typer.echo(f"  started  {reminder_id}: its workflow was missing and runs again")
+    for marked in report.marked:
+        typer.echo(f"  marked   {marked.reminder_id}: {marked.from_status} -> {marked.to_status}")
+    for error in report.errors:
+        typer.echo(f"  error    {error.reminder_id}: {error.error}")
 
 
 def _fail(message: str) -> NoReturn:

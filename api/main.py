@@ -9,12 +9,14 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.admin.router import router as admin_router
 from api.auth.router import router as auth_router
 from api.business.router import router as business_router
 from api.clients.router import router as clients_router
 from api.errors import install_error_handlers
 from api.health import router as health_router
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.reminders.router import router as reminders_router
 from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
 from api.users.router import router as users_router
@@ -42,6 +44,8 @@ def api_router() -> APIRouter:
         clients_router,
         sender_identities_router,
         templates_router,
+        reminders_router,
+        admin_router,
     ):
         router.include_router(domain)
     return router

@@ -6,13 +6,14 @@ import asyncio
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
 from cli import app
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from tests.conftest import Tenant, count_rows
 
 STRONG = "Admin-Pass-2024"
@@ -122,11 +123,95 @@ async def test_create_admin_refuses_the_email_of_a_business_user(
     assert "regular (business) user" in result.stderr
 
 
-def test_reconcile_says_it_needs_the_reminder_engine_and_exits_2() -> None:
-    result = invoke(["reconcile"])
+async def reminders_command(*args: str, **env: str) -> tuple[int, str, str]:
+    """Run the installed `reminders` script in a subprocess, as an operator would."""
+    import os
+    import sys
 
-    assert result.exit_code == 2
-    assert "not available yet: needs the reminder engine" in result.stderr
+    script = Path(sys.executable).parent / "reminders"
+    process = await asyncio.create_subprocess_exec(
+        str(script),
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_reconcile_starts_missing_workflows_marks_ended_ones_and_prints_a_summary(
+    tmp_path: Path, temporal_dev: Any
+) -> None:
+    import json
+    import uuid
+
+    from core.db import create_engine, create_sessionmaker
+    from core.migrations import upgrade
+    from tests.test_reconcile import add_business_to, add_reminder_to, start_directly
+    from workflows.contracts import workflow_id_for
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'reconcile.db'}"
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    sessionmaker = create_sessionmaker(engine)
+    business_id = await add_business_to(sessionmaker)
+    missing = await add_reminder_to(sessionmaker, business_id)
+    ended = await add_reminder_to(sessionmaker, business_id)
+    await add_reminder_to(sessionmaker, business_id, status="cancelled")
+    await engine.dispose()
+    env = {
+        "DATABASE_URL": url,
+        "TEMPORAL_ADDRESS": temporal_dev.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": temporal_dev.client.namespace,
+        "TEMPORAL_TASK_QUEUE": f"cli-reconcile-{uuid.uuid4().hex}",
+    }
+    client = temporal_dev.client
+    settings = Settings(_env_file=None, TEMPORAL_TASK_QUEUE=env["TEMPORAL_TASK_QUEUE"])  # type: ignore[call-arg]
+    await (await start_directly(client, settings, ended, business_id)).terminate()
+
+    code, out, err = await reminders_command("reconcile", **env)
+
+    assert code == 0, err
+    assert "Checked 2 active reminders: 0 ok, 1 started, 1 marked, 0 errors." in out
+    assert f"started  {missing}" in out
+    assert f"marked   {ended}: scheduled -> failed" in out
+
+    code, out, err = await reminders_command("reconcile", "--json", **env)
+
+    assert code == 0, err
+    assert json.loads(out) == {"checked": 1, "ok": 1, "started": [], "marked": [], "errors": []}
+    await client.get_workflow_handle(workflow_id_for(missing)).terminate()
+
+
+async def test_reconcile_exits_1_with_a_clear_message_when_temporal_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'reconcile.db'}"
+
+    code, out, err = await reminders_command(
+        "reconcile", DATABASE_URL=url, TEMPORAL_ADDRESS="127.0.0.1:1"
+    )
+
+    assert code == 1
+    assert "Error: cannot reach Temporal at 127.0.0.1:1" in err
+    assert "Traceback" not in err
+
+
+async def test_reconcile_exits_1_with_a_clear_message_when_the_database_is_unusable(
+    tmp_path: Path, temporal_dev: Any
+) -> None:
+    code, out, err = await reminders_command(
+        "reconcile",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}",
+        TEMPORAL_ADDRESS=temporal_dev.client.service_client.config.target_host,
+    )
+
+    assert code == 1
+    assert "Error: database at sqlite+aiosqlite:///" in err
+    assert "has `reminders migrate` run?" in err
+    assert "Traceback" not in err
 
 
 def test_migrate_creates_the_schema_on_a_fresh_sqlite_path(tmp_path: Path) -> None:

@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.deps import (
+    CurrentActor,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    TemporalClientDep,
+    get_temporal_client,
+)
+from api.errors import NotFound, ServiceUnavailable
+from api.reminders import history, service
+from api.reminders.schemas import (
+    DeliveryRead,
+    HistoryEntry,
+    HistoryResponse,
+    ReminderCreate,
+    ReminderDetail,
+    ReminderRead,
+    ReminderUpdate,
+    TriggerAccepted,
+)
+from api.schemas import ListResponse
+from core.enums import ReminderStatus, ReminderType
+from core.models import Reminder
+from core.repositories.reminders import DeliveryRepository, ReminderRepository
+
+router = APIRouter(prefix="/reminders", tags=["reminders"])
+
+# Printable ASCII only: the key is stored and compared as given.
+IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}$"
+HISTORY_TIMEOUT = 20.0
+
+
+async def get_reminder(reminder_id: str, actor: CurrentActor, session: SessionDep) -> Reminder:
+    # A malformed id answers like a missing one, and so does another business's.
+    try:
+        parsed = uuid.UUID(reminder_id)
+    except ValueError:
+        raise NotFound("Reminder not found") from None
+    reminder = await ReminderRepository(session).get_for_business(actor.business_id, parsed)
+    if reminder is None:
+        raise NotFound("Reminder not found")
+    return reminder
+
+
+ReminderDep = Annotated[Reminder, Depends(get_reminder)]
+
+
+def _temporal_getter(request: Request) -> service.TemporalGetter:
+    """Temporal on demand (503 when unreachable), for routes that need it only sometimes."""
+
+    async def temporal() -> Client:
+        return await get_temporal_client(request)
+
+    return temporal
+
+
+@router.post("", response_model=ReminderRead, status_code=status.HTTP_201_CREATED)
+async def create_reminder(
+    data: ReminderCreate,
+    actor: CurrentActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            pattern=IDEMPOTENCY_KEY,
+            description="Retrying with the same key and body returns the first reminder.",
+        ),
+    ] = None,
+) -> ReminderRead:
+    """Create a reminder and start its workflow."""
+    earlier = await service.find_replay(session, actor, idempotency_key, data)
+    if earlier is not None:
+        return ReminderRead.model_validate(earlier)
+    temporal = _temporal_getter(request)
+    reminder = await service.create_reminder(
+        session, actor, data, temporal, settings, idempotency_key
+    )
+    await service.commit_or_terminate(session, temporal, reminder)
+    return ReminderRead.model_validate(reminder)
+
+
+@router.get("", response_model=ListResponse[ReminderRead])
+async def list_reminders(
+    actor: CurrentActor,
+    session: SessionDep,
+    page: PageDep,
+    status_filter: Annotated[ReminderStatus | None, Query(alias="status")] = None,
+    type_filter: Annotated[ReminderType | None, Query(alias="type")] = None,
+    client_id: Annotated[
+        uuid.UUID | None, Query(description="Reminders whose client_ids include it.")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
+) -> ListResponse[ReminderRead]:
+    """The business's reminders, newest first (stored state; no Temporal call)."""
+    reminders, total = await ReminderRepository(session).list_page(
+        actor.business_id,
+        status=status_filter.value if status_filter else None,
+        type=type_filter.value if type_filter else None,
+        client_id=client_id,
+        tag=(tag or "").strip().lower() or None,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return ListResponse(items=[ReminderRead.model_validate(r) for r in reminders], total=total)
+
+
+@router.get("/{reminder_id}", response_model=ReminderDetail)
+async def read_reminder(reminder: ReminderDep, request: Request) -> ReminderDetail:
+    """One reminder, with its workflow's live state when Temporal answers (`live`)."""
+    return await service.live_view(request.app.state.temporal, reminder)
+
+
+@router.patch("/{reminder_id}", response_model=ReminderRead)
+async def update_reminder(
+    data: ReminderUpdate,
+    reminder: ReminderDep,
+    actor: CurrentActor,
+    session: SessionDep,
+    request: Request,
+) -> ReminderRead:
+    """Change a reminder; a new schedule or time zone reschedules its workflow."""
+    # Only a schedule change needs Temporal; content changes work while it is down.
+    temporal = _temporal_getter(request)
+    reminder = await service.update_reminder(session, actor, reminder, data, temporal)
+    await session.commit()
+    return ReminderRead.model_validate(reminder)
+
+
+@router.delete("/{reminder_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def cancel_reminder(
+    reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
+) -> Response:
+    """Cancel a reminder; it stays listed as `cancelled`."""
+    await service.cancel(session, actor, reminder, temporal)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{reminder_id}/trigger",
+    response_model=TriggerAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def trigger_reminder(
+    reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
+) -> TriggerAccepted:
+    """Send now, outside the schedule (also while paused)."""
+    key = await service.trigger(session, actor, reminder, temporal)
+    await session.commit()
+    return TriggerAccepted(accepted=True, occurrence_key=key)
+
+
+async def _change_state(
+    signal: str, reminder: Reminder, actor: CurrentActor, session: SessionDep, temporal: Client
+) -> ReminderRead:
+    reminder = await service.change_state(session, actor, reminder, signal, temporal)
+    await session.commit()
+    return ReminderRead.model_validate(reminder)
+
+
+@router.post("/{reminder_id}/pause", response_model=ReminderRead)
+async def pause_reminder(
+    reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
+) -> ReminderRead:
+    """Pause: occurrences due while paused are recorded as skipped."""
+    return await _change_state("pause", reminder, actor, session, temporal)
+
+
+@router.post("/{reminder_id}/resume", response_model=ReminderRead)
+async def resume_reminder(
+    reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
+) -> ReminderRead:
+    """Resume a paused reminder from its next occurrence."""
+    return await _change_state("resume", reminder, actor, session, temporal)
+
+
+@router.post("/{reminder_id}/complete", response_model=ReminderRead)
+async def complete_reminder(
+    reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
+) -> ReminderRead:
+    """The client did the thing: no further occurrences."""
+    return await _change_state("complete", reminder, actor, session, temporal)
+
+
+@router.get("/{reminder_id}/deliveries", response_model=ListResponse[DeliveryRead])
+async def list_deliveries(
+    reminder: ReminderDep, session: SessionDep, page: PageDep
+) -> ListResponse[DeliveryRead]:
+    """The reminder's delivery records, newest first."""
+    deliveries, total = await DeliveryRepository(session).list_for_reminder(
+        reminder.id, limit=page.limit, offset=page.offset
+    )
+    return ListResponse(items=[DeliveryRead.model_validate(d) for d in deliveries], total=total)
+
+
+@router.get("/{reminder_id}/history", response_model=HistoryResponse)
+async def reminder_history(
+    reminder: ReminderDep,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalClientDep,
+    page: PageDep,
+) -> HistoryResponse:
+    """The timeline, oldest first, read from the workflow's Temporal history."""
+    try:
+        runs = await asyncio.wait_for(
+            history.fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT
+        )
+    except Exception as exc:  # whatever failed, it failed in Temporal
+        detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
+        raise ServiceUnavailable(f"Temporal did not return the history ({detail})") from None
+    timeline = history.build_timeline(runs, temporal.data_converter.payload_converter)
+    ids = [uuid.UUID(value) for value in history.client_ids(timeline) if _is_uuid(value)]
+    names = await ReminderRepository(session).client_names(actor.business_id, ids)
+    history.name_clients(timeline, {str(key): name for key, name in names.items()})
+    window = timeline[page.offset : page.offset + page.limit]
+    return HistoryResponse(
+        workflow_id=reminder.workflow_id,
+        runs=len(runs),
+        items=[HistoryEntry.model_validate(entry) for entry in window],
+        total=len(timeline),
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from api.schemas import InputModel, ReadModel
+from core.enums import Channel, ReminderStatus, ReminderType
+from core.validation import ChannelList, Name, check_timezone
+
+MAX_CLIENTS = 200
+MAX_BODY_CHARS = 50_000
+
+BoundedTimezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_timezone)]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)
+]
+Subject = Annotated[str, Field(max_length=500)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Body = Annotated[str, Field(max_length=MAX_BODY_CHARS), AfterValidator(_not_blank)]
+ClientIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_CLIENTS)]
+# Checked by workflows.schedule.validate_schedule in the service, which needs the time zone.
+Schedule = Annotated[dict[str, Any], Field(description="once, recurring or deadline; see API.md")]
+
+
+def _unique(ids: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
+    return None if ids is None else list(dict.fromkeys(ids))
+
+
+class _ReminderInput(InputModel):
+    # Whitespace in a message is content, and stripping it would shift the line numbers
+    # that template errors report; titles and tags strip through their own types.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    _dedupe = field_validator("client_ids", check_fields=False)(_unique)
+
+
+class ReminderCreate(_ReminderInput):
+    title: Name
+    type: ReminderType
+    client_ids: ClientIds | None = None
+    tag: Tag | None = None
+    channels: ChannelList | None = None
+    template_id: uuid.UUID | None = None
+    subject: Subject | None = None
+    body: Body | None = None
+    timezone: BoundedTimezone | None = None
+    schedule: Schedule
+
+    @model_validator(mode="after")
+    def _one_audience_and_a_body(self) -> ReminderCreate:
+        if (self.client_ids is None) == (self.tag is None):
+            raise ValueError("give exactly one of client_ids or tag")
+        if self.body is None and self.template_id is None:
+            raise ValueError("body is required when no template_id is given")
+        return self
+
+
+class ReminderUpdate(_ReminderInput):
+    """Every field optional; `client_ids` replaces `tag` and the other way round."""
+
+    title: Name | None = None
+    type: ReminderType | None = None
+    client_ids: ClientIds | None = None
+    tag: Tag | None = None
+    channels: ChannelList | None = None
+    template_id: uuid.UUID | None = None
+    subject: Subject | None = None
+    body: Body | None = None
+    timezone: BoundedTimezone | None = None
+    schedule: Schedule | None = None
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> ReminderUpdate:
+        if self.client_ids is not None and self.tag is not None:
+            raise ValueError("give client_ids or tag, not both")
+        return self
+
+
+class ReminderRead(ReadModel):
+    id: uuid.UUID
+    title: str
+    type: ReminderType
+    client_ids: list[uuid.UUID]
+    tag: str | None
+    channels: list[Channel]
+    template_id: uuid.UUID | None
+    subject: str | None
+    body: str | None
+    timezone: str
+    schedule: dict[str, Any]
+    workflow_id: str
+    status: ReminderStatus
+    next_fire_at: datetime | None
+    occurrences_sent: int
+    last_fired_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReminderDetail(ReminderRead):
+    live: bool = Field(
+        description="True when status and times come from the running workflow, "
+        "false when they are the stored row's (Temporal unreachable or the reminder ended)."
+    )
+    last_occurrence: str | None = None
+
+
+class TriggerAccepted(ReadModel):
+    accepted: bool = True
+    occurrence_key: str
+
+
+class DeliveryRead(ReadModel):
+    id: uuid.UUID
+    reminder_id: uuid.UUID
+    client_id: uuid.UUID | None
+    channel: Channel
+    occurrence_key: str
+    status: str
+    attempts: int
+    to_address: str | None
+    subject: str | None
+    body: str | None
+    provider_message_id: str | None
+    error_code: str | None
+    error_message: str | None
+    scheduled_for: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class HistoryEntry(ReadModel):
+    at: datetime
+    kind: str
+    text: str
+    details: dict[str, Any]
+
+
+class HistoryResponse(ReadModel):
+    workflow_id: str
+    runs: int = Field(description="Workflow runs read (a long recurrence continues as new).")
+    items: list[HistoryEntry]
+    total: int

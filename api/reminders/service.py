@@ -1,0 +1,440 @@
+"""Reminders: the row says what a reminder is, its workflow `reminder-<id>` runs it.
+
+Creating inserts the row and starts the workflow in one request: the row is committed only
+once Temporal has accepted the workflow, and a workflow whose row could not be stored is
+terminated. State changes are signals; the row's status follows at once (and the workflow
+keeps it in step afterwards through its `sync_reminder` activity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import Actor
+from api.errors import Conflict, ServiceUnavailable, Unprocessable
+from api.reminders.schemas import ReminderCreate, ReminderDetail, ReminderRead, ReminderUpdate
+from api.templates.service import check_template
+from core.context import request_id_var
+from core.enums import ReminderStatus as Status
+from core.models import Reminder
+from core.repositories.reminders import ReminderRepository
+from core.repositories.templates import TemplateRepository
+from core.settings import Settings
+from core.temporal import TemporalConnector
+from core.types import utcnow
+from workflows import schedule as schedules
+from workflows import search_attributes as sa
+from workflows.contracts import (
+    WORKFLOW_TYPE,
+    ReminderInput,
+    ReminderStatus,
+    RescheduleArgs,
+    SignalArgs,
+    TriggerArgs,
+    workflow_id_for,
+)
+
+log = logging.getLogger(__name__)
+
+ENDED = {Status.completed.value, Status.cancelled.value}
+START_TIMEOUT = 10.0
+SIGNAL_TIMEOUT = 5.0
+QUERY_TIMEOUT = 2.0
+
+TemporalGetter = Callable[[], Awaitable[Client]]
+
+
+# -- validation -------------------------------------------------------------------------
+
+
+def request_hash(data: ReminderCreate) -> str:
+    """SHA-256 of the request as validated, so key order and spacing do not matter."""
+    canonical = json.dumps(
+        data.model_dump(mode="json", exclude_unset=True), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _client_timezones(
+    session: AsyncSession, actor: Actor, client_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str | None]:
+    """The time zone of each given client; 422 naming the ids that are not the caller's."""
+    found = await ReminderRepository(session).clients_of_business(actor.business_id, client_ids)
+    zones = {client.id: client.timezone for client in found}
+    unknown = [str(client_id) for client_id in client_ids if client_id not in zones]
+    if unknown:
+        raise Unprocessable(f"client_ids: unknown clients: {', '.join(unknown)}")
+    return zones
+
+
+async def _check_template_id(session: AsyncSession, actor: Actor, template_id: uuid.UUID) -> None:
+    if await TemplateRepository(session).get(actor.business_id, template_id) is None:
+        raise Unprocessable(f"template_id: no template {template_id} in this business")
+
+
+def validated_schedule(raw: Any, timezone: str, now: datetime) -> tuple[dict[str, Any], datetime]:
+    """The normalised schedule and its next occurrence after `now`; 422 otherwise."""
+    try:
+        schedule = schedules.validate_schedule(raw, timezone)
+        upcoming = schedules.next_occurrence(schedule, timezone, now)
+    except schedules.ScheduleError as exc:
+        raise Unprocessable(str(exc)) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # bad input is never a 500
+        log.warning("schedule refused by an unexpected error: %r", exc)
+        raise Unprocessable(f"schedule: not a valid schedule ({exc})") from None
+    if upcoming is None:
+        raise Unprocessable("schedule: it has no occurrence in the future")
+    return schedule, upcoming.at
+
+
+def _default_timezone(actor: Actor, zones: dict[uuid.UUID, str | None]) -> str:
+    if len(zones) == 1:
+        (zone,) = zones.values()
+        if zone:
+            return zone
+    return actor.business.timezone
+
+
+# -- Temporal calls ----------------------------------------------------------------------
+
+
+def _search_attributes(reminder: Reminder) -> TypedSearchAttributes:
+    return sa.at_start(
+        reminder.business_id,
+        reminder.type,
+        Status.scheduled.value,
+        reminder.client_ids,
+        reminder.next_fire_at,
+    )
+
+
+async def _start_workflow(
+    temporal: Client, reminder: Reminder, settings: Settings, now: datetime
+) -> None:
+    request_id = request_id_var.get()
+    data = ReminderInput(
+        reminder_id=str(reminder.id),
+        business_id=str(reminder.business_id),
+        schedule=reminder.schedule,
+        timezone=reminder.timezone,
+        grace_seconds=settings.LATE_GRACE_PERIOD_SECONDS,
+        request_id=request_id,
+        # Occurrences before the reminder existed (a deadline's earlier offsets, a
+        # recurrence that started in the past) are not the reminder's to send.
+        cursor=now.isoformat(),
+    )
+    await asyncio.wait_for(
+        temporal.start_workflow(
+            WORKFLOW_TYPE,
+            data,
+            id=reminder.workflow_id,
+            task_queue=settings.TEMPORAL_TASK_QUEUE,
+            search_attributes=_search_attributes(reminder),
+            memo={"request_id": request_id},
+            rpc_timeout=timedelta(seconds=START_TIMEOUT),
+        ),
+        START_TIMEOUT + 1,
+    )
+
+
+async def _terminate_quietly(temporal: Client, workflow_id: str, reason: str) -> None:
+    try:
+        handle = temporal.get_workflow_handle(workflow_id)
+        await asyncio.wait_for(
+            handle.terminate(reason=reason, rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT)),
+            SIGNAL_TIMEOUT + 1,
+        )
+    except Exception as exc:  # best effort: a workflow without its row cancels itself anyway
+        log.warning("could not terminate %s: %r", workflow_id, exc)
+
+
+async def _signal(temporal: Client, reminder: Reminder, name: str, arg: Any) -> None:
+    """Send a signal; 409 when the workflow is not running, 503 when Temporal fails."""
+    handle = temporal.get_workflow_handle(reminder.workflow_id)
+    try:
+        await asyncio.wait_for(
+            handle.signal(name, arg, rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT)),
+            SIGNAL_TIMEOUT + 1,
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict("reminder is not running") from None
+        log.warning("signal %s to %s failed: %s", name, reminder.workflow_id, exc)
+        raise ServiceUnavailable(f"Temporal did not take the signal ({exc.status.name})") from None
+    except Exception as exc:  # a timeout or a broken connection: Temporal is unavailable
+        log.warning("signal %s to %s failed: %r", name, reminder.workflow_id, exc)
+        raise ServiceUnavailable(
+            f"Temporal did not take the signal ({exc.__class__.__name__}); try again"
+        ) from None
+
+
+# -- create ------------------------------------------------------------------------------
+
+
+async def find_replay(
+    session: AsyncSession, actor: Actor, key: str | None, data: ReminderCreate
+) -> Reminder | None:
+    """The reminder an earlier request with this Idempotency-Key created, if any."""
+    if key is None:
+        return None
+    earlier = await ReminderRepository(session).get_by_idempotency_key(actor.business_id, key)
+    if earlier is not None and earlier.request_hash != request_hash(data):
+        raise Unprocessable(
+            "Idempotency-Key was already used with a different request body; "
+            "use a new key for a new reminder"
+        )
+    return earlier
+
+
+async def create_reminder(
+    session: AsyncSession,
+    actor: Actor,
+    data: ReminderCreate,
+    temporal: TemporalGetter,
+    settings: Settings,
+    idempotency_key: str | None,
+) -> Reminder:
+    """Insert the row and start its workflow; the caller commits (commit_or_terminate).
+
+    Temporal is reached only once the input is known to be good: bad input is a 422 even
+    while Temporal is down.
+    """
+    zones = await _client_timezones(session, actor, data.client_ids or [])
+    if data.template_id is not None:
+        await _check_template_id(session, actor, data.template_id)
+    check_template(data.subject, data.body)
+    timezone = data.timezone or _default_timezone(actor, zones)
+    now = utcnow()
+    schedule, next_fire_at = validated_schedule(data.schedule, timezone, now)
+    client = await temporal()  # before the insert: no write lock held while connecting
+    reminder_id = uuid.uuid4()
+    reminder = Reminder(
+        id=reminder_id,
+        business_id=actor.business_id,
+        title=data.title,
+        type=data.type.value,
+        client_ids=[str(client_id) for client_id in data.client_ids or []],
+        tag=data.tag,
+        channels=[channel.value for channel in data.channels or []],
+        template_id=data.template_id,
+        subject=data.subject,
+        body=data.body,
+        timezone=timezone,
+        schedule=schedule,
+        status=Status.scheduled.value,
+        next_fire_at=next_fire_at,
+        workflow_id=workflow_id_for(str(reminder_id)),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash(data) if idempotency_key else None,
+        created_by_user_id=actor.user.id,
+    )
+    await ReminderRepository(session).add(reminder)
+    actor.record(session, "reminder.created", "reminder", reminder.id, title=reminder.title)
+    await session.flush()
+    workflow_id = reminder.workflow_id
+    try:
+        await _start_workflow(client, reminder, settings, now)
+    except Exception as exc:
+        log.warning("could not start %s: %r", workflow_id, exc)
+        await session.rollback()
+        if isinstance(exc, TimeoutError):  # it may have started after all
+            await _terminate_quietly(client, workflow_id, "start timed out")
+        detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
+        raise ServiceUnavailable(
+            f"Temporal did not start the reminder ({detail}); nothing was stored, try again"
+        ) from None
+    return reminder
+
+
+async def commit_or_terminate(
+    session: AsyncSession, temporal: TemporalGetter, reminder: Reminder
+) -> None:
+    """Commit the new row; if that fails, the workflow it started must not run alone."""
+    workflow_id = reminder.workflow_id
+    try:
+        await session.commit()
+    except Exception as exc:
+        log.warning("could not store reminder for %s: %r", workflow_id, exc)
+        await _terminate_quietly(await temporal(), workflow_id, "the reminder could not be stored")
+        raise ServiceUnavailable(
+            "The reminder could not be stored; nothing was scheduled, try again"
+        ) from None
+
+
+# -- read --------------------------------------------------------------------------------
+
+
+async def live_view(connector: TemporalConnector, reminder: Reminder) -> ReminderDetail:
+    """The row merged with the workflow's `status` query; the row alone when that fails."""
+    stored = ReminderRead.model_validate(reminder).model_dump()
+    if reminder.status in ENDED:
+        return ReminderDetail(**stored, live=False)
+    try:
+        temporal = await connector.get(timeout=QUERY_TIMEOUT)
+        handle = temporal.get_workflow_handle(reminder.workflow_id)
+        status: ReminderStatus = await asyncio.wait_for(
+            handle.query(
+                "status",
+                result_type=ReminderStatus,
+                rpc_timeout=timedelta(seconds=QUERY_TIMEOUT),
+            ),
+            QUERY_TIMEOUT + 0.5,
+        )
+    except Exception as exc:  # a read answers from the row rather than fail
+        log.info("status query for %s failed: %r", reminder.workflow_id, exc)
+        return ReminderDetail(**stored, live=False)
+    live = {
+        "status": status.state,
+        "next_fire_at": status.next_fire_at,
+        "occurrences_sent": status.occurrences_sent,
+        "last_fired_at": status.last_fired_at,
+    }
+    return ReminderDetail(**{**stored, **live}, live=True, last_occurrence=status.last_occurrence)
+
+
+# -- change ------------------------------------------------------------------------------
+
+_NOT_NULL = ("title", "type", "schedule", "timezone")
+
+
+def _ensure_changeable(reminder: Reminder) -> None:
+    if reminder.status in ENDED:
+        raise Conflict(f"reminder is {reminder.status}; it can no longer change")
+
+
+async def _apply_audience(
+    session: AsyncSession, actor: Actor, reminder: Reminder, changes: dict[str, Any]
+) -> None:
+    if changes.get("client_ids") is not None:
+        await _client_timezones(session, actor, changes["client_ids"])
+        reminder.client_ids = [str(client_id) for client_id in changes["client_ids"]]
+        reminder.tag = None
+    elif changes.get("tag") is not None:
+        reminder.tag = changes["tag"]
+        reminder.client_ids = []
+    elif "client_ids" in changes or "tag" in changes:
+        raise Unprocessable("a reminder needs client_ids or a tag; give the one that replaces it")
+
+
+async def _apply_content(
+    session: AsyncSession, actor: Actor, reminder: Reminder, changes: dict[str, Any]
+) -> None:
+    await _apply_audience(session, actor, reminder, changes)
+    if changes.get("template_id") is not None:
+        await _check_template_id(session, actor, changes["template_id"])
+    check_template(changes.get("subject"), changes.get("body"))
+    for name in ("title", "template_id", "subject", "body"):
+        if name in changes:
+            setattr(reminder, name, changes[name])
+    if "type" in changes:
+        reminder.type = changes["type"].value
+    if "channels" in changes:
+        reminder.channels = [channel.value for channel in changes["channels"] or []]
+    if reminder.body is None and reminder.template_id is None:
+        raise Unprocessable("body: required when the reminder has no template_id")
+
+
+async def update_reminder(
+    session: AsyncSession,
+    actor: Actor,
+    reminder: Reminder,
+    data: ReminderUpdate,
+    temporal: TemporalGetter,
+) -> Reminder:
+    """Content changes go to the row; a schedule or time zone change reschedules the workflow."""
+    _ensure_changeable(reminder)
+    changes = data.model_dump(exclude_unset=True)
+    for name in _NOT_NULL:
+        if name in changes and changes[name] is None:
+            raise Unprocessable(f"{name}: cannot be null")
+    reschedule = "schedule" in changes or "timezone" in changes
+    if reschedule:
+        timezone = changes.get("timezone", reminder.timezone)
+        schedule, next_fire_at = validated_schedule(
+            changes.get("schedule", reminder.schedule), timezone, utcnow()
+        )
+    await _apply_content(session, actor, reminder, changes)
+    if reschedule:
+        args = RescheduleArgs(schedule=schedule, timezone=timezone, by=actor.user.email)
+        await _signal(await temporal(), reminder, "reschedule", args)
+        reminder.schedule = schedule
+        reminder.timezone = timezone
+        reminder.next_fire_at = next_fire_at
+    reminder.updated_at = utcnow()
+    actor.record(session, "reminder.updated", "reminder", reminder.id, fields=sorted(changes))
+    await session.flush()
+    return reminder
+
+
+# Which states each signal is accepted in, and the status it leaves the row in.
+_TRANSITIONS: dict[str, tuple[set[str], str]] = {
+    "pause": ({Status.scheduled.value}, Status.paused.value),
+    "resume": ({Status.paused.value}, Status.scheduled.value),
+    "complete": (
+        {Status.scheduled.value, Status.paused.value, Status.failed.value},
+        Status.completed.value,
+    ),
+}
+
+
+async def change_state(
+    session: AsyncSession, actor: Actor, reminder: Reminder, signal: str, temporal: Client
+) -> Reminder:
+    """pause, resume or complete: signal the workflow, then record the new status."""
+    allowed, target = _TRANSITIONS[signal]
+    if reminder.status not in allowed:
+        raise Conflict(f"cannot {signal} a reminder that is {reminder.status}")
+    await _signal(temporal, reminder, signal, SignalArgs(by=actor.user.email))
+    reminder.status = target
+    if target in ENDED:
+        reminder.next_fire_at = None
+    _record_signal(session, actor, reminder, signal)
+    await session.flush()
+    return reminder
+
+
+async def trigger(session: AsyncSession, actor: Actor, reminder: Reminder, temporal: Client) -> str:
+    """Ask the workflow to send now; answers the occurrence key the sends will carry."""
+    if reminder.status in ENDED:
+        raise Conflict(f"cannot trigger a reminder that is {reminder.status}")
+    request_id = str(uuid.uuid4())
+    await _signal(
+        temporal, reminder, "trigger_now", TriggerArgs(by=actor.user.email, request_id=request_id)
+    )
+    key = f"manual-{request_id}"
+    _record_signal(session, actor, reminder, "trigger_now", occurrence_key=key)
+    return key
+
+
+async def cancel(session: AsyncSession, actor: Actor, reminder: Reminder, temporal: Client) -> None:
+    """Stop the workflow for good; the row stays, `cancelled`, for its history."""
+    if reminder.status == Status.cancelled.value:
+        return
+    if reminder.status == Status.completed.value:
+        raise Conflict("reminder is completed; there is nothing left to cancel")
+    try:
+        await _signal(temporal, reminder, "cancel", SignalArgs(by=actor.user.email))
+    except Conflict:
+        pass  # the workflow is already gone: cancelling the row is all that is left to do
+    reminder.status = Status.cancelled.value
+    reminder.next_fire_at = None
+    _record_signal(session, actor, reminder, "cancel")
+    await session.flush()
+
+
+def _record_signal(
+    session: AsyncSession, actor: Actor, reminder: Reminder, signal: str, **payload: Any
+) -> None:
+    actor.record(session, "reminder.signal", "reminder", reminder.id, signal=signal, **payload)
