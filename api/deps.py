@@ -154,6 +154,22 @@ async def get_temporal_client(request: Request) -> Client:
 TemporalClientDep = Annotated[Client, Depends(get_temporal_client)]
 
 
+def as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def id_or_404(value: str, what: str) -> uuid.UUID:
+    """A path id read as text: a malformed one answers like a missing one, and like
+    another business's, so callers learn nothing about ids that are not theirs."""
+    parsed = as_uuid(value)
+    if parsed is None:
+        raise NotFound(f"{what} not found")
+    return parsed
+
+
 @dataclass
 class Page:
     limit: int

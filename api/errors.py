@@ -24,6 +24,10 @@ class AppError(Exception):
         self.headers = headers
         super().__init__(self.detail)
 
+    def content(self) -> dict[str, Any]:
+        """The JSON body; subclasses add fields beside `detail`."""
+        return {"detail": self.detail}
+
 
 class BadRequest(AppError):
     status_code = 400
@@ -65,6 +69,9 @@ class Unprocessable(AppError):
         super().__init__(detail)
         self.errors = errors
 
+    def content(self) -> dict[str, Any]:
+        return {**super().content(), **({"errors": self.errors} if self.errors else {})}
+
 
 class ServiceUnavailable(AppError):
     status_code = 503
@@ -86,10 +93,7 @@ def _clean_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    content: dict[str, Any] = {"detail": exc.detail}
-    if isinstance(exc, Unprocessable) and exc.errors:
-        content["errors"] = exc.errors
-    return JSONResponse(content, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(exc.content(), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

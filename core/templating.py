@@ -8,7 +8,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 MAX_RANGE = 1000
@@ -112,15 +112,27 @@ def check_syntax(source: str, field: str = "body") -> None:
         _env.parse(source, name=TEMPLATE_NAME, filename=TEMPLATE_NAME)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(exc.message or "syntax error", exc.lineno, field) from None
+    except RecursionError:
+        # Jinja's parser recurses once per nesting level.
+        raise TemplateProblem("nested too deeply", None, field) from None
+
+
+def _compile(source: str, field: str) -> Template:
+    try:
+        return _env.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(exc.message or "syntax error", exc.lineno, field) from None
+    except RecursionError:
+        raise TemplateProblem("nested too deeply", None, field) from None
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        # Compiling folds constants, so some bad arithmetic fails before rendering.
+        raise TemplateProblem(str(exc), None, field) from None
 
 
 def render(source: str, context: dict[str, Any], field: str = "body") -> str:
-    """Render one template string; TemplateProblem with the line on any error."""
-    try:
-        template = _env.from_string(source)
-        template.filename = TEMPLATE_NAME
-    except TemplateSyntaxError as exc:
-        raise TemplateProblem(exc.message or "syntax error", exc.lineno, field) from None
+    """Render one template string; TemplateProblem with the line on any error. Callers
+    (the preview API and the send activities) get no other exception from user text."""
+    template = _compile(source, field)
     try:
         output = template.render(context)
     except TemplateSyntaxError as exc:
@@ -131,6 +143,8 @@ def render(source: str, context: dict[str, Any], field: str = "body") -> str:
         ) from None
     except UndefinedError as exc:
         raise TemplateProblem(str(exc), _template_line(sys.exc_info()[2]), field) from None
+    except RecursionError:
+        raise TemplateProblem("nested too deeply", None, field) from None
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
         raise TemplateProblem(str(exc), _template_line(sys.exc_info()[2]), field) from None
     if len(output) > MAX_OUTPUT_CHARS:

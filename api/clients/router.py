@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
 
 from api.clients import service
 from api.clients.schemas import ClientCreate, ClientRead, ClientUpdate, ImportResult
-from api.deps import CurrentActor, PageDep, SessionDep, SettingsDep
+from api.deps import CurrentActor, PageDep, SessionDep, SettingsDep, id_or_404
 from api.errors import NotFound
 from api.schemas import ListResponse
 from core.models import Client
@@ -20,12 +19,7 @@ NO_NUL = r"^[^\x00]*$"
 
 
 async def get_client(client_id: str, actor: CurrentActor, session: SessionDep) -> Client:
-    # A malformed id answers like a missing one: callers learn nothing about other ids.
-    try:
-        parsed = uuid.UUID(client_id)
-    except ValueError:
-        raise NotFound("Client not found") from None
-    client = await ClientRepository(session).get(actor.business_id, parsed)
+    client = await ClientRepository(session).get(actor.business_id, id_or_404(client_id, "Client"))
     if client is None:
         raise NotFound("Client not found")
     return client

@@ -14,7 +14,9 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalClientDep,
+    as_uuid,
     get_temporal_client,
+    id_or_404,
 )
 from api.errors import NotFound, ServiceUnavailable
 from api.reminders import history, service
@@ -41,12 +43,9 @@ HISTORY_TIMEOUT = 20.0
 
 
 async def get_reminder(reminder_id: str, actor: CurrentActor, session: SessionDep) -> Reminder:
-    # A malformed id answers like a missing one, and so does another business's.
-    try:
-        parsed = uuid.UUID(reminder_id)
-    except ValueError:
-        raise NotFound("Reminder not found") from None
-    reminder = await ReminderRepository(session).get_for_business(actor.business_id, parsed)
+    reminder = await ReminderRepository(session).get_for_business(
+        actor.business_id, id_or_404(reminder_id, "Reminder")
+    )
     if reminder is None:
         raise NotFound("Reminder not found")
     return reminder
@@ -222,7 +221,7 @@ async def reminder_history(
         detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
         raise ServiceUnavailable(f"Temporal did not return the history ({detail})") from None
     timeline = history.build_timeline(runs, temporal.data_converter.payload_converter)
-    ids = [uuid.UUID(value) for value in history.client_ids(timeline) if _is_uuid(value)]
+    ids = [parsed for value in history.client_ids(timeline) if (parsed := as_uuid(value))]
     names = await ReminderRepository(session).client_names(actor.business_id, ids)
     history.name_clients(timeline, {str(key): name for key, name in names.items()})
     window = timeline[page.offset : page.offset + page.limit]
@@ -232,11 +231,3 @@ async def reminder_history(
         items=[HistoryEntry.model_validate(entry) for entry in window],
         total=len(timeline),
     )
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

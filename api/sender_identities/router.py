@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import CurrentActor, OwnerActor, PageDep, SessionDep
-from api.errors import NotFound
+from api.deps import CurrentActor, OwnerActor, PageDep, SessionDep, id_or_404
 from api.schemas import ListResponse
 from api.sender_identities import service
 from api.sender_identities.schemas import (
@@ -22,12 +20,7 @@ router = APIRouter(prefix="/sender-identities", tags=["sender-identities"])
 
 
 async def _identity(identity_id: str, actor: CurrentActor, session: SessionDep) -> SenderIdentity:
-    # The id is read as text so a malformed one is "not found", like another business's.
-    try:
-        parsed = uuid.UUID(identity_id)
-    except ValueError:
-        raise NotFound("Sender identity not found") from None
-    return await service.get_identity(session, actor, parsed)
+    return await service.get_identity(session, actor, id_or_404(identity_id, "Sender identity"))
 
 
 IdentityDep = Annotated[SenderIdentity, Depends(_identity)]

@@ -1,15 +1,10 @@
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import CurrentActor, PageDep, SessionDep
-from api.errors import NotFound
+from api.deps import CurrentActor, PageDep, SessionDep, id_or_404
 from api.schemas import ListResponse
 from api.templates import service
 from api.templates.schemas import (
@@ -22,35 +17,11 @@ from api.templates.schemas import (
 from core.models import Template
 from core.repositories.templates import TemplateRepository
 
-
-class TemplateErrorRoute(APIRoute):
-    """Answers a template error with its `line` and `field` beside `detail`.
-
-    The app-wide handler only knows `detail`; an editor needs the line to point at.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except service.TemplateInvalid as exc:
-                return JSONResponse(exc.content(), status_code=exc.status_code)
-
-        return route
-
-
-router = APIRouter(prefix="/templates", tags=["templates"], route_class=TemplateErrorRoute)
+router = APIRouter(prefix="/templates", tags=["templates"])
 
 
 async def _template(template_id: str, actor: CurrentActor, session: SessionDep) -> Template:
-    # The id is read as text so a malformed one is "not found", like another business's.
-    try:
-        parsed = uuid.UUID(template_id)
-    except ValueError:
-        raise NotFound("Template not found") from None
-    return await service.get_template(session, actor, parsed)
+    return await service.get_template(session, actor, id_or_404(template_id, "Template"))
 
 
 TemplateDep = Annotated[Template, Depends(_template)]

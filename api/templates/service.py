@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Actor
 from api.errors import Conflict, NotFound, Unprocessable
 from api.templates.schemas import PreviewRequest, PreviewResponse, TemplateCreate, TemplateUpdate
-from core.models import Business, Client, Template
+from core.messages import business_context, client_context
+from core.models import Business, Template
+from core.repositories.clients import ClientRepository
 from core.repositories.templates import TemplateRepository
 from core.templating import TemplateProblem, check_syntax, render
 from core.types import utcnow
@@ -30,29 +32,22 @@ class TemplateInvalid(Unprocessable):
         return {"detail": self.detail, "line": self.line, "field": self.field}
 
 
-def _guarded(run: Callable[[], T], field: str) -> T:
-    """Run a templating call, turning every way user text can fail into TemplateInvalid."""
+def _guarded(run: Callable[[], T]) -> T:
     try:
         return run()
     except TemplateProblem as problem:
         raise TemplateInvalid(problem) from None
-    except RecursionError:
-        # Jinja's parser and compiler recurse once per nesting level.
-        raise TemplateInvalid(TemplateProblem("nested too deeply", None, field)) from None
-    except (ValueError, ArithmeticError, TypeError) as exc:
-        # Compiling folds constants, so e.g. a huge `2 ** n` fails before rendering starts.
-        raise TemplateInvalid(TemplateProblem(str(exc), None, field)) from None
 
 
 def _render(source: str, context: dict[str, Any], field: str) -> str:
-    return _guarded(lambda: render(source, context, field), field)
+    return _guarded(lambda: render(source, context, field))
 
 
 def check_template(subject: str | None, body: str | None) -> None:
     if subject is not None:
-        _guarded(lambda: check_syntax(subject, "subject"), "subject")
+        _guarded(lambda: check_syntax(subject, "subject"))
     if body is not None:
-        _guarded(lambda: check_syntax(body, "body"), "body")
+        _guarded(lambda: check_syntax(body, "body"))
 
 
 async def get_template(session: AsyncSession, actor: Actor, template_id: uuid.UUID) -> Template:
@@ -111,19 +106,6 @@ async def delete_template(session: AsyncSession, actor: Actor, template: Templat
     await TemplateRepository(session).delete(template)
 
 
-def client_context(client: Client) -> dict[str, Any]:
-    """What a template sees as `client`."""
-    return {
-        "name": client.name,
-        "email": client.email,
-        "phone": client.phone,
-        "whatsapp": client.whatsapp,
-        "timezone": client.timezone,
-        "tags": client.tags,
-        "external_ref": client.external_ref,
-    }
-
-
 def sample_context(business: Business) -> dict[str, Any]:
     """Stand-ins for a preview: a sample client and a reminder due in a week."""
     return {
@@ -137,7 +119,7 @@ def sample_context(business: Business) -> dict[str, Any]:
             "tags": [],
             "external_ref": None,
         },
-        "business": {"name": business.name, "timezone": business.timezone},
+        "business": business_context(business),
         "reminder": {
             "title": "Sample reminder",
             "due_at": (utcnow() + timedelta(days=7)).isoformat(),
@@ -153,10 +135,10 @@ async def preview(session: AsyncSession, actor: Actor, data: PreviewRequest) -> 
         subject, body = template.subject, template.body
     context = sample_context(actor.business)
     if data.client_id is not None:
-        client = await TemplateRepository(session).get_client(actor.business_id, data.client_id)
+        client = await ClientRepository(session).get(actor.business_id, data.client_id)
         if client is None:
             raise NotFound("Client not found")
-        context["client"] = client_context(client)
+        context["client"] = client_context(client, client.tags)
     context.update(data.variables)
     assert body is not None  # PreviewRequest insists on a template_id or a body
     return PreviewResponse(

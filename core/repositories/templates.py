@@ -5,9 +5,8 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
-from core.models import Client, Template
+from core.models import Template
 from core.repositories.base import escape_like, paginate
 
 
@@ -42,12 +41,3 @@ class TemplateRepository:
     async def delete(self, template: Template) -> None:
         await self.session.delete(template)
         await self.session.flush()
-
-    async def get_client(self, business_id: uuid.UUID, client_id: uuid.UUID) -> Client | None:
-        """A client of the business, with its tags, for rendering a preview."""
-        stmt = (
-            select(Client)
-            .where(Client.business_id == business_id, Client.id == client_id)
-            .options(selectinload(Client.tag_rows))
-        )
-        return (await self.session.scalars(stmt)).one_or_none()
