@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
-from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -26,8 +25,9 @@ from core.events import record_event
 from core.models import Reminder
 from core.settings import Settings
 from core.types import utcnow
+from core.workflow_start import start_reminder_workflow
 from workflows import search_attributes as sa
-from workflows.contracts import WORKFLOW_TYPE, ReminderInput, workflow_id_for
+from workflows.contracts import workflow_id_for
 
 log = logging.getLogger(__name__)
 
@@ -129,33 +129,6 @@ def cursor_for(last_fired_at: datetime | None, now: datetime, grace_seconds: int
     return max(last_fired_at, floor) if last_fired_at else floor
 
 
-def reminder_search_attributes(row: _Row | Reminder) -> TypedSearchAttributes:
-    return sa.at_start(row.business_id, row.type, row.status, row.client_ids, row.next_fire_at)
-
-
-async def _start(client: Client, settings: Settings, row: _Row, now: datetime) -> None:
-    grace = settings.LATE_GRACE_PERIOD_SECONDS
-    data = ReminderInput(
-        reminder_id=str(row.id),
-        business_id=str(row.business_id),
-        schedule=row.schedule,
-        timezone=row.timezone,
-        grace_seconds=grace,
-        state=row.status,
-        cursor=cursor_for(row.last_fired_at, now, grace).isoformat(),
-        # Carried so the workflow's first sync does not reset the row's counters.
-        occurrences_sent=row.occurrences_sent,
-        last_fired_at=row.last_fired_at.isoformat() if row.last_fired_at else None,
-    )
-    await client.start_workflow(
-        WORKFLOW_TYPE,
-        data,
-        id=row.workflow_id,
-        task_queue=settings.TEMPORAL_TASK_QUEUE,
-        search_attributes=reminder_search_attributes(row),
-    )
-
-
 def _closed_status(description: WorkflowExecutionDescription) -> str:
     assert description.status is not None
     status = CLOSED_TO_STATUS[description.status]
@@ -187,7 +160,12 @@ async def _inspect(client: Client, settings: Settings, row: _Row, now: datetime)
         description = await _describe(client, row.workflow_id)
         if description is None:
             try:
-                await _start(client, settings, row, now)
+                await start_reminder_workflow(
+                    client,
+                    settings,
+                    row,
+                    cursor=cursor_for(row.last_fired_at, now, settings.LATE_GRACE_PERIOD_SECONDS),
+                )
             except WorkflowAlreadyStartedError:
                 return _Outcome("ok")  # started by someone else since the describe
             return _Outcome("started")

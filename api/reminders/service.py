@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Actor
@@ -34,11 +33,9 @@ from core.repositories.templates import TemplateRepository
 from core.settings import Settings
 from core.temporal import TemporalConnector
 from core.types import utcnow
+from core.workflow_start import start_reminder_workflow
 from workflows import schedule as schedules
-from workflows import search_attributes as sa
 from workflows.contracts import (
-    WORKFLOW_TYPE,
-    ReminderInput,
     ReminderStatus,
     RescheduleArgs,
     SignalArgs,
@@ -110,40 +107,19 @@ def _default_timezone(actor: Actor, zones: dict[uuid.UUID, str | None]) -> str:
 # -- Temporal calls ----------------------------------------------------------------------
 
 
-def _search_attributes(reminder: Reminder) -> TypedSearchAttributes:
-    return sa.at_start(
-        reminder.business_id,
-        reminder.type,
-        Status.scheduled.value,
-        reminder.client_ids,
-        reminder.next_fire_at,
-    )
-
-
 async def _start_workflow(
     temporal: Client, reminder: Reminder, settings: Settings, now: datetime
 ) -> None:
-    request_id = request_id_var.get()
-    data = ReminderInput(
-        reminder_id=str(reminder.id),
-        business_id=str(reminder.business_id),
-        schedule=reminder.schedule,
-        timezone=reminder.timezone,
-        grace_seconds=settings.LATE_GRACE_PERIOD_SECONDS,
-        request_id=request_id,
-        # Occurrences before the reminder existed (a deadline's earlier offsets, a
-        # recurrence that started in the past) are not the reminder's to send.
-        cursor=now.isoformat(),
-    )
     await asyncio.wait_for(
-        temporal.start_workflow(
-            WORKFLOW_TYPE,
-            data,
-            id=reminder.workflow_id,
-            task_queue=settings.TEMPORAL_TASK_QUEUE,
-            search_attributes=_search_attributes(reminder),
-            memo={"request_id": request_id},
-            rpc_timeout=timedelta(seconds=START_TIMEOUT),
+        start_reminder_workflow(
+            temporal,
+            settings,
+            reminder,
+            # Occurrences before the reminder existed (a deadline's earlier offsets, a
+            # recurrence that started in the past) are not the reminder's to send.
+            cursor=now,
+            request_id=request_id_var.get(),
+            rpc_timeout=START_TIMEOUT,
         ),
         START_TIMEOUT + 1,
     )
