@@ -6,6 +6,8 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
@@ -18,6 +20,24 @@ SEARCH_ATTRIBUTES = {
     "ClientIds": "KeywordList",
     "NextFireTime": "Datetime",
 }
+
+
+_INDEXED_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Register SEARCH_ATTRIBUTES in the client's namespace (servers refuse unknown ones).
+    The dev server gets them from `--search-attribute` flags instead."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={n: _INDEXED_TYPES[t] for n, t in SEARCH_ATTRIBUTES.items()},
+        )
+    )
 
 
 def _pem(value: str) -> bytes:

