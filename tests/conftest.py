@@ -261,21 +261,24 @@ async def temporal_time_skipping() -> AsyncIterator[Any]:
 
 
 def build_worker(
-    client: Any, settings: Settings, task_queue: str, providers: dict[str, Any] | None = None
+    client: Any,
+    settings: Settings,
+    task_queue: str,
+    sessionmaker: Any,
+    providers: dict[str, Any] | None = None,
 ) -> Any:
-    """A worker with the project's workflows and activities on the test database."""
+    """A worker with the project's workflows and activities on the caller's database
+    sessions (the caller owns the engine, so no pool is left behind per test)."""
     from temporalio.worker import Worker
 
     import activities
     import workflows
-    from core.db import create_sessionmaker
 
-    engine = create_engine(settings.DATABASE_URL)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=workflows.WORKFLOWS,
-        activities=activities.build_activities(settings, create_sessionmaker(engine), providers),
+        activities=activities.build_activities(settings, sessionmaker, providers),
         workflow_runner=workflows.workflow_runner(),
     )
 
@@ -283,7 +286,9 @@ def build_worker(
 @pytest.fixture
 async def live_app(app: Any, temporal_dev: Any, settings: Settings) -> AsyncIterator[Any]:
     """The app wired to the real dev server, with a worker polling the app's task queue."""
-    worker = build_worker(temporal_dev.client, settings, settings.TEMPORAL_TASK_QUEUE)
+    worker = build_worker(
+        temporal_dev.client, settings, settings.TEMPORAL_TASK_QUEUE, app.state.sessionmaker
+    )
     app.state.temporal.set_client(temporal_dev.client)
     async with worker:
         yield app

@@ -239,7 +239,9 @@ async def test_completed_workflow_marks_its_reminder_completed(
     reminder_id = await add_reminder(
         app, business_id, schedule={"kind": "once", "at": past.isoformat()}
     )
-    async with build_worker(client, queue_settings, queue_settings.TEMPORAL_TASK_QUEUE):
+    async with build_worker(
+        client, queue_settings, queue_settings.TEMPORAL_TASK_QUEUE, app.state.sessionmaker
+    ):
         # Its only occurrence is behind the cursor: the workflow has nothing left and ends.
         handle = await start_directly(
             client,
@@ -267,7 +269,9 @@ async def test_workflow_that_ended_by_cancel_signal_marks_its_reminder_cancelled
     client = temporal_dev.client
     business_id = await add_business(app)
     reminder_id = await add_reminder(app, business_id)
-    async with build_worker(client, queue_settings, queue_settings.TEMPORAL_TASK_QUEUE):
+    async with build_worker(
+        client, queue_settings, queue_settings.TEMPORAL_TASK_QUEUE, app.state.sessionmaker
+    ):
         handle = await start_directly(client, queue_settings, reminder_id, business_id)
         await eventually(lambda: sleeping(handle))
         await handle.signal("cancel")

@@ -107,7 +107,7 @@ async def world(
         )
         await session.commit()
     task_queue = f"test-{uuid.uuid4().hex[:8]}"
-    worker = build_worker(temporal_time_skipping.client, settings, task_queue)
+    worker = build_worker(temporal_time_skipping.client, settings, task_queue, sessionmaker)
     async with worker:
         yield World(
             env=temporal_time_skipping,
@@ -297,7 +297,7 @@ async def test_pause_sent_before_any_worker_ran_is_kept(world: World, settings: 
     handle = await world.start(row)
     await handle.signal(ReminderWorkflow.pause)
 
-    async with build_worker(world.client, settings, idle_queue):
+    async with build_worker(world.client, settings, idle_queue, world.sessionmaker):
         status: ReminderStatus = await handle.query(ReminderWorkflow.status)
         assert status.state == "paused"
         await world.env.sleep(timedelta(hours=2))
