@@ -19,11 +19,9 @@ class BusinessUpdate(InputModel):
     send_window_end: time | None = None
 
     @model_validator(mode="after")
-    def _window(self) -> BusinessUpdate:
-        start, end = self.send_window_start, self.send_window_end
-        if start is not None and end is not None and start == end:
-            raise ValueError("send_window_start and send_window_end must differ")
-        for value in (start, end):
+    def _local_times(self) -> BusinessUpdate:
+        # Whether start and end differ is checked against the stored window, in the service.
+        for value in (self.send_window_start, self.send_window_end):
             if value is not None and value.tzinfo is not None:
                 raise ValueError("send window times are local times, without an offset")
         return self
