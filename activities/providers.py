@@ -1,19 +1,38 @@
-"""Providers behind one small interface; the channel activities do not know which one runs."""
+"""Providers behind one small interface; the channel activities do not know which one runs.
+
+A provider either returns a `ProviderResult` (the provider accepted the message), raises
+`DeliveryFailure` (the provider definitely did not take it, classified as retryable or
+permanent), or raises anything else, which the caller must treat as "outcome unknown": the
+message may have left, so it is never sent again for that delivery.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
 @dataclass
 class OutgoingMessage:
-    channel: str
-    to: str
+    channel: str  # email | sms | whatsapp
+    to: str  # an email address, or an E.164 number (no "whatsapp:" prefix)
     subject: str | None
-    body: str
+    body: str  # plain text
     delivery_id: str
+    # Email: the sender identity, and where a one-click unsubscribe goes.
+    from_email: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
+    unsubscribe_url: str | None = None
+    # SMS and WhatsApp: a from-number (E.164, no prefix) or a messaging service.
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    # WhatsApp outside the 24-hour session: an approved template and its variables.
+    content_sid: str | None = None
+    content_variables: dict[str, str] = field(default_factory=dict)
+    # Where the provider reports delivery status (Twilio's StatusCallback).
+    status_callback: str | None = None
 
 
 @dataclass
@@ -23,10 +42,43 @@ class ProviderResult:
     status: str
 
 
+class DeliveryFailure(Exception):
+    """The provider did not take the message, and we know it.
+
+    `retryable`: an outage, a timeout, a 429 or 5xx, an SMTP 4xx: try again later.
+    Otherwise permanent: an invalid or unsubscribed address, a rejected message, an SMTP
+    5xx. `code` is the provider's own (Twilio's "21211", "smtp_550", "http_503", "timeout").
+    `opt_out`: the provider says the recipient unsubscribed (Twilio 21610): opt the client
+    out of the channel. `retry_after`: seconds the provider asked us to wait, if it said.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retryable: bool,
+        opt_out: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.opt_out = opt_out
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        kind = "retryable" if self.retryable else "permanent"
+        return f"DeliveryFailure({self.code!r}, {self.message!r}, {kind})"
+
+
 class Provider(Protocol):
     name: str
 
     async def send(self, message: OutgoingMessage) -> ProviderResult: ...
+
+    async def close(self) -> None: ...
 
 
 class SandboxProvider:
@@ -36,3 +88,6 @@ class SandboxProvider:
 
     async def send(self, message: OutgoingMessage) -> ProviderResult:
         return ProviderResult(provider_message_id=f"sandbox-{uuid.uuid4().hex}", status="delivered")
+
+    async def close(self) -> None:
+        return None

@@ -107,6 +107,9 @@ class Client(IdMixin, TimestampMixin, Base):
     preferred_channels: Mapped[list[str]] = mapped_column(default=list)
     opted_out_channels: Mapped[list[str]] = mapped_column(default=list)
     external_ref: Mapped[str | None] = mapped_column(String(100))
+    # The client's last WhatsApp message to us: for 24 hours after it a free-form WhatsApp
+    # message may be sent; outside that session only an approved template may.
+    whatsapp_session_at: Mapped[datetime | None]
 
     tag_rows: Mapped[list[ClientTag]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="ClientTag.tag"
@@ -228,6 +231,14 @@ class Reminder(IdMixin, TimestampMixin, Base):
     )
     subject: Mapped[str | None] = mapped_column(String(500))
     body: Mapped[str | None] = mapped_column(Text)
+    # When a channel fails permanently for a client, try the client's next channel.
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # WhatsApp outside the 24-hour session: an approved template and its variables
+    # (values are rendered like the body).
+    whatsapp_content_sid: Mapped[str | None] = mapped_column(String(34))
+    whatsapp_content_variables: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=text("'{}'")
+    )
     timezone: Mapped[str] = mapped_column(String(64))
     schedule: Mapped[dict[str, Any]] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
@@ -252,6 +263,7 @@ class Delivery(IdMixin, TimestampMixin, Base):
         Index("ix_deliveries_business_id_created_at", "business_id", "created_at"),
         Index("ix_deliveries_business_id_status", "business_id", "status"),
         Index("ix_deliveries_reminder_id_created_at", "reminder_id", "created_at"),
+        Index("ix_deliveries_provider_message_id", "provider_message_id"),
     )
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
@@ -272,3 +284,10 @@ class Delivery(IdMixin, TimestampMixin, Base):
     scheduled_for: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+    # Set just before the provider is called and cleared once its answer is recorded: a
+    # retry that finds it set cannot know whether the message left, so it never resends.
+    send_started_at: Mapped[datetime | None]
+    # Outside the business's send window: held until then (SMS and WhatsApp).
+    deferred_until: Mapped[datetime | None]
+    # This delivery replaces one on that channel which failed permanently.
+    fallback_from: Mapped[str | None] = mapped_column(String(20))

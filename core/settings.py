@@ -61,11 +61,29 @@ class Settings(BaseSettings):
     SMTP_USERNAME: str | None = None
     SMTP_PASSWORD: str | None = None
     SMTP_STARTTLS: bool = True
+    # Implicit TLS (SMTPS) from the first byte; unset means "when SMTP_PORT is 465".
+    SMTP_IMPLICIT_TLS: bool | None = None
+    SMTP_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    # The From address when a business has no default email sender identity.
+    DEFAULT_FROM_EMAIL: str | None = None
     SMS_BACKEND: MessagingBackend | None = None
     WHATSAPP_BACKEND: MessagingBackend | None = None
     TWILIO_ACCOUNT_SID: str | None = None
     TWILIO_AUTH_TOKEN: str | None = None
     TWILIO_API_BASE_URL: str = "https://api.twilio.com"
+    TWILIO_TIMEOUT_SECONDS: float = Field(default=15.0, gt=0)
+    # Senders used when a business has no default SMS / WhatsApp sender identity.
+    TWILIO_FROM_NUMBER: str | None = None
+    TWILIO_MESSAGING_SERVICE_SID: str | None = None
+    TWILIO_WHATSAPP_FROM: str | None = None
+
+    # Sends per second per channel, shared by every worker (through Redis when REDIS_URL
+    # is set); 0 means no limit. A send waits at most SEND_RATE_MAX_WAIT_SECONDS for its
+    # slot in the worker, else it is retried later by Temporal without counting as failed.
+    EMAIL_RATE_PER_SECOND: float = Field(default=20.0, ge=0)
+    SMS_RATE_PER_SECOND: float = Field(default=10.0, ge=0)
+    WHATSAPP_RATE_PER_SECOND: float = Field(default=20.0, ge=0)
+    SEND_RATE_MAX_WAIT_SECONDS: float = Field(default=20.0, gt=0)
 
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
     ENCRYPTION_KEYS: str | None = None
@@ -101,6 +119,19 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.ENV == Environment.production
+
+    @property
+    def smtp_implicit_tls(self) -> bool:
+        if self.SMTP_IMPLICIT_TLS is None:
+            return self.SMTP_PORT == 465
+        return self.SMTP_IMPLICIT_TLS
+
+    def rate_per_second(self, channel: str) -> float:
+        return {
+            "email": self.EMAIL_RATE_PER_SECOND,
+            "sms": self.SMS_RATE_PER_SECOND,
+            "whatsapp": self.WHATSAPP_RATE_PER_SECOND,
+        }[channel]
 
     @property
     def is_sqlite(self) -> bool:
