@@ -25,6 +25,10 @@ from core.models import Base
 from core.settings import Settings
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# Twilio credentials the webhooks check signatures with and the local Twilio server expects.
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "test-twilio-auth-token-0123456789"
+PUBLIC_BASE_URL = "https://reminders.example.test"
 PASSWORD = "Correct-Horse-7"
 
 
@@ -74,6 +78,9 @@ def settings(database_url: str) -> Settings:
         EMAIL_BACKEND="sandbox",
         SMS_BACKEND="sandbox",
         WHATSAPP_BACKEND="sandbox",
+        TWILIO_ACCOUNT_SID=TWILIO_SID,
+        TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
     )
 
 
