@@ -1,0 +1,235 @@
+"""Email over SMTP (aiosmtplib): one connection per message, every failure classified.
+
+How failures are reported (see `DeliveryFailure` in providers.py):
+
+| what happened                                          | code                        | retry |
+|--------------------------------------------------------|-----------------------------|-------|
+| no from address and no DEFAULT_FROM_EMAIL              | no_sender                   | no    |
+| a From or To that cannot go on an SMTP envelope        | invalid_address             | no    |
+| connection refused, reset or dropped before DATA       | connection_error            | yes   |
+| a timeout before DATA (connect, greeting, any command) | timeout                     | yes   |
+| TLS handshake or certificate verification failed       | tls_error                   | yes   |
+| SMTP_STARTTLS set but the server does not offer it     | smtp_starttls_unavailable   | yes   |
+| SMTP_USERNAME set but the server offers no usable AUTH | smtp_auth_unavailable       | yes   |
+| the server refused our login                           | smtp_auth                   | yes   |
+| any 4xx reply (greeting, EHLO, MAIL, RCPT, DATA)       | smtp_<code>                 | yes   |
+| 530 "authentication required" at MAIL                  | smtp_530                    | yes   |
+| other 5xx reply to MAIL, RCPT or DATA                  | smtp_<code>                 | no    |
+| 5xx reply to the greeting, EHLO or STARTTLS            | smtp_<code>                 | yes   |
+| non-ASCII address and the server lacks SMTPUTF8        | smtp_not_supported          | no    |
+
+Failures of our own configuration (TLS, login, a relay refusing our connection) retry so
+an operator can fix them; only what is about this message or this recipient is permanent.
+A timeout or lost connection *after the message content went out* is not classified: the
+server may have accepted it, so the library's exception propagates and the caller treats
+the outcome as unknown (never sent again) instead of risking a duplicate.
+
+`provider_message_id` is the Message-ID without its angle brackets, e.g.
+`"3f2c...@acme.example.com"`; it is `<delivery_id>@<domain of the From address>`, so every
+retry of one delivery carries the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Any
+
+import aiosmtplib
+from aiosmtplib import (
+    SMTPAuthenticationError,
+    SMTPConnectError,
+    SMTPDataError,
+    SMTPNotSupported,
+    SMTPRecipientRefused,
+    SMTPRecipientsRefused,
+    SMTPResponse,
+    SMTPResponseException,
+    SMTPSenderRefused,
+    SMTPServerDisconnected,
+)
+
+from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SUBJECT = "Reminder"
+# QUIT is a courtesy once the message is accepted; never wait long for it.
+QUIT_TIMEOUT_SECONDS = 5.0
+# RFC 4954: the server wants a login we did not give; that is our configuration.
+AUTH_REQUIRED = 530
+_ADDRESS_FORBIDDEN = re.compile(r"[\s<>,;\"\x00-\x1f\x7f]")
+
+
+class SmtpProvider:
+    """Sends each message on its own SMTP connection: implicit TLS, STARTTLS (required
+    when SMTP_STARTTLS is set) or plain, with a login when SMTP_USERNAME is set."""
+
+    name = "smtp"
+
+    def __init__(self, settings: Settings, tls_context: ssl.SSLContext | None = None) -> None:
+        if not settings.SMTP_HOST:
+            raise ValueError("SMTP_HOST is not set; the SMTP provider has nowhere to send")
+        self.settings = settings
+        # None: the system's trusted certificates, hostname checked (built off the loop).
+        self.tls_context = tls_context
+
+    async def send(self, message: OutgoingMessage) -> ProviderResult:
+        sender = message.from_email or self.settings.DEFAULT_FROM_EMAIL
+        if not sender:
+            raise DeliveryFailure(
+                "no_sender",
+                "no From address: give the business an email sender identity "
+                "or set DEFAULT_FROM_EMAIL",
+                retryable=False,
+            )
+        _check_address(sender, "From")
+        _check_address(message.to, "To")
+        mime = build_email(message, sender)
+        client = _Client(
+            hostname=self.settings.SMTP_HOST,
+            port=self.settings.SMTP_PORT,
+            timeout=self.settings.SMTP_TIMEOUT_SECONDS,
+            use_tls=self.settings.smtp_implicit_tls,
+            start_tls=False,  # upgraded in _open, where "required" is enforced
+            tls_context=self.tls_context,
+        )
+        try:
+            await self._open(client)
+            await client.send_message(mime, sender=sender, recipients=[message.to])
+        except DeliveryFailure:
+            raise
+        except Exception as exc:
+            if client.data_started and not isinstance(exc, SMTPResponseException):
+                log.warning(
+                    "delivery %s: no reply after the message content (%r); outcome unknown",
+                    message.delivery_id,
+                    exc,
+                )
+                raise
+            failure = classify(exc)
+            if failure is None:
+                raise
+            raise failure from exc
+        else:
+            await self._quit(client, message.delivery_id)
+        finally:
+            client.close()
+        return ProviderResult(provider_message_id=mime["Message-ID"].strip("<>"), status="sent")
+
+    async def close(self) -> None:
+        return None  # no connection outlives a send
+
+    async def _open(self, client: _Client) -> None:
+        await client.connect()
+        if self.settings.SMTP_STARTTLS and not self.settings.smtp_implicit_tls:
+            await client.ehlo()
+            if not client.supports_extension("starttls"):
+                raise DeliveryFailure(
+                    "smtp_starttls_unavailable",
+                    f"{self.settings.SMTP_HOST} does not offer STARTTLS and SMTP_STARTTLS "
+                    "is set: refusing to send in clear",
+                    retryable=True,
+                )
+            await client.starttls()  # forgets the EHLO answer; the next step asks again
+        if self.settings.SMTP_USERNAME:
+            await client.ehlo()
+            if not client.supported_auth_methods:  # no AUTH, or none that both sides speak
+                raise DeliveryFailure(
+                    "smtp_auth_unavailable",
+                    f"{self.settings.SMTP_HOST} offers no usable AUTH and SMTP_USERNAME is set",
+                    retryable=True,
+                )
+            await client.login(self.settings.SMTP_USERNAME, self.settings.SMTP_PASSWORD or "")
+
+    async def _quit(self, client: _Client, delivery_id: str) -> None:
+        # The server has accepted the message: nothing here may turn it into a failure.
+        try:
+            await client.quit(timeout=min(QUIT_TIMEOUT_SECONDS, self.settings.SMTP_TIMEOUT_SECONDS))
+        except Exception as exc:
+            log.info("delivery %s: sent, but QUIT failed: %r", delivery_id, exc)
+
+
+class _Client(aiosmtplib.SMTP):
+    """Notes when the message content starts to go out: a reply lost from then on
+    leaves the outcome unknown."""
+
+    data_started = False
+
+    async def data(self, message: str | bytes, /, **kwargs: Any) -> SMTPResponse:
+        self.data_started = True
+        return await super().data(message, **kwargs)
+
+
+def classify(exc: BaseException) -> DeliveryFailure | None:
+    """The `DeliveryFailure` for an error raised before the message content went out;
+    None for anything unexpected (the caller lets it propagate)."""
+    if isinstance(exc, TimeoutError):  # first: a connect timeout is also a connect error
+        return DeliveryFailure("timeout", str(exc) or "timed out", retryable=True)
+    if isinstance(exc, SMTPAuthenticationError):
+        # Our credentials, not the recipient: retrying lets an operator fix SMTP_PASSWORD
+        # without every reminder due meanwhile failing for good.
+        return DeliveryFailure("smtp_auth", exc.message, retryable=True)
+    reply: BaseException = exc.recipients[0] if isinstance(exc, SMTPRecipientsRefused) else exc
+    if isinstance(reply, SMTPResponseException):
+        about_this_message = isinstance(
+            reply, SMTPSenderRefused | SMTPRecipientRefused | SMTPDataError
+        )
+        permanent = about_this_message and 500 <= reply.code < 600 and reply.code != AUTH_REQUIRED
+        return DeliveryFailure(f"smtp_{reply.code}", reply.message, retryable=not permanent)
+    if isinstance(exc, SMTPNotSupported):
+        return DeliveryFailure("smtp_not_supported", exc.message, retryable=False)
+    if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError):
+        return DeliveryFailure("tls_error", str(exc), retryable=True)
+    if isinstance(exc, SMTPServerDisconnected | SMTPConnectError | OSError):
+        return DeliveryFailure("connection_error", str(exc), retryable=True)
+    return None
+
+
+def build_email(message: OutgoingMessage, sender: str) -> EmailMessage:
+    """The MIME message: plain text with an HTML alternative, and the headers that make
+    it a well-behaved automated message."""
+    domain = sender.rpartition("@")[2]
+    mime = EmailMessage()
+    mime["From"] = formataddr((message.from_name or "", sender))
+    mime["To"] = message.to
+    if message.reply_to:
+        mime["Reply-To"] = message.reply_to
+    mime["Subject"] = message.subject or DEFAULT_SUBJECT
+    mime["Date"] = format_datetime(datetime.now(UTC))
+    mime["Message-ID"] = f"<{message.delivery_id}@{domain}>"
+    mime["Auto-Submitted"] = "auto-generated"
+    if message.unsubscribe_url:
+        # RFC 8058 one-click: mail clients POST to the URL without opening a page.
+        mime["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    mime.set_content(message.body)
+    mime.add_alternative(render_html(message.body, message.unsubscribe_url), subtype="html")
+    return mime
+
+
+def render_html(body: str, unsubscribe_url: str | None = None) -> str:
+    """The body as HTML: escaped, blank-line-separated paragraphs, single newlines kept."""
+    text = body.replace("\r\n", "\n").strip()
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    parts = ["<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs]
+    if unsubscribe_url:
+        href = html.escape(unsubscribe_url, quote=True)
+        parts.append(
+            f'<p style="font-size:12px;color:#666666"><a href="{href}">Unsubscribe</a></p>'
+        )
+    return "<!doctype html>\n<html><body>\n" + "\n".join(parts) + "\n</body></html>\n"
+
+
+def _check_address(address: str, field: str) -> None:
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain) or _ADDRESS_FORBIDDEN.search(address):
+        raise DeliveryFailure(
+            "invalid_address", f"{field} address {address!r} is not valid", retryable=False
+        )
