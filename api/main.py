@@ -19,7 +19,9 @@ from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.reminders.router import router as reminders_router
 from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
+from api.unsubscribe.router import router as unsubscribe_router
 from api.users.router import router as users_router
+from api.webhooks.router import router as webhooks_router
 from core.db import create_sessionmaker, engine_from_settings
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnector
@@ -46,6 +48,8 @@ def api_router() -> APIRouter:
         templates_router,
         reminders_router,
         admin_router,
+        webhooks_router,
+        unsubscribe_router,
     ):
         router.include_router(domain)
     return router

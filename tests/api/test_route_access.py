@@ -1,5 +1,6 @@
 """Every API route declares who may call it: anonymous callers get 401 everywhere but the
-few public auth routes."""
+few public auth routes, and the signed routes (Twilio's webhooks, unsubscribe links) refuse
+callers without a valid signature."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/logout"),
+}
+# Called by Twilio, or from a link in an email: a signature or a signed token stands in
+# for a login, and a caller without one is refused all the same.
+SIGNED = {
+    ("POST", "/api/v1/webhooks/twilio/status"): 403,
+    ("POST", "/api/v1/webhooks/twilio/inbound"): 403,
+    ("GET", "/api/v1/unsubscribe/{token}"): 404,
+    ("POST", "/api/v1/unsubscribe/{token}"): 404,
 }
 
 
@@ -34,14 +43,26 @@ async def test_every_private_route_refuses_anonymous_callers(
     assert len(routes) > 20  # the table really covers the API
     checked = 0
     for method, path in routes:
-        if (method, path) in PUBLIC:
+        if (method, path) in PUBLIC or (method, path) in SIGNED:
             continue
         url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
         response = await client.request(method, url, json={})
         assert response.status_code == 401, (method, path, response.status_code)
         assert response.headers.get("www-authenticate") == "Bearer"
         checked += 1
-    assert checked == len(routes) - len(PUBLIC)
+    assert checked == len(routes) - len(PUBLIC) - len(SIGNED)
+
+
+async def test_signed_routes_refuse_callers_without_a_signature(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    routes = set(_routes(app))
+    for (method, path), refused in SIGNED.items():
+        assert (method, path) in routes
+        url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+        response = await client.request(method, url, data={"From": "+447911123456"})
+        assert response.status_code == refused, (method, path, response.status_code)
+        assert response.json()["detail"]
 
 
 async def test_public_auth_routes_answer_anonymous_callers_without_401_for_shape(

@@ -1,0 +1,87 @@
+"""The one-click unsubscribe link in every email (List-Unsubscribe, RFC 8058).
+
+GET only shows a confirmation page, because mail scanners open links; POST, from that page
+or from the mail client's own unsubscribe button, opts the client out. The signed token in
+the path is the only credential.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from api.deps import SessionDep, SettingsDep
+from api.errors import NotFound
+from core.unsubscribe import UnsubscribeTarget, load_target, set_opt_out
+
+router = APIRouter(prefix="/unsubscribe", tags=["unsubscribe"])
+
+INVALID_LINK = "This unsubscribe link is not valid"
+CHANNEL_NAMES = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
+# The page loads nothing and posts only back to itself; the token in its URL goes nowhere.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Unsubscribe</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto;
+  padding: 0 1rem; color: #222; line-height: 1.5; }}
+button {{ font: inherit; padding: .5rem 1.25rem; cursor: pointer; }}
+</style>
+</head>
+<body>
+<h1>Unsubscribe</h1>
+{content}
+</body>
+</html>
+"""
+CONFIRM = """<p>Stop receiving {channel} reminders from <strong>{business}</strong>?</p>
+<form method="post">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe</button>
+</form>"""
+DONE = "<p>You will no longer receive {channel} reminders from <strong>{business}</strong>.</p>"
+
+
+def _page(template: str, target: UnsubscribeTarget) -> HTMLResponse:
+    content = template.format(
+        channel=CHANNEL_NAMES.get(target.channel, target.channel),
+        business=escape(target.business_name),
+    )
+    return HTMLResponse(PAGE.format(content=content), headers=HEADERS)
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+async def confirm_unsubscribe(
+    token: str, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    """A page asking the client to confirm; opening it changes nothing."""
+    target = await load_target(session, settings.SECRET_KEY, token)
+    if target is None:
+        raise NotFound(INVALID_LINK)
+    return _page(DONE if target.opted_out else CONFIRM, target)
+
+
+@router.post("/{token}", response_class=HTMLResponse)
+async def unsubscribe(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Opt the client out of the link's channel (one-click; doing it again is harmless)."""
+    target = await load_target(session, settings.SECRET_KEY, token, for_update=True)
+    if target is None:
+        raise NotFound(INVALID_LINK)
+    set_opt_out(session, target.client, target.channel, opted_out=True, source="unsubscribe_link")
+    await session.commit()
+    return _page(DONE, target)

@@ -1,0 +1,130 @@
+"""Twilio calls these, not our users: no bearer token, Twilio's request signature instead."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
+from starlette.datastructures import ImmutableMultiDict
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from api.deps import SessionDep, SettingsDep, as_uuid
+from api.errors import AppError, BadRequest, Forbidden
+from api.webhooks import service
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+# Present when a Twilio Webhook Rule signs with a SharedKey instead of the Auth Token.
+SHARED_KEY_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FIELDS = 200
+XML_TYPE = "application/xml"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    default_detail = f"Expected a {FORM_TYPE} body"
+
+
+Params = ImmutableMultiDict[str, str]
+
+
+def public_url(settings: Settings, request: Request) -> str:
+    """The URL Twilio called: we sit behind a proxy, and Twilio signs the public URL."""
+    query = request.url.query
+    return settings.PUBLIC_BASE_URL.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+
+
+def _form(body: bytes, content_type: str | None) -> Params:
+    if body and (content_type or "").split(";")[0].strip().lower() != FORM_TYPE:
+        raise UnsupportedMediaType()
+    try:
+        fields = parse_qsl(
+            body.decode("ascii"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except ValueError:  # not ASCII, not UTF-8 once decoded, or too many fields
+        raise BadRequest("The body is not a valid form-encoded Twilio request") from None
+    return ImmutableMultiDict(fields)
+
+
+async def twilio_params(request: Request, settings: SettingsDep) -> Params:
+    """The form fields, once Twilio's signature over them and the URL checks out."""
+    if not settings.TWILIO_AUTH_TOKEN:
+        raise Forbidden("Cannot verify Twilio's signature: TWILIO_AUTH_TOKEN is not set")
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        raise Forbidden(f"Missing {SIGNATURE_HEADER} header")
+    if request.headers.get(SHARED_KEY_HEADER):
+        raise Forbidden(
+            "Signed with a webhook SharedKey; only Auth Token signatures are accepted here"
+        )
+    params = _form(await request.body(), request.headers.get("content-type"))
+    url = public_url(settings, request)
+    if not RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, params, signature):
+        log.warning("rejected a Twilio webhook with a bad signature for %s", url)
+        raise Forbidden(f"Invalid {SIGNATURE_HEADER}")
+    if any("\x00" in value for _, value in params.multi_items()):
+        raise BadRequest("Parameters must not contain NUL characters")
+    return params
+
+
+TwilioParams = Annotated[Params, Depends(twilio_params)]
+
+
+class StatusAnswer(BaseModel):
+    outcome: service.StatusOutcome
+
+
+@router.post("/status", response_model=StatusAnswer)
+async def twilio_status(
+    params: TwilioParams,
+    session: SessionDep,
+    delivery_id: Annotated[
+        str | None, Query(description="The delivery the StatusCallback URL was made for.")
+    ] = None,
+) -> StatusAnswer:
+    """Twilio's message status callback: records sent, delivered, undelivered or failed."""
+    report = service.StatusReport(
+        message_sid=(params.get("MessageSid") or params.get("SmsSid") or "").strip(),
+        message_status=params.get("MessageStatus") or params.get("SmsStatus") or "",
+        error_code=(params.get("ErrorCode") or "").strip() or None,
+        error_message=(params.get("ErrorMessage") or "").strip() or None,
+        delivery_id=as_uuid(delivery_id) if delivery_id else None,
+    )
+    outcome = await service.apply_status(session, report)
+    await session.commit()
+    return StatusAnswer(outcome=outcome)
+
+
+@router.post(
+    "/inbound",
+    response_class=Response,
+    responses={200: {"content": {XML_TYPE: {}}, "description": "TwiML"}},
+)
+async def twilio_inbound(params: TwilioParams, session: SessionDep) -> Response:
+    """Twilio's incoming message webhook: STOP / START opt out and in, HELP replies."""
+    message = service.InboundMessage(
+        from_=params.get("From", ""),
+        to=params.get("To", ""),
+        body=params.get("Body", ""),
+        messaging_service_sid=params.get("MessagingServiceSid") or None,
+    )
+    reply = await service.handle_inbound(session, message)
+    await session.commit()
+    twiml = MessagingResponse()
+    if reply:
+        twiml.message(reply)
+    return Response(content=str(twiml), media_type=XML_TYPE)

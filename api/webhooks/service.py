@@ -1,0 +1,239 @@
+"""Twilio's callbacks: delivery status reports, and inbound messages (STOP, START, HELP).
+
+Both are retried by Twilio and may arrive out of order, so each is applied only when it
+moves things forward: a replay or a late report changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.enums import Channel, DeliveryStatus
+from core.models import Business, Client, Delivery, SenderIdentity
+from core.types import utcnow
+from core.unsubscribe import set_opt_out
+
+log = logging.getLogger(__name__)
+
+# The worker could not tell whether Twilio took the message; only a callback can say.
+OUTCOME_UNKNOWN = "outcome_unknown"
+# "The recipient replied STOP": Twilio will refuse every further message to them.
+TWILIO_UNSUBSCRIBED = "21610"
+WHATSAPP_PREFIX = "whatsapp:"
+MAX_SID_LENGTH = 200  # deliveries.provider_message_id
+MAX_ERROR_CODE_LENGTH = 64  # deliveries.error_code
+
+_STATUS_FROM_TWILIO = {
+    "queued": DeliveryStatus.sent,
+    "accepted": DeliveryStatus.sent,
+    "scheduled": DeliveryStatus.sent,
+    "sending": DeliveryStatus.sent,
+    "sent": DeliveryStatus.sent,
+    "delivered": DeliveryStatus.delivered,
+    "read": DeliveryStatus.delivered,
+    "undelivered": DeliveryStatus.undelivered,
+    "failed": DeliveryStatus.failed,
+}
+# How far along a delivery is. A report applies only if it is further along; the final
+# states are equal, so neither replaces the other.
+_PROGRESS: dict[str, int] = {
+    DeliveryStatus.pending: 0,
+    DeliveryStatus.sent: 1,
+    DeliveryStatus.delivered: 2,
+    DeliveryStatus.undelivered: 2,
+    DeliveryStatus.failed: 2,
+}
+
+StatusOutcome = Literal["updated", "unchanged", "unknown_message", "ignored"]
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    message_sid: str
+    message_status: str
+    error_code: str | None = None
+    error_message: str | None = None
+    # From the StatusCallback URL: finds a delivery whose sid was never recorded.
+    delivery_id: uuid.UUID | None = None
+
+
+def _progress(delivery: Delivery) -> int | None:
+    """None for a delivery no report may touch (skipped: it was never sent)."""
+    if delivery.status == DeliveryStatus.failed and delivery.error_code == OUTCOME_UNKNOWN:
+        return 0
+    return _PROGRESS.get(delivery.status)
+
+
+async def _find_delivery(session: AsyncSession, report: StatusReport) -> Delivery | None:
+    # Locked, so two reports for one message (they come close together) apply in turn.
+    by_sid = (
+        select(Delivery)
+        .where(Delivery.provider_message_id == report.message_sid)
+        .order_by(Delivery.created_at)
+        .limit(1)
+        .with_for_update()
+    )
+    delivery = (await session.scalars(by_sid)).first()
+    if delivery is not None or report.delivery_id is None:
+        return delivery
+    delivery = await session.get(Delivery, report.delivery_id, with_for_update=True)
+    # A row that records another message (a later attempt) is not this report's.
+    if delivery is None or delivery.provider_message_id not in (None, "", report.message_sid):
+        return None
+    return delivery
+
+
+def _advance(delivery: Delivery, status: DeliveryStatus, report: StatusReport) -> None:
+    now = utcnow()
+    delivery.status = status
+    if status in (DeliveryStatus.sent, DeliveryStatus.delivered):
+        delivery.sent_at = delivery.sent_at or now
+        # An "outcome unknown" (or a retried error) is answered: the message left.
+        delivery.error_code = None
+        delivery.error_message = None
+    if status == DeliveryStatus.delivered:
+        delivery.delivered_at = delivery.delivered_at or now
+    if status in (DeliveryStatus.failed, DeliveryStatus.undelivered):
+        code = report.error_code[:MAX_ERROR_CODE_LENGTH] if report.error_code else None
+        delivery.error_code = code
+        delivery.error_message = report.error_message or (
+            f"Twilio reported the message {report.message_status}"
+            + (f" (error {code})" if code else "")
+        )
+
+
+async def apply_status(session: AsyncSession, report: StatusReport) -> StatusOutcome:
+    """Record what Twilio says happened to a message; never moves a delivery backwards."""
+    status = _STATUS_FROM_TWILIO.get(report.message_status.strip().lower())
+    if status is None:
+        return "ignored"
+    if not report.message_sid or len(report.message_sid) > MAX_SID_LENGTH:
+        return "unknown_message"
+    delivery = await _find_delivery(session, report)
+    if delivery is None:
+        return "unknown_message"
+    current = _progress(delivery)
+    if current is None or _PROGRESS[status] <= current:
+        return "unchanged"
+    delivery.provider_message_id = report.message_sid
+    _advance(delivery, status, report)
+    if report.error_code == TWILIO_UNSUBSCRIBED and delivery.client_id is not None:
+        client = await session.get(Client, delivery.client_id, with_for_update=True)
+        if client is not None:
+            set_opt_out(
+                session, client, delivery.channel, opted_out=True, source="twilio_error_21610"
+            )
+    await session.flush()
+    return "updated"
+
+
+# --- inbound messages -------------------------------------------------------------------
+
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+# These say what they mean whatever follows ("STOP texting me", "HELP, what is this?").
+# The others are everyday replies to a reminder ("Cancel my appointment", "Yes, see you
+# then") and count only as the whole message, as in Twilio's own STOP filtering.
+LEADING_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "HELP", "INFO"})
+HELP_TEXT = "Reply STOP to unsubscribe, START to resubscribe."
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    from_: str
+    to: str
+    body: str
+    messaging_service_sid: str | None = None
+
+
+def keyword(body: str) -> str | None:
+    """The opt-out, opt-in or help keyword the message is, if it is one."""
+    words = body.split()
+    if not words:
+        return None
+    first = words[0].strip(string.punctuation).upper()
+    if first not in OPT_OUT_WORDS | OPT_IN_WORDS | HELP_WORDS:
+        return None
+    return first if len(words) == 1 or first in LEADING_WORDS else None
+
+
+def parse_address(address: str) -> tuple[Channel, str]:
+    """("whatsapp", "+44...") for "whatsapp:+44...", else ("sms", the number)."""
+    address = address.strip()
+    if address.lower().startswith(WHATSAPP_PREFIX):
+        return Channel.whatsapp, address[len(WHATSAPP_PREFIX) :].strip()
+    return Channel.sms, address
+
+
+async def _sender_businesses(
+    session: AsyncSession, channel: Channel, to_number: str, service_sid: str | None
+) -> set[uuid.UUID]:
+    """Businesses whose sender identity for the channel received the message."""
+    matches = []
+    if to_number:
+        matches.append(SenderIdentity.from_number == to_number)
+    if service_sid:
+        matches.append(SenderIdentity.messaging_service_sid == service_sid)
+    if not matches:
+        return set()
+    stmt = select(SenderIdentity.business_id).where(
+        SenderIdentity.channel == channel, or_(*matches)
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+async def _clients_with_number(
+    session: AsyncSession, channel: Channel, number: str, business_ids: set[uuid.UUID] | None
+) -> list[Client]:
+    if channel == Channel.whatsapp:
+        no_whatsapp = or_(Client.whatsapp.is_(None), Client.whatsapp == "")
+        match = or_(Client.whatsapp == number, and_(no_whatsapp, Client.phone == number))
+    else:
+        match = Client.phone == number
+    stmt = select(Client).where(match).order_by(Client.id).with_for_update()
+    if business_ids is not None:
+        stmt = stmt.where(Client.business_id.in_(business_ids))
+    return list((await session.scalars(stmt)).all())
+
+
+async def _business_names(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[str]:
+    stmt = select(Business.name).where(Business.id.in_(set(ids)))
+    return list((await session.scalars(stmt)).all())
+
+
+async def handle_inbound(session: AsyncSession, message: InboundMessage) -> str | None:
+    """Apply an inbound message to the clients who sent it; the reply text, if any."""
+    channel, number = parse_address(message.from_)
+    if not number:
+        return None
+    _, to_number = parse_address(message.to)
+    senders = await _sender_businesses(session, channel, to_number, message.messaging_service_sid)
+    # No identity matched: the platform's shared number, which every business may send
+    # from, so a STOP there is honoured for the number in every business.
+    clients = await _clients_with_number(session, channel, number, senders or None)
+    word = keyword(message.body)
+    now = utcnow()
+    for client in clients:
+        if channel == Channel.whatsapp:
+            # The client wrote to us: free-form WhatsApp is allowed for 24 hours.
+            client.whatsapp_session_at = now
+        if word in OPT_OUT_WORDS or word in OPT_IN_WORDS:
+            opted_out = word in OPT_OUT_WORDS
+            if set_opt_out(session, client, channel, opted_out=opted_out, source="inbound_keyword"):
+                log.info(
+                    "client %s opted %s of %s", client.id, "out" if opted_out else "in", channel
+                )
+    await session.flush()
+    if word not in HELP_WORDS:
+        return None
+    names = await _business_names(session, senders or {client.business_id for client in clients})
+    return f"{names[0]}: {HELP_TEXT}" if len(names) == 1 else HELP_TEXT

@@ -1,0 +1,126 @@
+"""Opting clients out: signed one-click unsubscribe links (List-Unsubscribe, RFC 8058),
+and the one way an opt-out or opt-in is recorded, whatever its source.
+
+A token is the client id, the channel and a truncated HMAC-SHA256 tag, base64url-encoded
+without padding: about 50 characters, no expiry (a link in an old email must keep working),
+and nothing a reader can change without the key. The key is derived from SECRET_KEY for
+this one purpose, so a token can never be mistaken for any other signed value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.enums import Channel
+from core.events import record_event
+from core.models import Business, Client
+from core.settings import Settings
+
+_PURPOSE = b"unsubscribe-link-v1"
+_TAG_BYTES = 16
+_ID_BYTES = 16
+# Longer than any token we make; anything longer is refused before decoding.
+_MAX_TOKEN_CHARS = 100
+
+
+def _key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), _PURPOSE, hashlib.sha256).digest()
+
+
+def _tag(secret: str, data: bytes) -> bytes:
+    return hmac.new(_key(secret), data, hashlib.sha256).digest()[:_TAG_BYTES]
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def make_unsubscribe_token(secret: str, client_id: uuid.UUID, channel: str) -> str:
+    """A URL-safe token that proves we issued it for this client and channel."""
+    data = client_id.bytes + Channel(channel).value.encode()
+    return _encode(data + _tag(secret, data))
+
+
+def read_unsubscribe_token(secret: str, token: str) -> tuple[uuid.UUID, str] | None:
+    """The client id and channel a token was made for, or None if it is not one of ours."""
+    if not token or len(token) > _MAX_TOKEN_CHARS or not token.isascii():
+        return None
+    try:
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    data, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
+    # Only the one spelling we issue: no padding, no variant with other trailing bits.
+    if (
+        _encode(raw) != token
+        or len(data) <= _ID_BYTES
+        or not hmac.compare_digest(tag, _tag(secret, data))
+    ):
+        return None
+    try:
+        channel = Channel(data[_ID_BYTES:].decode())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return uuid.UUID(bytes=data[:_ID_BYTES]), channel.value
+
+
+def unsubscribe_url(settings: Settings, client_id: uuid.UUID, channel: str) -> str:
+    """The public link (and List-Unsubscribe target) that opts the client out of `channel`."""
+    token = make_unsubscribe_token(settings.SECRET_KEY, client_id, channel)
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/unsubscribe/{token}"
+
+
+def set_opt_out(
+    session: AsyncSession, client: Client, channel: str, *, opted_out: bool, source: str
+) -> bool:
+    """Opt the client out of (or back into) `channel`, with an audit event in the same
+    transaction. Returns whether anything changed; doing it twice records one event."""
+    current = list(client.opted_out_channels or [])
+    if (channel in current) == opted_out:
+        return False
+    # A new list, not an in-place change: SQLAlchemy only sees a JSON column reassigned.
+    client.opted_out_channels = (
+        [*current, channel] if opted_out else [c for c in current if c != channel]
+    )
+    record_event(
+        session,
+        "client.opted_out" if opted_out else "client.opted_in",
+        business_id=client.business_id,
+        subject_type="client",
+        subject_id=client.id,
+        payload={"channel": channel, "source": source},
+    )
+    return True
+
+
+@dataclass
+class UnsubscribeTarget:
+    client: Client
+    business_name: str
+    channel: str
+
+    @property
+    def opted_out(self) -> bool:
+        return self.channel in (self.client.opted_out_channels or [])
+
+
+async def load_target(
+    session: AsyncSession, secret: str, token: str, *, for_update: bool = False
+) -> UnsubscribeTarget | None:
+    """Who a link unsubscribes from what; None for a forged link or a deleted client."""
+    found = read_unsubscribe_token(secret, token)
+    if found is None:
+        return None
+    client_id, channel = found
+    client = await session.get(Client, client_id, with_for_update=for_update)
+    if client is None:
+        return None
+    business = await session.get(Business, client.business_id)
+    return UnsubscribeTarget(client, business.name if business else "", channel)
