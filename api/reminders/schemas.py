@@ -39,6 +39,24 @@ ClientIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_CLIENT
 Schedule = Annotated[dict[str, Any], Field(description="once, recurring or deadline; see API.md")]
 
 
+ContentSid = Annotated[
+    str,
+    StringConstraints(pattern=r"^HX[0-9a-fA-F]{32}$"),
+    Field(description="An approved WhatsApp template (Twilio Content SID, HX...)"),
+]
+ContentVariables = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,32}$")],
+        Annotated[str, Field(max_length=1000)],
+    ],
+    Field(
+        max_length=20,
+        description='Template variables, e.g. {"1": "{{ client.name }}"}; values render like '
+        "the body.",
+    ),
+]
+
+
 def _unique(ids: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
     return None if ids is None else list(dict.fromkeys(ids))
 
@@ -62,6 +80,13 @@ class ReminderCreate(_ReminderInput):
     body: Body | None = None
     timezone: BoundedTimezone | None = None
     schedule: Schedule
+    fallback: bool = Field(
+        default=False,
+        description="When a channel fails permanently for a client (an address refused, a "
+        "number unsubscribed), send on the client's next channel instead.",
+    )
+    whatsapp_content_sid: ContentSid | None = None
+    whatsapp_content_variables: ContentVariables = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_audience_and_a_body(self) -> ReminderCreate:
@@ -85,6 +110,9 @@ class ReminderUpdate(_ReminderInput):
     body: Body | None = None
     timezone: BoundedTimezone | None = None
     schedule: Schedule | None = None
+    fallback: bool | None = None
+    whatsapp_content_sid: ContentSid | None = None
+    whatsapp_content_variables: ContentVariables | None = None
 
     @model_validator(mode="after")
     def _one_audience(self) -> ReminderUpdate:
@@ -105,6 +133,9 @@ class ReminderRead(ReadModel):
     body: str | None
     timezone: str
     schedule: dict[str, Any]
+    fallback: bool
+    whatsapp_content_sid: str | None
+    whatsapp_content_variables: dict[str, str]
     workflow_id: str
     status: ReminderStatus
     next_fire_at: datetime | None
@@ -141,6 +172,12 @@ class DeliveryRead(ReadModel):
     provider_message_id: str | None
     error_code: str | None
     error_message: str | None
+    fallback_from: Channel | None = Field(
+        default=None, description="Sent on this channel because that one failed permanently."
+    )
+    deferred_until: datetime | None = Field(
+        default=None, description="Held until the business's send window opened."
+    )
     scheduled_for: datetime | None
     sent_at: datetime | None
     delivered_at: datetime | None

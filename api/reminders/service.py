@@ -190,7 +190,7 @@ async def create_reminder(
     zones = await _client_timezones(session, actor, data.client_ids or [])
     if data.template_id is not None:
         await _check_template_id(session, actor, data.template_id)
-    check_template(data.subject, data.body)
+    check_template(data.subject, data.body, data.whatsapp_content_variables)
     timezone = data.timezone or _default_timezone(actor, zones)
     now = utcnow()
     schedule, next_fire_at = validated_schedule(data.schedule, timezone, now)
@@ -207,6 +207,9 @@ async def create_reminder(
         template_id=data.template_id,
         subject=data.subject,
         body=data.body,
+        fallback=data.fallback,
+        whatsapp_content_sid=data.whatsapp_content_sid,
+        whatsapp_content_variables=data.whatsapp_content_variables,
         timezone=timezone,
         schedule=schedule,
         status=Status.scheduled.value,
@@ -282,7 +285,7 @@ async def live_view(connector: TemporalConnector, reminder: Reminder) -> Reminde
 
 # -- change ------------------------------------------------------------------------------
 
-_NOT_NULL = ("title", "type", "schedule", "timezone")
+_NOT_NULL = ("title", "type", "schedule", "timezone", "fallback", "whatsapp_content_variables")
 
 
 def _ensure_changeable(reminder: Reminder) -> None:
@@ -310,8 +313,18 @@ async def _apply_content(
     await _apply_audience(session, actor, reminder, changes)
     if changes.get("template_id") is not None:
         await _check_template_id(session, actor, changes["template_id"])
-    check_template(changes.get("subject"), changes.get("body"))
-    for name in ("title", "template_id", "subject", "body"):
+    check_template(
+        changes.get("subject"), changes.get("body"), changes.get("whatsapp_content_variables")
+    )
+    for name in (
+        "title",
+        "template_id",
+        "subject",
+        "body",
+        "fallback",
+        "whatsapp_content_sid",
+        "whatsapp_content_variables",
+    ):
         if name in changes:
             setattr(reminder, name, changes[name])
     if "type" in changes:

@@ -43,11 +43,18 @@ def _render(source: str, context: dict[str, Any], field: str) -> str:
     return _guarded(lambda: render(source, context, field))
 
 
-def check_template(subject: str | None, body: str | None) -> None:
+def check_template(
+    subject: str | None, body: str | None, variables: dict[str, str] | None = None
+) -> None:
     if subject is not None:
         _guarded(lambda: check_syntax(subject, "subject"))
     if body is not None:
         _guarded(lambda: check_syntax(body, "body"))
+    for name, value in (variables or {}).items():
+        try:
+            check_syntax(value, f"whatsapp_content_variables.{name}")
+        except TemplateProblem as problem:
+            raise TemplateInvalid(problem) from None
 
 
 async def get_template(session: AsyncSession, actor: Actor, template_id: uuid.UUID) -> Template:
