@@ -30,13 +30,14 @@ class TemporalUnreachable(Exception):
 
 async def run(settings: Settings) -> None:
     engine = engine_from_settings(settings)
+    outbound = activities.build_outbound(settings)
     try:
         worker = Worker(
             await _connect(settings),
             task_queue=settings.TEMPORAL_TASK_QUEUE,
             workflows=workflows.WORKFLOWS,
             workflow_runner=workflows.workflow_runner(),
-            activities=activities.build_activities(settings, create_sessionmaker(engine)),
+            activities=activities.build_activities(settings, create_sessionmaker(engine), outbound),
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )
         stop = _stop_on_signals()
@@ -52,6 +53,7 @@ async def run(settings: Settings) -> None:
             logger.info("signal received, shutting down")
             await worker.shutdown()
     finally:
+        await outbound.close()
         await engine.dispose()
 
 

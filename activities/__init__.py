@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,27 +15,69 @@ from activities.providers import Provider, SandboxProvider
 from activities.reminders import ReminderActivities
 from activities.sms import SmsActivities
 from activities.whatsapp import WhatsAppActivities
-from core.settings import Settings
+from core.ratelimit import RateLimiter, build_rate_limiter
+from core.settings import EmailBackend, MessagingBackend, Settings
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    """The provider per channel. Only the sandbox exists until real delivery lands."""
-    return {"email": SandboxProvider(), "sms": SandboxProvider(), "whatsapp": SandboxProvider()}
+    """The provider per channel, as the *_BACKEND settings say (sandbox: nothing leaves)."""
+    from activities.smtp import SmtpProvider
+    from activities.twilio_messages import TwilioProvider
+
+    providers: dict[str, Provider] = {}
+    providers["email"] = (
+        SmtpProvider(settings) if settings.EMAIL_BACKEND == EmailBackend.smtp else SandboxProvider()
+    )
+    for channel, backend in (
+        ("sms", settings.SMS_BACKEND),
+        ("whatsapp", settings.WHATSAPP_BACKEND),
+    ):
+        providers[channel] = (
+            TwilioProvider(settings, channel)
+            if backend == MessagingBackend.twilio
+            else SandboxProvider()
+        )
+    return providers
+
+
+@dataclass
+class Outbound:
+    """What the send activities share for the life of a worker; closed when it stops."""
+
+    providers: dict[str, Provider]
+    limiter: RateLimiter
+
+    async def close(self) -> None:
+        for provider in self.providers.values():
+            await provider.close()
+        await self.limiter.close()
+
+
+def build_outbound(
+    settings: Settings,
+    providers: dict[str, Provider] | None = None,
+    limiter: RateLimiter | None = None,
+) -> Outbound:
+    return Outbound(
+        providers=providers or build_providers(settings),
+        limiter=limiter or build_rate_limiter(settings),
+    )
 
 
 def build_activities(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
-    providers: dict[str, Provider] | None = None,
+    outbound: Outbound,
 ) -> list[Callable[..., Any]]:
     """The bound activity methods the worker registers."""
-    providers = providers or build_providers(settings)
-    book = DeliveryBook(sessionmaker)
+    book = DeliveryBook(sessionmaker, settings, outbound.limiter)
     reminders = ReminderActivities(sessionmaker)
+    providers = outbound.providers
     return [
         DiagnosticsActivities(sessionmaker).check_database,
         reminders.resolve_targets,
         reminders.record_skipped,
+        reminders.record_deferral,
         reminders.sync_reminder,
         EmailActivities(book, providers["email"]).send_email,
         SmsActivities(book, providers["sms"]).send_sms,

@@ -1,37 +1,54 @@
 """Delivery bookkeeping shared by the channel activities: one row per (reminder, occurrence,
-client, channel); a retried activity that finds its row already sent returns it."""
+client, channel); a retried activity that finds its row settled returns it.
+
+At most once: just before the provider is called the row is claimed (`send_started_at`)
+and committed; the provider's answer clears the claim in the same commit that records it.
+A retry that finds a claim cannot know whether the message left (the worker died, or the
+answer could not be recorded), so it never sends again: the delivery is recorded `failed`
+with `outcome_unknown`, and a provider status callback can still correct it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.providers import OutgoingMessage, Provider
+from activities.compose import Parts, address_for, compose
+from activities.providers import DeliveryFailure, OutgoingMessage, Provider
 from core.enums import DeliveryStatus
-from core.messages import business_context, client_context, reminder_context, render_message
+from core.events import record_event
 from core.models import Business, Client, Delivery, Reminder, Template
+from core.ratelimit import RateLimiter
 from core.repositories.reminders import DeliveryRepository
+from core.repositories.sender_identities import SenderIdentityRepository
+from core.settings import Settings
 from core.templating import TemplateProblem
 from core.types import utcnow
-from workflows import schedule as schedules
+from core.unsubscribe import set_opt_out
 from workflows.contracts import SendRequest, SendResult
+
+__all__ = ["DeliveryBook", "address_for", "get_or_create_delivery", "mark_skipped"]
+
+log = logging.getLogger(__name__)
 
 FINAL = {DeliveryStatus.sent, DeliveryStatus.delivered, DeliveryStatus.skipped}
 FINAL |= {DeliveryStatus.failed, DeliveryStatus.undelivered}
-
-
-def address_for(client: Client, channel: str) -> str | None:
-    return {
-        "email": client.email,
-        "sms": client.phone,
-        "whatsapp": client.whatsapp or client.phone,
-    }[channel]
+# ApplicationError types the workflow (and an operator in the Web UI) tells apart.
+PERMANENT_FAILURE = "DeliveryFailed"
+RETRYABLE_FAILURE = "ProviderUnavailable"
+RATE_LIMITED = "RateLimited"
+OUTCOME_UNKNOWN = "outcome_unknown"
+# The furthest ahead a send reserves its rate-limit slot (and keeps it on its row).
+SLOT_HORIZON = 24 * 3600.0
+# How often recording a provider's acceptance is tried before giving up on it.
+RECORD_TRIES = 3
 
 
 def result_of(delivery: Delivery) -> SendResult:
@@ -51,6 +68,7 @@ async def get_or_create_delivery(
     channel: str,
     key: str,
     scheduled_for: datetime,
+    fallback_from: str | None = None,
 ) -> Delivery:
     deliveries = DeliveryRepository(session)
     found = await deliveries.find(reminder.id, key, client_id, channel)
@@ -64,6 +82,7 @@ async def get_or_create_delivery(
         occurrence_key=key,
         status=DeliveryStatus.pending.value,
         scheduled_for=scheduled_for,
+        fallback_from=fallback_from,
     )
     try:
         async with session.begin_nested():
@@ -85,34 +104,46 @@ def mark_skipped(delivery: Delivery, code: str, message: str) -> None:
 class DeliveryBook:
     """Everything a channel activity does around the provider call."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        limiter: RateLimiter,
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.limiter = limiter
 
     async def deliver(self, request: SendRequest, provider: Provider) -> SendResult:
         async with self.sessionmaker() as session:
-            loaded = await self._load(session, request)
-            if isinstance(loaded, SendResult):
-                return loaded
-            reminder, client, business, template = loaded
+            parts = await self._load(session, request)
+            if isinstance(parts, SendResult):
+                return parts
             delivery = await get_or_create_delivery(
                 session,
-                reminder,
-                client.id,
+                parts.reminder,
+                parts.client.id,
                 request.channel,
                 request.occurrence_key,
                 datetime.fromisoformat(request.scheduled_for),
+                request.fallback_from,
             )
             if delivery.status in FINAL:
-                return result_of(delivery)  # already done by an earlier attempt
-            message = self._prepare(delivery, reminder, client, business, template, request)
+                return result_of(delivery)  # settled by an earlier attempt
+            if delivery.send_started_at is not None:
+                return await self._outcome_unknown(session, delivery)
+            message = self._prepare(delivery, parts, request)
             await session.commit()
             if message is None:
                 return result_of(delivery)
-            return await self._send(session, delivery, message, provider)
+            await self._wait_for_rate_slot(session, delivery)
+            # The claim: from this commit on, this delivery is never sent again.
+            delivery.attempts += 1
+            delivery.send_started_at = utcnow()
+            await session.commit()
+            return await self._send(session, delivery, parts.client, message, provider)
 
-    async def _load(
-        self, session: AsyncSession, request: SendRequest
-    ) -> SendResult | tuple[Reminder, Client, Business, Template | None]:
+    async def _load(self, session: AsyncSession, request: SendRequest) -> SendResult | Parts:
         reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
         if reminder is None:
             return SendResult(delivery_id="", status="skipped", error_code="reminder_deleted")
@@ -124,83 +155,124 @@ class DeliveryBook:
         template = (
             await session.get(Template, reminder.template_id) if reminder.template_id else None
         )
+        sender = await SenderIdentityRepository(session).get_default(business.id, request.channel)
         await session.refresh(client, ["tag_rows"])
-        return reminder, client, business, template
+        return Parts(reminder, client, business, template, sender)
 
     def _prepare(
-        self,
-        delivery: Delivery,
-        reminder: Reminder,
-        client: Client,
-        business: Business,
-        template: Template | None,
-        request: SendRequest,
+        self, delivery: Delivery, parts: Parts, request: SendRequest
     ) -> OutgoingMessage | None:
         """Decide whether to send, and what; None when the delivery is settled without it."""
-        address = address_for(client, request.channel)
-        if request.channel in (client.opted_out_channels or []):
-            mark_skipped(delivery, "opted_out", f"client opted out of {request.channel}")
+        client, channel = parts.client, request.channel
+        if channel in (client.opted_out_channels or []):
+            mark_skipped(delivery, "opted_out", f"client opted out of {channel}")
             return None
-        if not address:
-            mark_skipped(delivery, "no_address", f"client has no address for {request.channel}")
+        if not address_for(client, channel):
+            mark_skipped(delivery, "no_address", f"client has no address for {channel}")
             return None
-        context: dict[str, Any] = {
-            "client": client_context(client, client.tags),
-            "reminder": reminder_context(
-                reminder,
-                schedules.due_at(reminder.schedule),
-                datetime.fromisoformat(request.scheduled_for),
-            ),
-            "business": business_context(business),
-        }
         try:
-            subject, body = render_message(reminder, template, context)
+            message = compose(
+                parts,
+                channel,
+                str(delivery.id),
+                datetime.fromisoformat(request.scheduled_for),
+                utcnow(),
+                self.settings,
+            )
         except TemplateProblem as problem:
             delivery.status = DeliveryStatus.failed.value
             delivery.error_code = "template_error"
             delivery.error_message = str(problem)
             return None
-        delivery.attempts += 1
-        delivery.to_address = address
-        delivery.subject = subject if request.channel == "email" else None
-        delivery.body = body
-        return OutgoingMessage(
-            channel=request.channel,
-            to=address,
-            subject=subject,
-            body=body,
-            delivery_id=str(delivery.id),
-        )
+        delivery.to_address = message.to
+        delivery.subject = message.subject if channel == "email" else None
+        delivery.body = message.body
+        return message
+
+    async def _wait_for_rate_slot(self, session: AsyncSession, delivery: Delivery) -> None:
+        """Hold the send until the channel's shared rate allows it.
+
+        A slot close enough is waited for here; a farther one is kept on the row and the
+        task handed back to Temporal to come back then (no worker slot held for minutes,
+        and no new place in the queue on return).
+        """
+        rate = self.settings.rate_per_second(delivery.channel)
+        if rate <= 0:
+            return
+        max_wait = self.settings.SEND_RATE_MAX_WAIT_SECONDS
+        now = utcnow()
+        if delivery.send_slot_at is None:
+            reservation = await self.limiter.reserve(delivery.channel, rate, SLOT_HORIZON)
+            wait = reservation.wait
+            if not reservation.granted:  # a backlog of more than a day: ask again later
+                raise ApplicationError(
+                    f"{delivery.channel} has more than a day of sends queued",
+                    type=RATE_LIMITED,
+                    next_retry_delay=timedelta(seconds=wait),
+                )
+            if wait > max_wait:
+                delivery.send_slot_at = now + timedelta(seconds=wait)
+                await session.commit()
+        else:
+            wait = (delivery.send_slot_at - now).total_seconds()
+        if wait > max_wait:
+            raise ApplicationError(
+                f"{delivery.channel} is at its rate limit; this send's slot is at "
+                f"{delivery.send_slot_at:%Y-%m-%d %H:%M:%S} UTC",
+                type=RATE_LIMITED,
+                next_retry_delay=timedelta(seconds=wait - max_wait / 2),
+            )
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _outcome_unknown(self, session: AsyncSession, delivery: Delivery) -> SendResult:
+        delivery.status = DeliveryStatus.failed.value
+        delivery.error_code = OUTCOME_UNKNOWN
+        delivery.error_message = (
+            "an earlier attempt stopped after handing the message to the provider, before "
+            "its answer was recorded; not sent again so the client cannot get it twice"
+            + (f" (last error: {delivery.error_message})" if delivery.error_message else "")
+        )[:2000]
+        await session.commit()
+        activity.logger.warning("delivery %s: outcome unknown, not resent", delivery.id)
+        return result_of(delivery)
 
     async def _send(
         self,
         session: AsyncSession,
         delivery: Delivery,
+        client: Client,
         message: OutgoingMessage,
         provider: Provider,
     ) -> SendResult:
         try:
             sent = await provider.send(message)
-        except ApplicationError as exc:
-            delivery.error_code = exc.type
-            delivery.error_message = str(exc)
-            if exc.non_retryable:
-                delivery.status = DeliveryStatus.failed.value
-            await session.commit()
+        except DeliveryFailure as failure:
+            await self._record_failure(session, delivery, client, failure)
+            raise ApplicationError(
+                f"{failure.code}: {failure.message}",
+                {"code": failure.code, "delivery_id": str(delivery.id)},
+                type=RETRYABLE_FAILURE if failure.retryable else PERMANENT_FAILURE,
+                non_retryable=not failure.retryable,
+                next_retry_delay=(
+                    timedelta(seconds=failure.retry_after) if failure.retry_after else None
+                ),
+            ) from failure
+        except BaseException as exc:
+            # The message may have left: the claim stays, so no retry sends it again.
+            delivery.error_message = f"{exc.__class__.__name__}: {exc}"[:1000]
+            await _commit_quietly(session)
             raise
-        except Exception as exc:
-            delivery.error_code = exc.__class__.__name__
-            delivery.error_message = str(exc)[:1000]
-            await session.commit()
-            raise
-        now = utcnow()
-        delivery.status = sent.status
-        delivery.provider_message_id = sent.provider_message_id
-        delivery.sent_at = now
-        delivery.delivered_at = now if sent.status == DeliveryStatus.delivered else None
-        delivery.error_code = None
-        delivery.error_message = None
-        await session.commit()
+        delivery_id = delivery.id
+        for attempt in range(RECORD_TRIES):
+            try:
+                await self._record_sent(delivery_id, sent.status, sent.provider_message_id)
+                break
+            except Exception:
+                if attempt == RECORD_TRIES - 1:
+                    raise  # the claim stays: the retry records outcome_unknown, never resends
+                await asyncio.sleep(0.5 * (attempt + 1))
+        await session.refresh(delivery)
         activity.logger.info(
             "delivery %s %s via %s to client %s",
             delivery.id,
@@ -209,3 +281,55 @@ class DeliveryBook:
             delivery.client_id,
         )
         return result_of(delivery)
+
+    async def _record_sent(self, delivery_id: uuid.UUID, status: str, message_id: str) -> None:
+        # Its own session: a failed commit in the caller's must not poison this one.
+        async with self.sessionmaker() as session:
+            delivery = await session.get(Delivery, delivery_id)
+            assert delivery is not None
+            now = utcnow()
+            # A status callback may have arrived first and said more ("delivered", or
+            # "failed" with the carrier's code): that is kept.
+            if delivery.status == DeliveryStatus.pending:
+                delivery.status = status
+                delivery.error_code = None
+                delivery.error_message = None
+            delivery.provider_message_id = message_id
+            delivery.sent_at = delivery.sent_at or now
+            if status == DeliveryStatus.delivered:
+                delivery.delivered_at = delivery.delivered_at or now
+            delivery.send_started_at = None
+            await session.commit()
+
+    async def _record_failure(
+        self, session: AsyncSession, delivery: Delivery, client: Client, failure: DeliveryFailure
+    ) -> None:
+        delivery.send_started_at = None  # the provider did not take it: a retry may send
+        delivery.error_code = failure.code[:64]
+        delivery.error_message = failure.message[:2000]
+        if not failure.retryable:
+            delivery.status = DeliveryStatus.failed.value
+            record_event(
+                session,
+                "delivery.failed",
+                business_id=delivery.business_id,
+                subject_type="delivery",
+                subject_id=delivery.id,
+                payload={"channel": delivery.channel, "code": failure.code},
+            )
+        if failure.opt_out:
+            set_opt_out(
+                session,
+                client,
+                delivery.channel,
+                opted_out=True,
+                source=f"{delivery.channel}_error_{failure.code}",
+            )
+        await session.commit()
+
+
+async def _commit_quietly(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except Exception:  # the original error is the one that matters
+        log.exception("could not record the error of a send whose outcome is unknown")

@@ -8,15 +8,49 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.delivery import get_or_create_delivery, mark_skipped
+from activities.delivery import address_for, get_or_create_delivery, mark_skipped
 from core.enums import DeliveryStatus
-from core.models import Business, Reminder
+from core.models import Business, Client, Reminder
 from core.repositories.reminders import ReminderRepository
-from workflows.contracts import SkipRequest, SyncRequest, Target, Targets, TargetsRequest
+from workflows.contracts import (
+    DeferRequest,
+    SkipRequest,
+    SyncRequest,
+    Target,
+    Targets,
+    TargetsRequest,
+)
 
 
 def _parse(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+WINDOWED_CHANNELS = ("sms", "whatsapp")
+ALL_CHANNELS = ("email", "sms", "whatsapp")
+
+
+def _target(client: Client, business: Business, channel: str) -> Target:
+    target = Target(client_id=str(client.id), channel=channel)
+    start, end = business.send_window_start, business.send_window_end
+    if channel in WINDOWED_CHANNELS and start is not None and end is not None:
+        target.window_start = start.isoformat(timespec="minutes")
+        target.window_end = end.isoformat(timespec="minutes")
+        target.timezone = client.timezone or business.timezone
+    return target
+
+
+def _fallback_channels(client: Client, business: Business, used: list[str]) -> list[str]:
+    """The client's other channels in their order of preference (theirs, then the
+    business's, then the rest) that could carry a message: not opted out, with an address."""
+    order = [*client.preferred_channels, *business.default_channels, *ALL_CHANNELS]
+    return [
+        channel
+        for channel in dict.fromkeys(order)
+        if channel not in used
+        and channel not in (client.opted_out_channels or [])
+        and address_for(client, channel)
+    ]
 
 
 class ReminderActivities:
@@ -30,7 +64,11 @@ class ReminderActivities:
         for client in await ReminderRepository(session).target_clients(reminder):
             # The reminder's channels, else the client's preferred, else the business's.
             channels = reminder.channels or client.preferred_channels or business.default_channels
-            targets.extend(Target(client_id=str(client.id), channel=c) for c in channels)
+            spare = _fallback_channels(client, business, channels) if reminder.fallback else []
+            for channel in channels:
+                target = _target(client, business, channel)
+                target.fallbacks = [_target(client, business, other) for other in spare]
+                targets.append(target)
         return targets
 
     @activity.defn(name="resolve_targets")
@@ -66,6 +104,34 @@ class ReminderActivities:
                     mark_skipped(delivery, request.reason, reason)
             await session.commit()
             return len(targets)
+
+    @activity.defn(name="record_deferral")
+    async def record_deferral(self, request: DeferRequest) -> None:
+        """A send held for the send window: its delivery row says until when (or, once the
+        reminder stopped before the window opened, that it was skipped and why)."""
+        async with self.sessionmaker() as session:
+            reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
+            if reminder is None:
+                return
+            delivery = await get_or_create_delivery(
+                session,
+                reminder,
+                uuid.UUID(request.client_id),
+                request.channel,
+                request.occurrence_key,
+                datetime.fromisoformat(request.scheduled_for),
+                request.fallback_from,
+            )
+            if delivery.status == DeliveryStatus.pending:
+                delivery.deferred_until = datetime.fromisoformat(request.until)
+                if request.stopped:
+                    mark_skipped(
+                        delivery,
+                        request.stopped,
+                        f"held for the send window, and the reminder was {request.stopped} "
+                        "before it opened",
+                    )
+            await session.commit()
 
     @activity.defn(name="sync_reminder")
     async def sync_reminder(self, request: SyncRequest) -> None:

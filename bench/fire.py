@@ -363,7 +363,10 @@ async def run(args: argparse.Namespace, server: DevServer, database_url: str) ->
     engine = create_engine(database_url)  # the worker's
     sessionmaker = create_sessionmaker(engine)
     probe = create_engine(database_url)  # ours: seeding and polling take none of its connections
-    settings = Settings(_env_file=None, DATABASE_URL=database_url)  # type: ignore[call-arg]
+    # No send rate limit: this measures the engine, not the providers' pace.
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, DATABASE_URL=database_url, EMAIL_RATE_PER_SECOND=0
+    )
     providers: dict[str, Any] = {name: SandboxProvider() for name in ("email", "sms", "whatsapp")}
     recorder = CeilingActivities()
     worker = Worker(
@@ -371,7 +374,9 @@ async def run(args: argparse.Namespace, server: DevServer, database_url: str) ->
         task_queue=TASK_QUEUE,
         workflows=[*workflows.WORKFLOWS, CeilingWorkflow],
         activities=[
-            *activities.build_activities(settings, sessionmaker, providers),
+            *activities.build_activities(
+                settings, sessionmaker, activities.build_outbound(settings, providers)
+            ),
             recorder.done_at,
         ],
         workflow_runner=workflows.workflow_runner(),

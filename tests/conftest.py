@@ -273,19 +273,23 @@ def build_worker(
     task_queue: str,
     sessionmaker: Any,
     providers: dict[str, Any] | None = None,
+    limiter: Any = None,
 ) -> Any:
     """A worker with the project's workflows and activities on the caller's database
-    sessions (the caller owns the engine, so no pool is left behind per test)."""
+    sessions (the caller owns the engine, so no pool is left behind per test). The send
+    rate limit is in-process unless a test passes its own limiter."""
     from temporalio.worker import Worker
 
     import activities
     import workflows
+    from core.ratelimit import LocalRateLimiter
 
+    outbound = activities.build_outbound(settings, providers, limiter or LocalRateLimiter())
     return Worker(
         client,
         task_queue=task_queue,
         workflows=workflows.WORKFLOWS,
-        activities=activities.build_activities(settings, sessionmaker, providers),
+        activities=activities.build_activities(settings, sessionmaker, outbound),
         workflow_runner=workflows.workflow_runner(),
     )
 

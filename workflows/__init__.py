@@ -15,6 +15,7 @@ WORKFLOWS: list[type] = [ReminderWorkflow, PingWorkflow]
 # sandbox: the sandbox proxies zoneinfo.ZoneInfo, which datetime.astimezone then refuses.
 PASSTHROUGH_MODULES = (
     "workflows.schedule",
+    "workflows.window",
     "workflows.contracts",
     "workflows.search_attributes",
     "dateutil",

@@ -67,6 +67,14 @@ class ReminderStatus:
 class Target:
     client_id: str
     channel: str
+    # The business's send window ("09:00", "18:00"), local to `timezone` (the client's, else
+    # the business's); set only for channels it applies to (SMS and WhatsApp).
+    window_start: str | None = None
+    window_end: str | None = None
+    timezone: str | None = None
+    # The client's next channels, in order, when the reminder falls back on a permanent
+    # failure of this one (each with its own window, if any).
+    fallbacks: list[Target] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +97,24 @@ class SendRequest:
     occurrence_key: str
     scheduled_for: str
     request_id: str | None = None
+    # Set on a fallback send: the channel that failed permanently before it.
+    fallback_from: str | None = None
+
+
+@dataclass
+class DeferRequest:
+    """A send held until the send window opens, recorded on its delivery row."""
+
+    reminder_id: str
+    client_id: str
+    channel: str
+    occurrence_key: str
+    scheduled_for: str
+    until: str
+    fallback_from: str | None = None
+    # Set when the reminder stopped (cancelled, completed, paused) before the window opened:
+    # the held send is recorded as skipped for that reason instead.
+    stopped: str | None = None
 
 
 @dataclass
@@ -105,7 +131,7 @@ class SkipRequest:
     reminder_id: str
     occurrence_key: str
     scheduled_for: str
-    reason: str  # "paused" or "missed"
+    reason: str  # "paused", "missed", or the state that stopped a deferred send
 
 
 @dataclass

@@ -13,10 +13,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from workflows import schedule as schedules
+    from workflows import window as windows
     from workflows.contracts import (
+        DeferRequest,
         ReminderInput,
         ReminderStatus,
         RescheduleArgs,
@@ -40,14 +43,20 @@ FAN_OUT_BATCH = 50
 BOOKKEEPING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
-# Provider outages are retried with backoff for hours; permanent failures are raised as
-# non-retryable by the activity and stop at once.
+# Provider outages (timeouts, connection errors, 429, 5xx, SMTP 4xx) are retried with
+# backoff for hours; permanent failures (an invalid or unsubscribed address, a rejected
+# message, SMTP 5xx) are raised as non-retryable "DeliveryFailed" and stop at once.
+PERMANENT_FAILURE = "DeliveryFailed"
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=15),
     maximum_attempts=20,
+    non_retryable_error_types=[PERMANENT_FAILURE],
 )
+# Behaviour added while reminders were running; each new command path sits behind its patch.
+SEND_WINDOW_PATCH = "send-window-v1"
+FALLBACK_PATCH = "channel-fallback-v1"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -56,6 +65,21 @@ def _iso(value: datetime | None) -> str | None:
 
 def _parse(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+def _opens(target: Target, now: datetime) -> datetime | None:
+    """When the target's send window next opens; None when it is open (or has none)."""
+    if target.window_start is None or target.window_end is None or target.timezone is None:
+        return None
+    return windows.next_open(now, target.window_start, target.window_end, target.timezone)
+
+
+def _failed_for_good(err: ActivityError) -> bool:
+    """A permanent provider failure, or an outage that outlasted every retry."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == PERMANENT_FAILURE:
+        return True
+    return err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
 
 
 @workflow.defn(name="ReminderWorkflow")
@@ -226,17 +250,86 @@ class ReminderWorkflow:
         if not targets.exists:
             self._state = CANCELLED  # the reminder's row is gone: nothing left to send
             return
-        for start in range(0, len(targets.targets), FAN_OUT_BATCH):
-            batch = targets.targets[start : start + FAN_OUT_BATCH]
+        # Sends that can go now first: a batch never waits on one held for the send window.
+        now = workflow.now()
+        ordered = sorted(targets.targets, key=lambda target: _opens(target, now) or now)
+        for start in range(0, len(ordered), FAN_OUT_BATCH):
+            batch = ordered[start : start + FAN_OUT_BATCH]
             await asyncio.gather(
-                *(self._send(target, key, scheduled_for) for target in batch),
+                *(self._deliver(target, key, scheduled_for) for target in batch),
                 return_exceptions=True,  # one failing send never stops the others
             )
         self._occurrences_sent += 1
         self._last_fired_at = _iso(workflow.now())
         self._last_occurrence = key
 
-    async def _send(self, target: Target, key: str, scheduled_for: datetime) -> SendResult:
+    async def _deliver(
+        self,
+        target: Target,
+        key: str,
+        scheduled_for: datetime,
+        fallback_from: str | None = None,
+    ) -> SendResult | None:
+        """One client on one channel: wait for the send window, send, and on a permanent
+        failure go on to the client's next channel when the reminder asks for it."""
+        if not await self._wait_for_window(target, key, scheduled_for, fallback_from):
+            return None
+        try:
+            return await self._send(target, key, scheduled_for, fallback_from)
+        except ActivityError as err:
+            if not (target.fallbacks and _failed_for_good(err)):
+                raise
+            if not workflow.patched(FALLBACK_PATCH):
+                raise  # pragma: no cover - histories from before fallback never get here
+            following, *rest = target.fallbacks
+            following.fallbacks = rest
+            return await self._deliver(following, key, scheduled_for, target.channel)
+
+    async def _wait_for_window(
+        self, target: Target, key: str, scheduled_for: datetime, fallback_from: str | None
+    ) -> bool:
+        """Hold an SMS or WhatsApp send until the business's send window opens in the
+        client's time zone; False when the reminder stopped meanwhile (recorded as skipped)."""
+        opens = _opens(target, workflow.now())
+        if opens is None or not workflow.patched(SEND_WINDOW_PATCH):
+            return True
+        request = DeferRequest(
+            reminder_id=self._input.reminder_id,
+            client_id=target.client_id,
+            channel=target.channel,
+            occurrence_key=key,
+            scheduled_for=scheduled_for.isoformat(),
+            until=opens.isoformat(),
+            fallback_from=fallback_from,
+        )
+        await self._record_deferral(request)
+        try:
+            await workflow.wait_condition(
+                lambda: self._state in ENDED, timeout=opens - workflow.now()
+            )
+        except TimeoutError:
+            pass
+        if self._state == SCHEDULED:
+            return True
+        request.stopped = self._state
+        await self._record_deferral(request)
+        return False
+
+    async def _record_deferral(self, request: DeferRequest) -> None:
+        await workflow.execute_activity(
+            "record_deferral",
+            request,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+
+    async def _send(
+        self,
+        target: Target,
+        key: str,
+        scheduled_for: datetime,
+        fallback_from: str | None = None,
+    ) -> SendResult:
         return await workflow.execute_activity(
             f"send_{target.channel}",
             SendRequest(
@@ -246,6 +339,7 @@ class ReminderWorkflow:
                 occurrence_key=key,
                 scheduled_for=scheduled_for.isoformat(),
                 request_id=self._input.request_id,
+                fallback_from=fallback_from,
             ),
             result_type=SendResult,
             start_to_close_timeout=timedelta(seconds=60),

@@ -22,9 +22,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
@@ -33,7 +34,7 @@ from temporalio.worker import Worker
 
 import activities
 import workflows
-from activities.providers import SandboxProvider
+from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult, SandboxProvider
 from core import migrations
 from core.db import create_engine, create_sessionmaker
 from core.models import Business, Delivery, Reminder
@@ -57,6 +58,15 @@ LONDON = "Europe/London"
 BODY = "Hi {{ client.name }}, your VAT return is due {{ reminder.due_at | date }}."
 
 log = logging.getLogger("record_histories")
+# Email to this address is refused for good, as a server's 550 would be.
+BOUNCES = "bounce@example.com"
+
+
+class BouncingProvider(SandboxProvider):
+    async def send(self, message: OutgoingMessage) -> ProviderResult:
+        if message.to == BOUNCES:
+            raise DeliveryFailure("smtp_550", "5.1.1 Mailbox unavailable", retryable=False)
+        return await super().send(message)
 
 
 @dataclass
@@ -73,19 +83,22 @@ class Recorder:
     async def now(self) -> datetime:
         return (await self.env.get_current_time()).astimezone(UTC).replace(microsecond=0)
 
-    async def reminder(self, schedule: dict[str, Any], timezone: str = LONDON) -> Reminder:
+    async def reminder(
+        self, schedule: dict[str, Any], timezone: str = LONDON, **fields: Any
+    ) -> Reminder:
         reminder_id = uuid.uuid4()
         row = Reminder(
             id=reminder_id,
             business_id=self.business_id,
             title="VAT return",
             type="deadline",
-            client_ids=[str(self.client_id)],
-            channels=["email"],
+            client_ids=fields.pop("client_ids", [str(self.client_id)]),
+            channels=fields.pop("channels", ["email"]),
             body=BODY,
             timezone=timezone,
             schedule=validate_schedule(schedule, timezone),
             workflow_id=workflow_id_for(str(reminder_id)),
+            **fields,
         )
         async with self.sessionmaker() as session:
             session.add(row)
@@ -113,6 +126,18 @@ class Recorder:
             start_signal=start_signal,
             start_signal_args=start_signal_args,
         )
+
+    async def add(self, *rows: Any) -> None:
+        async with self.sessionmaker() as session:
+            session.add_all(rows)
+            await session.commit()
+
+    async def set_window(self, start: time, end: time) -> None:
+        async with self.sessionmaker() as session:
+            business = await session.get(Business, self.business_id)
+            assert business is not None
+            business.send_window_start, business.send_window_end = start, end
+            await session.commit()
 
     async def deliveries(self, row: Reminder) -> list[tuple[str, str | None]]:
         """(status, error_code) of the reminder's deliveries, by scheduled time."""
@@ -281,6 +306,34 @@ async def continue_as_new(r: Recorder) -> None:
     await r.save("continue_as_new_last_run", handle.id)
 
 
+async def held_for_send_window(r: Recorder) -> None:
+    # An SMS due at 20:00 London with a 09:00-17:00 window waits for the next morning.
+    await r.set_window(time(9, 0), time(17, 0))
+    day = (await r.now() + timedelta(days=2)).date()
+    at = datetime.combine(day, time(20, 0), tzinfo=ZoneInfo(LONDON))
+    row = await r.reminder({"kind": "once", "at": at.isoformat()}, channels=["sms"])
+    handle = await r.start(row)
+    result = await handle.result()
+    expect("occurrences sent", result.occurrences_sent, 1)
+    expect("deliveries", await r.deliveries(row), [DELIVERED])
+    await r.save("held_for_send_window", handle.id)
+
+
+async def fallback_after_bounce(r: Recorder) -> None:
+    # The email is refused for good (BouncingProvider); the reminder falls back to SMS.
+    client = ClientRow(business_id=r.business_id, name="Cara", email=BOUNCES, phone="+447911123457")
+    await r.add(client)
+    row = await r.reminder(
+        {"kind": "once", "at": (await r.now() + timedelta(hours=1)).isoformat()},
+        client_ids=[str(client.id)],
+        fallback=True,
+    )
+    handle = await r.start(row)
+    await handle.result()
+    expect("deliveries", await r.deliveries(row), [("failed", "smtp_550"), DELIVERED])
+    await r.save("fallback_after_bounce", handle.id)
+
+
 Scenario = Callable[[Recorder], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
@@ -295,6 +348,8 @@ SCENARIOS: dict[str, Scenario] = {
         cancelled,
         late_occurrence_missed,
         continue_as_new,
+        held_for_send_window,
+        fallback_after_bounce,
     )
 }
 
@@ -333,11 +388,14 @@ async def recorder(database_url: str) -> AsyncIterator[Recorder]:
         await session.commit()
     env = await start_test_server()
     providers: dict[str, Any] = {name: SandboxProvider() for name in ("email", "sms", "whatsapp")}
+    providers["email"] = BouncingProvider()
     worker = Worker(
         env.client,
         task_queue=TASK_QUEUE,
         workflows=workflows.WORKFLOWS,
-        activities=activities.build_activities(settings, sessionmaker, providers),
+        activities=activities.build_activities(
+            settings, sessionmaker, activities.build_outbound(settings, providers)
+        ),
         workflow_runner=workflows.workflow_runner(),
     )
     try:

@@ -42,7 +42,9 @@ async def ping(env: WorkflowEnvironment, settings: Settings, database_url: str) 
             env.client,
             task_queue=queue,
             workflows=workflows.WORKFLOWS,
-            activities=activities.build_activities(settings, create_sessionmaker(engine)),
+            activities=activities.build_activities(
+                settings, create_sessionmaker(engine), activities.build_outbound(settings)
+            ),
         ):
             return await env.client.execute_workflow(
                 PingWorkflow.run,

@@ -1,0 +1,85 @@
+"""What one delivery says and who it comes from: rendered text, sender identity, the
+WhatsApp template outside the 24-hour session, the unsubscribe link and status callback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from activities.providers import OutgoingMessage
+from core.messages import business_context, client_context, reminder_context, render_message
+from core.models import Business, Client, Reminder, SenderIdentity, Template
+from core.settings import Settings
+from core.templating import render
+from core.unsubscribe import unsubscribe_url
+from workflows import schedule as schedules
+
+# WhatsApp lets a business send free-form text only within 24 hours of the client's last
+# message; outside it, only an approved template.
+WHATSAPP_SESSION = timedelta(hours=24)
+STATUS_CALLBACK_PATH = "/api/v1/webhooks/twilio/status"
+
+
+def address_for(client: Client, channel: str) -> str | None:
+    return {
+        "email": client.email,
+        "sms": client.phone,
+        "whatsapp": client.whatsapp or client.phone,
+    }[channel]
+
+
+@dataclass
+class Parts:
+    reminder: Reminder
+    client: Client
+    business: Business
+    template: Template | None
+    sender: SenderIdentity | None
+
+
+def compose(
+    parts: Parts,
+    channel: str,
+    delivery_id: str,
+    scheduled_for: datetime,
+    now: datetime,
+    settings: Settings,
+) -> OutgoingMessage:
+    """The message for one delivery; raises TemplateProblem when the text cannot render."""
+    reminder, client = parts.reminder, parts.client
+    address = address_for(client, channel)
+    assert address is not None  # the caller skips clients without one
+    context: dict[str, Any] = {
+        "client": client_context(client, client.tags),
+        "reminder": reminder_context(reminder, schedules.due_at(reminder.schedule), scheduled_for),
+        "business": business_context(parts.business),
+    }
+    subject, body = render_message(reminder, parts.template, context)
+    message = OutgoingMessage(
+        channel=channel, to=address, subject=subject, body=body, delivery_id=delivery_id
+    )
+    sender = parts.sender
+    if channel == "email":
+        message.from_email = sender.from_email if sender else None
+        message.from_name = (sender.from_name if sender else None) or parts.business.name
+        message.reply_to = sender.reply_to if sender else None
+        message.unsubscribe_url = unsubscribe_url(settings, client.id, channel)
+        return message
+    if sender is not None:
+        message.from_number = sender.from_number
+        message.messaging_service_sid = sender.messaging_service_sid
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    message.status_callback = f"{base}{STATUS_CALLBACK_PATH}?delivery_id={delivery_id}"
+    if channel == "whatsapp" and reminder.whatsapp_content_sid and not in_session(client, now):
+        message.content_sid = reminder.whatsapp_content_sid
+        message.content_variables = {
+            name: render(source, context, f"whatsapp_content_variables.{name}")
+            for name, source in (reminder.whatsapp_content_variables or {}).items()
+        }
+    return message
+
+
+def in_session(client: Client, now: datetime) -> bool:
+    last = client.whatsapp_session_at
+    return last is not None and now - last < WHATSAPP_SESSION
