@@ -287,6 +287,9 @@ class Delivery(IdMixin, TimestampMixin, Base):
     # Set just before the provider is called and cleared once its answer is recorded: a
     # retry that finds it set cannot know whether the message left, so it never resends.
     send_started_at: Mapped[datetime | None]
+    # The rate-limit slot reserved for this send when it lay too far ahead to wait for in
+    # the worker: the retry that comes back for it sends then, without queueing again.
+    send_slot_at: Mapped[datetime | None]
     # Outside the business's send window: held until then (SMS and WhatsApp).
     deferred_until: Mapped[datetime | None]
     # This delivery replaces one on that channel which failed permanently.

@@ -24,6 +24,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('send_started_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('send_slot_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('deferred_until', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('fallback_from', sa.String(length=20), nullable=True))
         batch_op.create_index('ix_deliveries_provider_message_id', ['provider_message_id'], unique=False)
@@ -47,6 +48,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_deliveries_provider_message_id')
         batch_op.drop_column('fallback_from')
         batch_op.drop_column('deferred_until')
+        batch_op.drop_column('send_slot_at')
         batch_op.drop_column('send_started_at')
 
     with op.batch_alter_table('clients', schema=None) as batch_op:
