@@ -265,6 +265,8 @@ class _RunReader:
             self._fired(event, activity, result if isinstance(result, dict) else {})
         elif activity.name == "record_skipped":
             self._skipped(event, activity, result)
+        elif activity.name == "record_deferral":
+            self._deferred(event, activity)
         elif activity.name != "sync_reminder":
             self.add(event, "activity", f"{activity.name} done", activity=activity.name)
 
@@ -323,6 +325,8 @@ class _RunReader:
         reason = result.get("error_message") or result.get("error_code")
         if reason:
             text += f" ({reason})"
+        if args.get("fallback_from"):
+            text += f", instead of {_channel(args['fallback_from'])}"
         self.add(
             event,
             "delivery",
@@ -336,6 +340,33 @@ class _RunReader:
             error_code=result.get("error_code"),
             error_message=result.get("error_message"),
             attempt=activity.attempt if activity.attempt > 1 else None,
+            fallback_from=args.get("fallback_from"),
+        )
+
+    def _deferred(self, event: HistoryEvent, activity: _Activity) -> None:
+        args = activity.args
+        channel = _channel(args.get("channel"))
+        if args.get("stopped"):
+            text = (
+                f"{channel} to client {args.get('client_id')} skipped: the reminder was "
+                f"{args['stopped']} before the send window opened"
+            )
+            kind = "skipped"
+        else:
+            text = (
+                f"{channel} to client {args.get('client_id')} held until the send window "
+                f"opens at {args.get('until')}"
+            )
+            kind = "deferred"
+        self.add(
+            event,
+            kind,
+            text,
+            client_id=args.get("client_id"),
+            channel=args.get("channel"),
+            occurrence_key=args.get("occurrence_key"),
+            until=args.get("until"),
+            reason=args.get("stopped"),
         )
 
     def _skipped(self, event: HistoryEvent, activity: _Activity, count: Any) -> None:

@@ -344,3 +344,30 @@ async def test_history_of_another_business_reminder_is_404(
     assert (await history(client, owner, created["id"]))["items"][0]["kind"] == "started"
     missing = await client.get(f"{URL}/{uuid.uuid4()}/history", headers=owner.headers)
     assert missing.status_code == 404
+
+
+def _recorded(name: str) -> list[HistoryEvent]:
+    from tests.workflows.test_replay import HISTORIES, load_history
+
+    return list(load_history(HISTORIES / f"{name}.json").events)
+
+
+def test_a_send_held_for_the_window_reads_as_deferred_then_sent() -> None:
+    timeline = build_timeline([_recorded("held_for_send_window")])
+    kinds = [entry.kind for entry in timeline]
+    assert kinds.index("fired") < kinds.index("deferred") < kinds.index("delivery")
+    deferred = timeline[kinds.index("deferred")]
+    assert deferred.text.startswith("SMS to client ")
+    assert "held until the send window opens at " in deferred.text
+    assert deferred.details["channel"] == "sms"
+    opens = datetime.fromisoformat(deferred.details["until"])
+    assert timeline[kinds.index("delivery")].at >= opens  # sent once the window opened
+
+
+def test_a_fallback_reads_as_a_failure_then_a_send_instead() -> None:
+    timeline = build_timeline([_recorded("fallback_after_bounce")])
+    failed = next(entry for entry in timeline if entry.kind == "delivery_failed")
+    assert "smtp_550" in failed.text
+    sent = next(entry for entry in timeline if entry.kind == "delivery")
+    assert sent.details["fallback_from"] == "email"
+    assert sent.text.endswith(": delivered, instead of Email")
