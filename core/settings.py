@@ -154,6 +154,25 @@ class Settings(BaseSettings):
             problems.append("SMS_BACKEND is sandbox; set SMS_BACKEND=twilio and TWILIO_*")
         if self.WHATSAPP_BACKEND == MessagingBackend.sandbox:
             problems.append("WHATSAPP_BACKEND is sandbox; set WHATSAPP_BACKEND=twilio and TWILIO_*")
+        if self.EMAIL_BACKEND == EmailBackend.smtp:
+            if not self.SMTP_HOST:
+                problems.append("EMAIL_BACKEND is smtp but SMTP_HOST is not set")
+            if not (self.SMTP_STARTTLS or self.smtp_implicit_tls):
+                problems.append(
+                    "SMTP_STARTTLS is off and SMTP_IMPLICIT_TLS is not on: mail would go in clear"
+                )
+        uses_twilio = MessagingBackend.twilio in (self.SMS_BACKEND, self.WHATSAPP_BACKEND)
+        if uses_twilio and not (self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN):
+            problems.append(
+                "SMS/WhatsApp use twilio but TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN unset"
+            )
+        if not self.PUBLIC_BASE_URL.startswith("https://") or self.PUBLIC_BASE_URL.startswith(
+            ("https://127.", "https://localhost")
+        ):
+            problems.append(
+                "PUBLIC_BASE_URL must be the public https:// URL (Twilio signs its callbacks "
+                "against it; unsubscribe links point at it)"
+            )
         if "*" in self.CORS_ORIGINS:
             problems.append("CORS_ORIGINS must not be '*' (credentials are allowed)")
         return problems

@@ -17,6 +17,7 @@ SAFE_PRODUCTION = {
     "WHATSAPP_BACKEND": "twilio",
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "t" * 32,
+    "PUBLIC_BASE_URL": "https://reminders.example.com",
 }
 
 
@@ -41,6 +42,8 @@ def test_credentials_switch_channels_to_real_providers() -> None:
 
 def test_safe_production_settings_start() -> None:
     make(**SAFE_PRODUCTION).check_production_safety()
+    # Implicit TLS (SMTPS on 465) is as safe as STARTTLS.
+    make(**{**SAFE_PRODUCTION, "SMTP_STARTTLS": False, "SMTP_PORT": 465}).check_production_safety()
 
 
 @pytest.mark.parametrize(
@@ -54,6 +57,11 @@ def test_safe_production_settings_start() -> None:
         ({"WHATSAPP_BACKEND": "sandbox"}, "WHATSAPP_BACKEND"),
         ({"DEBUG": True}, "DEBUG"),
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
+        ({"SMTP_HOST": None}, "SMTP_HOST"),
+        ({"SMTP_STARTTLS": False}, "SMTP_STARTTLS"),
+        ({"TWILIO_AUTH_TOKEN": None}, "TWILIO_AUTH_TOKEN"),
+        ({"PUBLIC_BASE_URL": "http://reminders.example.com"}, "PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "https://127.0.0.1:8000"}, "PUBLIC_BASE_URL"),
     ],
 )
 def test_production_refuses_unsafe_setting_naming_it(override: dict, named: str) -> None:
