@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.compose import Parts, address_for, compose
 from activities.providers import DeliveryFailure, OutgoingMessage, Provider
@@ -209,6 +209,7 @@ class DeliveryBook:
                     f"{delivery.channel} has more than a day of sends queued",
                     type=RATE_LIMITED,
                     next_retry_delay=timedelta(seconds=wait),
+                    category=ApplicationErrorCategory.BENIGN,
                 )
             if wait > max_wait:
                 delivery.send_slot_at = now + timedelta(seconds=wait)
@@ -221,6 +222,8 @@ class DeliveryBook:
                 f"{delivery.send_slot_at:%Y-%m-%d %H:%M:%S} UTC",
                 type=RATE_LIMITED,
                 next_retry_delay=timedelta(seconds=wait - max_wait / 2),
+                # Expected under load: not logged as a failure.
+                category=ApplicationErrorCategory.BENIGN,
             )
         if wait > 0:
             await asyncio.sleep(wait)

@@ -12,22 +12,15 @@ from sqlalchemy import text
 
 from core.settings import Settings
 from core.unsubscribe import make_unsubscribe_token, read_unsubscribe_token, unsubscribe_url
+from tests.api.test_webhooks import add_client as add_phone_client
+from tests.api.test_webhooks import opted_out
 from tests.conftest import PUBLIC_BASE_URL, TEST_SECRET, Tenant
 
 CLIENTS = "/api/v1/clients"
 
 
 async def add_client(http: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> str:
-    payload = {"name": "Alice Jones", "email": "alice@client.example.com", **fields}
-    response = await http.post(CLIENTS, headers=tenant.headers, json=payload)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-async def opted_out(http: httpx.AsyncClient, tenant: Tenant, client_id: str) -> list[str]:
-    response = await http.get(f"{CLIENTS}/{client_id}", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    return list(response.json()["opted_out_channels"])
+    return await add_phone_client(http, tenant, email="alice@client.example.com", **fields)
 
 
 def link(settings: Settings, client_id: str, channel: str = "email") -> str:

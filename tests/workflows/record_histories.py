@@ -36,11 +36,11 @@ import activities
 import workflows
 from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult, SandboxProvider
 from core import migrations
-from core.db import create_engine, create_sessionmaker
 from core.models import Business, Delivery, Reminder
 from core.models import Client as ClientRow
 from core.settings import Settings
 from core.temporal import register_search_attributes
+from tests.seed import seeded_business
 from workflows.contracts import (
     ReminderInput,
     ReminderStatus,
@@ -370,40 +370,24 @@ async def start_test_server() -> WorkflowEnvironment:
 async def recorder(database_url: str) -> AsyncIterator[Recorder]:
     # The providers are given below: settings only name the database.
     settings = Settings(_env_file=None, DATABASE_URL=database_url)  # type: ignore[call-arg]
-    engine = create_engine(database_url)
-    sessionmaker = create_sessionmaker(engine)
-    business_id, client_id = uuid.uuid4(), uuid.uuid4()
-    async with sessionmaker() as session:
-        session.add(Business(id=business_id, name="Acme Accounting", timezone=LONDON))
-        await session.flush()
-        session.add(
-            ClientRow(
-                id=client_id,
-                business_id=business_id,
-                name="Bob Builder",
-                email="bob@example.com",
-                phone="+447911123456",
-            )
-        )
-        await session.commit()
-    env = await start_test_server()
     providers: dict[str, Any] = {name: SandboxProvider() for name in ("email", "sms", "whatsapp")}
     providers["email"] = BouncingProvider()
-    worker = Worker(
-        env.client,
-        task_queue=TASK_QUEUE,
-        workflows=workflows.WORKFLOWS,
-        activities=activities.build_activities(
-            settings, sessionmaker, activities.build_outbound(settings, providers)
-        ),
-        workflow_runner=workflows.workflow_runner(),
-    )
-    try:
-        async with worker:
-            yield Recorder(env, sessionmaker, business_id, client_id)
-    finally:
-        await env.shutdown()
-        await engine.dispose()
+    async with seeded_business(database_url, "Acme Accounting") as seed:
+        env = await start_test_server()
+        worker = Worker(
+            env.client,
+            task_queue=TASK_QUEUE,
+            workflows=workflows.WORKFLOWS,
+            activities=activities.build_activities(
+                settings, seed.sessionmaker, activities.build_outbound(settings, providers)
+            ),
+            workflow_runner=workflows.workflow_runner(),
+        )
+        try:
+            async with worker:
+                yield Recorder(env, seed.sessionmaker, seed.business_id, seed.client_id)
+        finally:
+            await env.shutdown()
 
 
 async def record(database_url: str, names: list[str]) -> None:

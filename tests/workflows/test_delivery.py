@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
@@ -20,7 +20,6 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities import build_providers
 from activities.providers import OutgoingMessage, Provider, ProviderResult
-from core.db import create_engine, create_sessionmaker
 from core.models import Business, Delivery, Reminder, SenderIdentity
 from core.models import Client as ClientRow
 from core.ratelimit import LocalRateLimiter, RedisRateLimiter
@@ -28,13 +27,14 @@ from core.settings import Settings
 from tests.conftest import PUBLIC_BASE_URL, TWILIO_SID, TWILIO_TOKEN, build_worker
 from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilio, signed_callback
+from tests.seed import BOB, seeded_business
 from workflows.contracts import ReminderInput, workflow_id_for
 from workflows.reminder import ReminderWorkflow
 from workflows.schedule import validate_schedule
 
 LONDON = "Europe/London"
-BOB_EMAIL = "bob@example.com"
-BOB_PHONE = "+447911123456"
+BOB_EMAIL = BOB["email"]
+BOB_PHONE = BOB["phone"]
 FIRM_NUMBER = "+15005550006"
 
 
@@ -166,57 +166,39 @@ class FailAfterSend:
 async def box(
     temporal_time_skipping: Any, settings: Settings, database_url: str
 ) -> AsyncIterator[Outbox]:
-    engine = create_engine(database_url)
-    sessionmaker = create_sessionmaker(engine)
-    business_id, client_id = uuid.uuid4(), uuid.uuid4()
-    async with sessionmaker() as session:
-        session.add(Business(id=business_id, name="Ann & Co", timezone=LONDON))
-        await session.flush()
-        session.add_all(
-            [
-                ClientRow(
-                    id=client_id,
-                    business_id=business_id,
-                    name="Bob Builder",
-                    email=BOB_EMAIL,
-                    phone=BOB_PHONE,
-                ),
-                SenderIdentity(
-                    business_id=business_id,
-                    channel="email",
-                    from_email="office@annandco.example.com",
-                    from_name="Ann & Co Accountants",
-                    reply_to="ann@annandco.example.com",
-                    is_default=True,
-                ),
-                SenderIdentity(
-                    business_id=business_id,
-                    channel="sms",
-                    from_number=FIRM_NUMBER,
-                    is_default=True,
-                ),
-                SenderIdentity(
-                    business_id=business_id,
-                    channel="whatsapp",
-                    from_number=FIRM_NUMBER,
-                    is_default=True,
-                ),
-            ]
+    def sender(channel: str, **fields: Any) -> Callable[[uuid.UUID], SenderIdentity]:
+        return lambda business_id: SenderIdentity(
+            business_id=business_id, channel=channel, is_default=True, **fields
         )
-        await session.commit()
-    async with FakeSmtpServer() as smtp, FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
+
+    async with (
+        seeded_business(
+            database_url,
+            "Ann & Co",
+            LONDON,
+            sender(
+                "email",
+                from_email="office@annandco.example.com",
+                from_name="Ann & Co Accountants",
+                reply_to="ann@annandco.example.com",
+            ),
+            sender("sms", from_number=FIRM_NUMBER),
+            sender("whatsapp", from_number=FIRM_NUMBER),
+        ) as seed,
+        FakeSmtpServer() as smtp,
+        FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio,
+    ):
         yield Outbox(
             env=temporal_time_skipping,
             client=temporal_time_skipping.client,
             settings=delivery_settings(settings, smtp, twilio),
-            sessionmaker=sessionmaker,
+            sessionmaker=seed.sessionmaker,
             task_queue=f"delivery-{uuid.uuid4().hex[:8]}",
-            business_id=business_id,
-            client_id=client_id,
+            business_id=seed.business_id,
+            client_id=seed.client_id,
             smtp=smtp,
             twilio=twilio,
         )
-    await engine.dispose()
 
 
 @asynccontextmanager

@@ -15,11 +15,10 @@ from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from core.db import create_engine, create_sessionmaker
-from core.models import Business, Delivery, Reminder
-from core.models import Client as ClientRow
+from core.models import Delivery, Reminder
 from core.settings import Settings
 from tests.conftest import build_worker
+from tests.seed import seeded_business
 from workflows.contracts import ReminderInput, ReminderStatus, RescheduleArgs, workflow_id_for
 from workflows.reminder import ReminderWorkflow
 from workflows.schedule import validate_schedule
@@ -90,35 +89,19 @@ class World:
 async def world(
     temporal_time_skipping: Any, settings: Settings, database_url: str
 ) -> AsyncIterator[World]:
-    engine = create_engine(database_url)
-    sessionmaker = create_sessionmaker(engine)
-    business_id, client_id = uuid.uuid4(), uuid.uuid4()
-    async with sessionmaker() as session:
-        session.add(Business(id=business_id, name="Acme", timezone=LONDON))
-        await session.flush()
-        session.add(
-            ClientRow(
-                id=client_id,
-                business_id=business_id,
-                name="Bob Builder",
-                email="bob@example.com",
-                phone="+447911123456",
+    async with seeded_business(database_url) as seed:
+        task_queue = f"test-{uuid.uuid4().hex[:8]}"
+        client = temporal_time_skipping.client
+        async with build_worker(client, settings, task_queue, seed.sessionmaker):
+            yield World(
+                env=temporal_time_skipping,
+                client=client,
+                settings=settings,
+                sessionmaker=seed.sessionmaker,
+                task_queue=task_queue,
+                business_id=seed.business_id,
+                client_id=seed.client_id,
             )
-        )
-        await session.commit()
-    task_queue = f"test-{uuid.uuid4().hex[:8]}"
-    worker = build_worker(temporal_time_skipping.client, settings, task_queue, sessionmaker)
-    async with worker:
-        yield World(
-            env=temporal_time_skipping,
-            client=temporal_time_skipping.client,
-            settings=settings,
-            sessionmaker=sessionmaker,
-            task_queue=task_queue,
-            business_id=business_id,
-            client_id=client_id,
-        )
-    await engine.dispose()
 
 
 async def test_monthly_reminder_fires_at_nine_local_all_year_across_dst(world: World) -> None:
