@@ -1,15 +1,20 @@
 """How fast a burst of reminders due at one instant turns into recorded deliveries.
 
     .venv/bin/python -m bench.fire [--n 1000] [--lead 20] [--database-url URL]
+                                   [--channel email|sms|whatsapp] [--rate R] [--max-wait S]
 
 Starts its own Temporal dev server (in memory, headless, 127.0.0.1, free ports) and stops
 it at the end, Ctrl-C included. Then, with one in-process worker (the project's workflows
 and activities, sandbox providers):
 
-1. reminders: N clients and N `once` reminders due at T = now + lead, all started before
-   T; waits until the N deliveries are recorded, and measures from T;
+1. reminders: N clients and N `once` reminders on one channel due at T = now + lead, all
+   started before T; waits until the N deliveries are recorded, and measures from T;
 2. ceiling: N minimal workflows on the same server and worker (sleep until T2, one trivial
    activity): the most this server, worker and machine can do for the same burst.
+
+With `--rate R` the channel's send rate limit is R per second (through Redis when
+REDIS_URL is set, else in the worker) and the ceiling is skipped: the figures are how
+close the sends' `sent_at` come to R, from the deliveries table.
 
 Never part of `make test`; see bench/README.md for what the figures mean.
 """
@@ -49,12 +54,15 @@ with workflow.unsafe.imports_passed_through():
     import activities
     import workflows
     from activities.providers import SandboxProvider
+    from bench.throttle import busiest_second
     from core import migrations
     from core.db import create_engine, create_sessionmaker
     from core.models import Business, Delivery, Reminder
     from core.models import Client as ClientRow
+    from core.ratelimit import LocalRateLimiter, RedisRateLimiter, Reservation
     from core.settings import Settings
     from core.temporal import SEARCH_ATTRIBUTES
+    from core.validation import check_phone
     from workflows import search_attributes as sa
     from workflows.contracts import ReminderInput, workflow_id_for
     from workflows.reminder import ReminderWorkflow
@@ -68,6 +76,14 @@ POLL_INTERVAL = 0.1
 PROGRESS_EVERY = 5.0
 RPC_TIMEOUT = timedelta(seconds=30)  # a start that hangs fails the run instead
 BODY = "Hi {{ client.name }}, your VAT return is due on {{ reminder.due_at | date }}."
+CHANNELS = ("email", "sms", "whatsapp")
+RATE_SETTINGS = {
+    "email": "EMAIL_RATE_PER_SECOND",
+    "sms": "SMS_RATE_PER_SECOND",
+    "whatsapp": "WHATSAPP_RATE_PER_SECOND",
+}
+SEND_TIMEOUT = 60.0  # the send activities' start_to_close_timeout (workflows/reminder.py)
+SENT = {"sent", "delivered"}  # a provider took it (the sandbox says "delivered")
 
 
 def say(text: str = "") -> None:
@@ -187,14 +203,71 @@ class Result:
     ready: float | None  # seconds before T when every workflow had written its row and slept
     done: float  # seconds from T until the last one was recorded
     lateness: list[float]  # seconds, each one's completion minus its due time
+    limited: Limited | None = None  # with --rate: the deliveries as the limit let them out
 
     @property
     def throughput(self) -> float:
         return self.n / self.done if self.done > 0 else math.inf
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.lateness)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+        return pct(self.lateness, q)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass
+class Limited:
+    """The deliveries of a rate-limited run, as the deliveries table has them."""
+
+    rows: int  # delivery rows (one per reminder when all went well)
+    sent: list[datetime]  # sent_at of those the provider took
+    slots: list[float]  # every slot the limiter granted, on its own clock (seconds)
+    after_slot: list[float]  # seconds from each send's slot to its sent_at
+    other: dict[str, int]  # rows in any other status, by status
+    held: int  # slot too far for the in-worker wait: kept in send_slot_at, retried then
+    max_attempts: int  # provider attempts; a rate-limit hold is not one
+    first_from_t: float  # seconds from T to the first sent_at
+    last_from_t: float
+
+    @property
+    def drain(self) -> float:
+        return (max(self.sent) - min(self.sent)).total_seconds() if self.sent else 0.0
+
+    @property
+    def busiest(self) -> int:
+        return busiest_second([t.timestamp() for t in self.sent])
+
+
+class SlotLog:
+    """The worker's limiter, noting each slot it grants a send: on the limiter's clock
+    (the Redis server's, or this process's monotonic one), and on this machine's wall
+    clock, by the send's workflow id, to set against the delivery's sent_at."""
+
+    def __init__(self, limiter: LocalRateLimiter | RedisRateLimiter) -> None:
+        self.limiter = limiter
+        self.slots: list[float] = []
+        self.at: dict[str, datetime] = {}  # workflow id -> slot
+
+    async def reserve(self, key: str, rate_per_second: float, max_wait: float) -> Reservation:
+        reservation, clock = await self.limiter.reserve_with_clock(key, rate_per_second, max_wait)
+        if reservation.granted:
+            self.slots.append(clock + reservation.wait)
+            slot = datetime.now(UTC) + timedelta(seconds=reservation.wait)
+            with contextlib.suppress(RuntimeError):  # outside an activity: no workflow id
+                if workflow_id := activity.info().workflow_id:
+                    self.at[workflow_id] = slot
+        return reservation
+
+    async def close(self) -> None:
+        await self.limiter.close()
+
+
+def phone_for(i: int) -> str:
+    """A valid UK mobile number, as the API would accept it (i below 300,000)."""
+    return check_phone(f"+447911{i:06d}")
 
 
 def seconds_until(at: datetime) -> float:
@@ -234,6 +307,7 @@ class Bench:
     client: Client
     sessionmaker: Any
     args: argparse.Namespace
+    slot_log: SlotLog
 
     async def seed(self, at: datetime) -> list[Reminder]:
         business_id = uuid.uuid4()
@@ -244,6 +318,7 @@ class Bench:
                 business_id=business_id,
                 name=f"Client {i:05d}",
                 email=f"client{i}@example.com",
+                phone=None if self.args.channel == "email" else phone_for(i),
             )
             for i in range(self.args.n)
         ]
@@ -257,7 +332,7 @@ class Bench:
                     title="VAT return",
                     type="deadline",
                     client_ids=[str(client.id)],
-                    channels=["email"],
+                    channels=[self.args.channel],
                     body=BODY,
                     timezone="UTC",
                     schedule=schedule,
@@ -300,39 +375,79 @@ class Bench:
 
     async def reminders(self) -> Result:
         at = due_in(self.args.lead)
-        rows = await self.seed(at)
-        business_id = rows[0].business_id
-        calls = [lambda row=row: self.start_reminder(row, at) for row in rows]
+        reminders = await self.seed(at)
+        business_id = reminders[0].business_id
+        calls = [lambda row=row: self.start_reminder(row, at) for row in reminders]
         await bounded(calls, self.args.start_concurrency)
         started = seconds_until(at)
 
         async def synced() -> int:
-            # Each workflow writes its next fire time to its row before it sleeps.
+            # Each workflow writes its next fire time to its row before it sleeps, and clears
+            # it once it has fired: when setup runs past T, a fired row counts as synced too
+            # (else the count falls back as the burst goes out and never reaches N).
             async with self.sessionmaker() as session:
                 stmt = select(func.count()).where(
-                    Reminder.business_id == business_id, Reminder.next_fire_at.is_not(None)
+                    Reminder.business_id == business_id,
+                    Reminder.next_fire_at.is_not(None) | Reminder.last_fired_at.is_not(None),
                 )
                 return int(await session.scalar(stmt) or 0)
 
         await wait_for("synced", synced, self.args.n, self.args.lead + self.args.timeout)
         ready = seconds_until(at)
 
-        async def delivered() -> int:
+        async def settled() -> int:
+            # Sent, or settled otherwise (failed, skipped): a failure is reported, not waited on.
             async with self.sessionmaker() as session:
                 stmt = select(func.count()).where(
-                    Delivery.business_id == business_id, Delivery.sent_at.is_not(None)
+                    Delivery.business_id == business_id, Delivery.status != "pending"
                 )
                 return int(await session.scalar(stmt) or 0)
 
-        await wait_for("delivered", delivered, self.args.n, self.args.timeout)
+        timeout = self.args.timeout + (self.args.n / self.args.rate if self.args.rate else 0)
+        await wait_for("delivered", settled, self.args.n, timeout)
         async with self.sessionmaker() as session:
-            stmt = select(Delivery.scheduled_for, Delivery.sent_at).where(
-                Delivery.business_id == business_id
+            stmt = select(
+                Delivery.reminder_id,
+                Delivery.status,
+                Delivery.scheduled_for,
+                Delivery.sent_at,
+                Delivery.send_slot_at,
+                Delivery.attempts,
+            ).where(Delivery.business_id == business_id)
+            rows = (await session.execute(stmt)).all()
+        took = [row.status in SENT and row.sent_at is not None for row in rows]
+        sent = [row for row, ok in zip(rows, took, strict=True) if ok]
+        if not sent:
+            statuses = sorted({row.status for row in rows})
+            raise SystemExit(f"none of the {len(rows)} deliveries was sent: {statuses}")
+        lateness = [(row.sent_at - row.scheduled_for).total_seconds() for row in sent]
+        last = max(row.sent_at for row in sent)
+        result = Result(self.args.n, started, ready, (last - at).total_seconds(), lateness)
+        if self.args.rate:
+            other: dict[str, int] = {}
+            for row, ok in zip(rows, took, strict=True):
+                if not ok:
+                    other[row.status] = other.get(row.status, 0) + 1
+            times = [row.sent_at for row in sent]
+            workflow_ids = {reminder.id: reminder.workflow_id for reminder in reminders}
+            slots = self.slot_log.at
+            after_slot = [
+                (row.sent_at - slots[workflow_ids[row.reminder_id]]).total_seconds()
+                for row in sent
+                if workflow_ids[row.reminder_id] in slots
+            ]
+            result.limited = Limited(
+                rows=len(rows),
+                sent=times,
+                slots=list(self.slot_log.slots),
+                after_slot=after_slot,
+                other=other,
+                held=sum(row.send_slot_at is not None for row in rows),
+                max_attempts=max(row.attempts for row in rows),
+                first_from_t=(min(times) - at).total_seconds(),
+                last_from_t=(max(times) - at).total_seconds(),
             )
-            times = (await session.execute(stmt)).all()
-        lateness = [(sent - due).total_seconds() for due, sent in times]
-        last = max(sent for _, sent in times)
-        return Result(self.args.n, started, ready, (last - at).total_seconds(), lateness)
+        return result
 
     async def ceiling(self, recorder: CeilingActivities) -> Result:
         at = due_in(self.args.lead)
@@ -363,44 +478,146 @@ async def run(args: argparse.Namespace, server: DevServer, database_url: str) ->
     engine = create_engine(database_url)  # the worker's
     sessionmaker = create_sessionmaker(engine)
     probe = create_engine(database_url)  # ours: seeding and polling take none of its connections
-    # No send rate limit: this measures the engine, not the providers' pace.
+    # No send rate limit but --rate on --channel: without one this measures the engine, not
+    # the providers' pace.
+    rates: dict[str, Any] = {RATE_SETTINGS[name]: 0 for name in CHANNELS}
+    rates[RATE_SETTINGS[args.channel]] = args.rate
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, DATABASE_URL=database_url, EMAIL_RATE_PER_SECOND=0
+        _env_file=None,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url(),
+        SEND_RATE_MAX_WAIT_SECONDS=args.max_wait,
+        **rates,
     )
-    providers: dict[str, Any] = {name: SandboxProvider() for name in ("email", "sms", "whatsapp")}
+    providers: dict[str, Any] = {name: SandboxProvider() for name in CHANNELS}
+    slot_log = SlotLog(await limiter_for(settings, args.rate))
+    outbound = activities.build_outbound(settings, providers, slot_log)
     recorder = CeilingActivities()
     worker = Worker(
         client,
         task_queue=TASK_QUEUE,
         workflows=[*workflows.WORKFLOWS, CeilingWorkflow],
         activities=[
-            *activities.build_activities(
-                settings, sessionmaker, activities.build_outbound(settings, providers)
-            ),
+            *activities.build_activities(settings, sessionmaker, outbound),
             recorder.done_at,
         ],
         workflow_runner=workflows.workflow_runner(),
         max_concurrent_activities=args.max_activities,
         max_concurrent_workflow_tasks=args.max_workflow_tasks,
     )
-    bench = Bench(client, create_sessionmaker(probe), args)
+    bench = Bench(client, create_sessionmaker(probe), args, slot_log)
+    ceiling: Result | None = None
     try:
         async with worker:
-            say(f"reminders: {args.n} due {args.lead:g}s from now ...")
+            say(f"reminders: {args.n} on {args.channel} due {args.lead:g}s from now ...")
             reminders = await bench.reminders()
-            say(f"ceiling:   {args.n} due {args.lead:g}s from now ...")
-            ceiling = await bench.ceiling(recorder)
+            if not args.rate:  # a limited run is paced by R, not by what the engine can do
+                say(f"ceiling:   {args.n} due {args.lead:g}s from now ...")
+                ceiling = await bench.ceiling(recorder)
     finally:
+        await outbound.close()
         await engine.dispose()
         await probe.dispose()
-    report(args, database_url, reminders, ceiling)
+    if ceiling is None:
+        report_limited(args, database_url, settings, reminders)
+    else:
+        report(args, database_url, reminders, ceiling)
+
+
+def redis_url() -> str | None:
+    return os.environ.get("REDIS_URL") or None
+
+
+async def limiter_for(settings: Settings, rate: float) -> LocalRateLimiter | RedisRateLimiter:
+    """The worker's limiter as `core.ratelimit.build_rate_limiter` makes it, but on a Redis
+    key of its own: another worker or bench on the same Redis neither slows this run nor is
+    slowed by it, and the key expires by itself about a second after the last slot. Without
+    a rate nothing calls it, and Redis is left alone."""
+    if not settings.REDIS_URL or not rate:
+        return LocalRateLimiter()
+    limiter = RedisRateLimiter(settings.REDIS_URL, f"bench:fire:{uuid.uuid4().hex}:")
+    try:
+        # Fails now rather than at T if Redis is down; also connects and loads the script
+        # before the burst, as a worker that has been running a while would have.
+        await limiter.reserve("warm-up", 1_000_000.0, 0.0)
+    except Exception as exc:
+        await limiter.close()
+        raise SystemExit(f"REDIS_URL={settings.REDIS_URL}: {exc}") from exc
+    return limiter
+
+
+def database_label(args: argparse.Namespace, url: str) -> str:
+    return url.split("://", 1)[0] + (" (temporary)" if args.database_url is None else "")
+
+
+def report_limited(
+    args: argparse.Namespace, url: str, settings: Settings, reminders: Result
+) -> None:
+    limited = reminders.limited
+    assert limited is not None
+    rate, n = args.rate, args.n
+    limiter = f"redis ({settings.REDIS_URL})" if settings.REDIS_URL else "local (in the worker)"
+    say()
+    say(
+        f"N={n}  channel={args.channel}  rate={rate:g}/s  max_wait={args.max_wait:g}s  "
+        f"limiter={limiter}  lead={args.lead:g}s  cores={os.cpu_count()}  "
+        f"database={database_label(args, url)}  max_concurrent_activities={args.max_activities}  "
+        f"max_concurrent_workflow_tasks={args.max_workflow_tasks}"
+    )
+    say(
+        f"before T (negative: after): reminders all started {reminders.started:.1f}s, all "
+        f"asleep with their rows synced {reminders.ready:.1f}s"
+    )
+    other = sum(limited.other.values())
+    kinds = ", ".join(f"{count} {status}" for status, count in sorted(limited.other.items()))
+    ideal = n / rate
+    busiest = limited.busiest
+    reserved = busiest_second(limited.slots)
+    after = sorted(limited.after_slot)
+    lines = [
+        ("delivered", f"{len(limited.sent)} of {n} ({limited.rows} delivery rows)"),
+        ("failed or other statuses", f"{other}" + (f"  ({kinds})" if kinds else "")),
+        (
+            "drain time, first to last (s)",
+            f"{limited.drain:.2f}  (ideal N/R {ideal:.2f}, {limited.drain / ideal:.3f}x; "
+            f"the least possible is (N-1)/R = {(n - 1) / rate:.2f})",
+        ),
+        (
+            "T to first / last sent (s)",
+            f"{limited.first_from_t:.2f} / {limited.last_from_t:.2f}",
+        ),
+        (
+            "busiest 1 s, reserved slots",
+            f"{reserved}  ({reserved / rate:.3f}x R; {len(limited.slots)} slots granted)",
+        ),
+        ("busiest 1 s of sent_at", f"{busiest}  ({busiest / rate:.3f}x R)"),
+        (
+            "sent_at after its slot (s)",
+            f"p50 {pct(after, 0.50):.2f}  p99 {pct(after, 0.99):.2f}  max {after[-1]:.2f}"
+            if after
+            else "-",
+        ),
+        (
+            "held past the in-worker wait",
+            f"{limited.held}  (send_slot_at set: slot more than {args.max_wait:g}s away)",
+        ),
+        ("attempts", f"max {limited.max_attempts}"),
+        (
+            "lateness p50 / p99 / max (s)",
+            f"{reminders.pct(0.50):.2f} / {reminders.pct(0.99):.2f} / "
+            f"{max(reminders.lateness):.2f}",
+        ),
+    ]
+    for name, value in lines:
+        say(f"{name:30} {value}")
 
 
 def report(args: argparse.Namespace, url: str, reminders: Result, ceiling: Result) -> None:
-    database = url.split("://", 1)[0] + (" (temporary)" if args.database_url is None else "")
+    database = database_label(args, url)
     say()
+    channel = "" if args.channel == "email" else f"channel={args.channel}  "
     say(
-        f"N={args.n}  lead={args.lead:g}s  cores={os.cpu_count()}  database={database}  "
+        f"N={args.n}  {channel}lead={args.lead:g}s  cores={os.cpu_count()}  database={database}  "
         f"max_concurrent_activities={args.max_activities}  "
         f"max_concurrent_workflow_tasks={args.max_workflow_tasks}"
     )
@@ -420,6 +637,8 @@ def report(args: argparse.Namespace, url: str, reminders: Result, ceiling: Resul
     for name, mine, best, fmt in rows:
         ratio = f"{mine / best:.1f}x" if best else "-"
         say(f"{name:30} {fmt.format(mine):>10} {fmt.format(best):>10} {ratio:>7}")
+    if len(reminders.lateness) < args.n:
+        say(f"NOT SENT: {args.n - len(reminders.lateness)} of {args.n} deliveries (see the table)")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -432,11 +651,52 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-activities", type=int, default=16)
     parser.add_argument("--max-workflow-tasks", type=int, default=16)
     parser.add_argument("--start-concurrency", type=int, default=32)
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait after T")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait after T (with --rate, plus N/R)",
+    )
+    parser.add_argument("--channel", choices=CHANNELS, default="email")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="the channel's sends per second (its *_RATE_PER_SECOND); 0: no limit, and the "
+        "ceiling is measured",
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=20.0,
+        help="SEND_RATE_MAX_WAIT_SECONDS: the longest a send waits in the worker for its slot",
+    )
     args = parser.parse_args(argv)
     if args.n < 1 or args.lead <= 0:
         parser.error("--n must be at least 1 and --lead positive")
+    if args.channel != "email" and args.n > 300_000:
+        parser.error("--n is at most 300000 on sms and whatsapp (one valid number per client)")
+    if args.rate < 0:
+        parser.error("--rate must not be negative")
+    if not 0 < args.max_wait < SEND_TIMEOUT:
+        # A longer wait in the worker would outlast the send activity's timeout.
+        parser.error(f"--max-wait must be above 0 and below {SEND_TIMEOUT:g} seconds")
     return args
+
+
+async def stop_on_sigterm(job: Awaitable[None]) -> None:
+    """Run `job`; SIGTERM cancels it, as asyncio.run does on Ctrl-C. Raised wherever the
+    loop happens to be, a KeyboardInterrupt can land in an activity, which takes it for a
+    failure: the run goes on, or hangs while the worker shuts down."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await job
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -444,7 +704,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # SIGTERM stops the run like Ctrl-C does: through the finally blocks below.
+    # SIGTERM stops the run like Ctrl-C does: through the finally blocks below (while the
+    # event loop runs, through stop_on_sigterm).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     code = 1
     with tempfile.TemporaryDirectory(prefix="bench-fire-") as tmp:
@@ -453,15 +714,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             migrations.upgrade(url)
             server.start()
-            asyncio.run(run(args, server, url))
+            asyncio.run(stop_on_sigterm(run(args, server, url)))
             code = 0
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):
             say("interrupted")
             code = 130
         except TimeoutError as exc:
             say(f"gave up: {exc}")
         finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip this
+            # A second Ctrl-C or SIGTERM must not skip this.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             server.stop()
     return code
 
