@@ -47,6 +47,8 @@ RATE_LIMITED = "RateLimited"
 OUTCOME_UNKNOWN = "outcome_unknown"
 # The furthest ahead a send reserves its rate-limit slot (and keeps it on its row).
 SLOT_HORIZON = 24 * 3600.0
+# A kept slot this many seconds past is given up for a new one.
+SLOT_TOLERANCE = 1.0
 # How often recording a provider's acceptance is tried before giving up on it.
 RECORD_TRIES = 3
 
@@ -201,7 +203,12 @@ class DeliveryBook:
             return
         max_wait = self.settings.SEND_RATE_MAX_WAIT_SECONDS
         now = utcnow()
-        if delivery.send_slot_at is None:
+        kept = delivery.send_slot_at
+        if kept is not None and (now - kept).total_seconds() > SLOT_TOLERANCE:
+            # Came back well after its slot (the task queue was busy): sending now would
+            # bunch with everyone else late, so it queues again like a new send.
+            kept = None
+        if kept is None:
             reservation = await self.limiter.reserve(delivery.channel, rate, SLOT_HORIZON)
             wait = reservation.wait
             if not reservation.granted:  # a backlog of more than a day: ask again later
@@ -215,7 +222,7 @@ class DeliveryBook:
                 delivery.send_slot_at = now + timedelta(seconds=wait)
                 await session.commit()
         else:
-            wait = (delivery.send_slot_at - now).total_seconds()
+            wait = (kept - now).total_seconds()
         if wait > max_wait:
             raise ApplicationError(
                 f"{delivery.channel} is at its rate limit; this send's slot is at "
