@@ -13,9 +13,12 @@ from api.admin.router import router as admin_router
 from api.auth.router import router as auth_router
 from api.business.router import router as business_router
 from api.clients.router import router as clients_router
+from api.dashboard.router import router as dashboard_router
 from api.errors import install_error_handlers
+from api.events.router import router as events_router
 from api.health import router as health_router
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.notifications.router import router as notifications_router
 from api.reminders.router import router as reminders_router
 from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
@@ -47,6 +50,9 @@ def api_router() -> APIRouter:
         sender_identities_router,
         templates_router,
         reminders_router,
+        notifications_router,
+        dashboard_router,
+        events_router,
         admin_router,
         webhooks_router,
         unsubscribe_router,
