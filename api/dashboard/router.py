@@ -1,7 +1,45 @@
-"""Dashboard figures for a business (filled in with issue 5)."""
+"""Dashboard figures for a business."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.dashboard import service
+from api.dashboard.schemas import DashboardSummary, DashboardTimeseries
+from api.deps import CurrentActor, SessionDep
+from core.cache import Cache, build_cache
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+
+
+def get_cache(request: Request) -> Cache:
+    """The app's cache, built on first use: Redis when the app has a client, else memory."""
+    state = request.app.state
+    cache: Cache | None = getattr(state, "cache", None)
+    if cache is None:
+        cache = state.cache = build_cache(state.redis)
+    return cache
+
+
+CacheDep = Annotated[Cache, Depends(get_cache)]
+
+
+@router.get("/summary", response_model=DashboardSummary)
+async def dashboard_summary(
+    actor: CurrentActor, session: SessionDep, cache: CacheDep
+) -> DashboardSummary:
+    """Deliveries by status and channel, delivery rate, recent failures, reminders due soon."""
+    return await service.summary(session, cache, actor.business)
+
+
+@router.get("/timeseries", response_model=DashboardTimeseries)
+async def dashboard_timeseries(
+    actor: CurrentActor,
+    session: SessionDep,
+    cache: CacheDep,
+    days: Annotated[int, Query(ge=1, le=366, description="Days up to today, 1 to 366.")] = 30,
+) -> DashboardTimeseries:
+    """Deliveries per day and status in the business's time zone, oldest day first."""
+    return await service.timeseries(session, cache, actor.business, days)

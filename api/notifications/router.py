@@ -1,7 +1,54 @@
-"""Delivery history across a business's reminders (filled in with issue 5)."""
+"""Delivery history across a business's reminders."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from api.deps import CurrentActor, PageDep, SessionDep
+from api.notifications import service
+from api.notifications.schemas import DeliveryRead, NotificationFilters
+from api.schemas import ListResponse
+from core.enums import Channel, DeliveryStatus
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
+
+
+@router.get("", response_model=ListResponse[DeliveryRead])
+async def list_notifications(
+    actor: CurrentActor,
+    session: SessionDep,
+    page: PageDep,
+    status: DeliveryStatus | None = None,
+    channel: Channel | None = None,
+    client_id: Annotated[
+        uuid.UUID | None, Query(description="Another business's id matches nothing.")
+    ] = None,
+    reminder_id: Annotated[
+        uuid.UUID | None, Query(description="Another business's id matches nothing.")
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Created at or after this time (ISO 8601 with offset)."),
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None,
+        Query(description="Created before this time (ISO 8601 with offset)."),
+    ] = None,
+) -> ListResponse[DeliveryRead]:
+    """The business's deliveries on every reminder, newest first."""
+    filters = NotificationFilters(
+        status=status,
+        channel=channel,
+        client_id=client_id,
+        reminder_id=reminder_id,
+        since=since,
+        until=until,
+    )
+    deliveries, total = await service.list_notifications(
+        session, actor.business_id, filters, limit=page.limit, offset=page.offset
+    )
+    return ListResponse(items=[DeliveryRead.model_validate(d) for d in deliveries], total=total)

@@ -1,0 +1,211 @@
+"""Dashboard figures, counted in SQL with GROUP BY and cached per business briefly.
+
+Per-day buckets are days of the business's time zone. Each day is [local midnight, next
+local midnight), both turned into UTC instants with zoneinfo, so a day around a DST change
+is 23 or 25 hours long and still a whole day. PostgreSQL groups by
+`timezone(<zone>, created_at)::date` itself; other databases (SQLite) have no time zone
+data, so the query maps each row to its day with a CASE over those UTC day boundaries.
+Both give the same buckets and run as one query.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, and_, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from api.dashboard.schemas import (
+    ChannelFigures,
+    DashboardSummary,
+    DashboardTimeseries,
+    DayCounts,
+    DeliveryFigures,
+    ReminderFigures,
+)
+from core.cache import Cache, business_key, cached
+from core.enums import Channel, DeliveryStatus, ReminderStatus
+from core.models import Business, Delivery, Reminder
+from core.types import utcnow
+
+CACHE_TTL = 30.0  # seconds: the dashboard may lag this much behind the deliveries
+FAILED = (DeliveryStatus.failed.value, DeliveryStatus.undelivered.value)
+HANDED_OVER = (
+    DeliveryStatus.sent.value,
+    DeliveryStatus.delivered.value,
+    DeliveryStatus.failed.value,
+    DeliveryStatus.undelivered.value,
+)
+
+Clock = Callable[[], datetime]
+
+
+def _zeros(values: type[Channel] | type[DeliveryStatus] | type[ReminderStatus]) -> dict[str, int]:
+    return {member.value: 0 for member in values}
+
+
+# -- summary ----------------------------------------------------------------------------
+
+
+async def _delivery_figures(
+    session: AsyncSession, business_id: uuid.UUID, now: datetime
+) -> tuple[DeliveryFigures, int]:
+    """Counts per channel and status, and failures among the last 24 hours' deliveries."""
+    recent_failure = and_(
+        Delivery.created_at >= now - timedelta(hours=24), Delivery.status.in_(FAILED)
+    )
+    stmt = (
+        select(
+            Delivery.channel,
+            Delivery.status,
+            func.count().label("n"),
+            func.sum(case((recent_failure, 1), else_=0)).label("recent_failures"),
+        )
+        .where(Delivery.business_id == business_id)
+        .group_by(Delivery.channel, Delivery.status)
+    )
+    by_status = _zeros(DeliveryStatus)
+    by_channel = {
+        name: ChannelFigures(total=0, by_status=_zeros(DeliveryStatus)) for name in _zeros(Channel)
+    }
+    failures = 0
+    for channel, status, n, recent in (await session.execute(stmt)).all():  # one row per group
+        by_status[status] = by_status.get(status, 0) + n
+        figures = by_channel.setdefault(
+            channel, ChannelFigures(total=0, by_status=_zeros(DeliveryStatus))
+        )
+        figures.total += n
+        figures.by_status[status] = figures.by_status.get(status, 0) + n
+        failures += int(recent or 0)
+    total = sum(by_status.values())
+    return DeliveryFigures(total=total, by_status=by_status, by_channel=by_channel), failures
+
+
+async def _reminder_figures(
+    session: AsyncSession, business_id: uuid.UUID, now: datetime
+) -> ReminderFigures:
+    def due_within(window: timedelta) -> ColumnElement[int]:
+        due = and_(
+            Reminder.status == ReminderStatus.scheduled.value,
+            Reminder.next_fire_at >= now,
+            Reminder.next_fire_at < now + window,
+        )
+        return func.sum(case((due, 1), else_=0))
+
+    stmt = (
+        select(
+            Reminder.status,
+            func.count().label("n"),
+            due_within(timedelta(hours=24)).label("day"),
+            due_within(timedelta(days=7)).label("week"),
+        )
+        .where(Reminder.business_id == business_id)
+        .group_by(Reminder.status)
+    )
+    by_status = _zeros(ReminderStatus)
+    day = week = 0
+    for status, n, in_day, in_week in (await session.execute(stmt)).all():
+        by_status[status] = by_status.get(status, 0) + n
+        day += int(in_day or 0)
+        week += int(in_week or 0)
+    return ReminderFigures(
+        total=sum(by_status.values()), by_status=by_status, due_next_24h=day, due_next_7d=week
+    )
+
+
+async def compute_summary(
+    session: AsyncSession, business_id: uuid.UUID, now: datetime
+) -> DashboardSummary:
+    deliveries, failures = await _delivery_figures(session, business_id, now)
+    handed_over = sum(deliveries.by_status[status] for status in HANDED_OVER)
+    delivered = deliveries.by_status[DeliveryStatus.delivered.value]
+    return DashboardSummary(
+        deliveries=deliveries,
+        delivery_rate=round(delivered / handed_over, 4) if handed_over else None,
+        failures_last_24h=failures,
+        reminders=await _reminder_figures(session, business_id, now),
+        generated_at=now,
+    )
+
+
+async def summary(
+    session: AsyncSession, cache: Cache, business: Business, clock: Clock = utcnow
+) -> DashboardSummary:
+    """The business's summary, at most CACHE_TTL seconds old."""
+
+    async def compute() -> dict[str, Any]:
+        figures = await compute_summary(session, business.id, clock())
+        return figures.model_dump(mode="json")
+
+    key = business_key(business.id, "dashboard", "summary")
+    return DashboardSummary.model_validate(await cached(cache, key, CACHE_TTL, compute))
+
+
+# -- timeseries -------------------------------------------------------------------------
+
+
+def local_days(zone: str, days: int, now: datetime) -> tuple[list[date], list[datetime]]:
+    """The last `days` local dates up to today, and their days+1 UTC boundaries."""
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+    dates = [today - timedelta(days=days - 1 - i) for i in range(days + 1)]
+    bounds = [datetime.combine(d, time(), tzinfo=tz).astimezone(UTC) for d in dates]
+    return dates[:-1], bounds
+
+
+def _day_expression(
+    dialect: str, zone: str, dates: list[date], bounds: list[datetime]
+) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return cast(func.timezone(zone, Delivery.created_at), Date)
+    # Rows are already within [bounds[0], bounds[-1]); the first boundary above is the day.
+    return case(*[(Delivery.created_at < end, d) for d, end in zip(dates, bounds[1:], strict=True)])
+
+
+async def compute_timeseries(
+    session: AsyncSession, business: Business, days: int, now: datetime
+) -> DashboardTimeseries:
+    dates, bounds = local_days(business.timezone, days, now)
+    dialect = session.get_bind().dialect.name
+    # A subquery, so the GROUP BY names the day's column instead of repeating its
+    # parameters (PostgreSQL would not see two bound zones as the same expression).
+    rows = (
+        select(
+            _day_expression(dialect, business.timezone, dates, bounds).label("day"), Delivery.status
+        )
+        .where(
+            Delivery.business_id == business.id,
+            Delivery.created_at >= bounds[0],
+            Delivery.created_at < bounds[-1],
+        )
+        .subquery()
+    )
+    stmt = select(rows.c.day, rows.c.status, func.count()).group_by(rows.c.day, rows.c.status)
+    buckets = {d: _zeros(DeliveryStatus) for d in dates}
+    for day, status, n in (await session.execute(stmt)).all():
+        day = date.fromisoformat(day) if isinstance(day, str) else day
+        if day in buckets:  # PostgreSQL's zone data could differ at the very edge
+            buckets[day][status] = buckets[day].get(status, 0) + n
+    return DashboardTimeseries(
+        timezone=business.timezone,
+        days=[DayCounts(date=d, total=sum(c.values()), counts=c) for d, c in buckets.items()],
+        generated_at=now,
+    )
+
+
+async def timeseries(
+    session: AsyncSession, cache: Cache, business: Business, days: int, clock: Clock = utcnow
+) -> DashboardTimeseries:
+    """Per-day delivery counts, at most CACHE_TTL seconds old."""
+
+    async def compute() -> dict[str, Any]:
+        series = await compute_timeseries(session, business, days, clock())
+        return series.model_dump(mode="json")
+
+    key = business_key(business.id, "dashboard", "timeseries", business.timezone, days)
+    return DashboardTimeseries.model_validate(await cached(cache, key, CACHE_TTL, compute))

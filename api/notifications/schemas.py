@@ -1,0 +1,24 @@
+"""Notifications are delivery records; an item is exactly a reminder's `DeliveryRead`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from api.reminders.schemas import DeliveryRead
+from core.enums import Channel, DeliveryStatus
+
+__all__ = ["DeliveryRead", "NotificationFilters"]
+
+
+@dataclass(frozen=True)
+class NotificationFilters:
+    """What `GET /notifications` narrows by; None means not filtered."""
+
+    status: DeliveryStatus | None = None
+    channel: Channel | None = None
+    client_id: uuid.UUID | None = None
+    reminder_id: uuid.UUID | None = None
+    since: datetime | None = None  # created_at >= since
+    until: datetime | None = None  # created_at < until
