@@ -92,17 +92,27 @@ async def login(
     session: AsyncSession, email: str, password: str, settings: Settings, ip: str | None
 ) -> TokenPair:
     user = await UserRepository(session).get_by_email(email.strip())
-    if user is None or not verify_password(password, user.hashed_password):
+    failure = None
+    if user is None:
+        failure = "unknown_email"
+    elif not verify_password(password, user.hashed_password):
+        failure = "wrong_password"
+    elif not user.is_active:
+        failure = "deactivated"
+    if failure is not None:
+        # Recorded and committed here: the request fails, so nothing else would commit it.
+        # The reason stays in the log; the answer does not say whether the email exists.
         record_event(
             session,
             "auth.login_failed",
             business_id=user.membership.business_id if user and user.membership else None,
             subject_type="user",
             subject_id=user.id if user else None,
-            payload={"email": email.strip().lower()[:320]},
+            payload={"email": email.strip().lower()[:320], "reason": failure},
             ip_address=ip,
         )
         await session.commit()
+    if user is None or failure == "wrong_password":
         raise Unauthorized("Incorrect email or password")
     if not user.is_active:
         raise Unauthorized("This account is deactivated")
