@@ -37,7 +37,17 @@ def api(
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, reload=reload)
+    from core.logging import configure_logging
+
+    configure_logging(get_settings())
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        log_config=None,  # ours: JSON in production, with the request id
+    )
 
 
 @app.command()

@@ -15,8 +15,9 @@ from temporalio.worker import Worker
 import activities
 import workflows
 from core.db import create_sessionmaker, engine_from_settings
+from core.logging import configure_logging
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import connect, metrics_runtime
 
 logger = logging.getLogger("worker")
 
@@ -25,6 +26,10 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=5)
 
 
 class TemporalUnreachable(Exception):
+    pass
+
+
+class MetricsAddressUnusable(Exception):
     pass
 
 
@@ -58,8 +63,18 @@ async def run(settings: Settings) -> None:
 
 
 async def _connect(settings: Settings) -> Client:
+    runtime = None
+    if settings.WORKER_METRICS_ADDRESS:
+        try:
+            runtime = metrics_runtime(settings.WORKER_METRICS_ADDRESS)
+        except ValueError as exc:  # the SDK's way of saying the port is taken
+            raise MetricsAddressUnusable(
+                f"cannot serve metrics on WORKER_METRICS_ADDRESS="
+                f"{settings.WORKER_METRICS_ADDRESS}: {exc}"
+            ) from exc
+        logger.info("Temporal SDK metrics on http://%s/metrics", settings.WORKER_METRICS_ADDRESS)
     try:
-        return await connect(settings)
+        return await connect(settings, runtime=runtime)
     except Exception as exc:
         raise TemporalUnreachable(
             f"cannot reach Temporal at {settings.TEMPORAL_ADDRESS} "
@@ -76,16 +91,14 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     code = 0
     try:
         settings = get_settings()
+        configure_logging(settings)
         settings.check_production_safety()
         asyncio.run(run(settings))
         logger.info("stopped")
-    except TemporalUnreachable as exc:
+    except (TemporalUnreachable, MetricsAddressUnusable) as exc:
         logger.error("%s", exc)
         code = 1
     except KeyboardInterrupt:

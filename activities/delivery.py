@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.compose import Parts, address_for, compose
 from activities.providers import DeliveryFailure, OutgoingMessage, Provider
+from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.events import record_event
 from core.models import Business, Client, Delivery, Reminder, Template
@@ -117,6 +118,8 @@ class DeliveryBook:
         self.limiter = limiter
 
     async def deliver(self, request: SendRequest, provider: Provider) -> SendResult:
+        # This activity's logs carry the id of the API request that made the reminder.
+        request_id_var.set(request.request_id)
         async with self.sessionmaker() as session:
             parts = await self._load(session, request)
             if isinstance(parts, SendResult):

@@ -17,6 +17,8 @@ from api.dashboard.router import router as dashboard_router
 from api.errors import install_error_handlers
 from api.events.router import router as events_router
 from api.health import router as health_router
+from api.metrics import Metrics, MetricsMiddleware
+from api.metrics import router as metrics_router
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.notifications.router import router as notifications_router
 from api.reminders.router import router as reminders_router
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(api_router())
 
     if settings.CORS_ORIGINS:
@@ -98,5 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    # Outside the body limit so its 413s are counted too.
+    app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -95,12 +95,38 @@ class Settings(BaseSettings):
     MAX_IMPORT_ROWS: int = Field(default=5000, ge=1)
     LATE_GRACE_PERIOD_SECONDS: int = Field(default=3600, ge=0)
 
+    # When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
+    METRICS_TOKEN: str | None = None
+    # host:port where the worker serves the Temporal SDK's Prometheus metrics; a bare port
+    # means 127.0.0.1:<port>; unset means off. Containers bind 0.0.0.0:<port>.
+    WORKER_METRICS_ADDRESS: str | None = None
+    # json | text; unset: json in production, text otherwise.
+    LOG_FORMAT: Literal["json", "text"] | None = None
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"] = (
+        "INFO"
+    )
+
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("WORKER_METRICS_ADDRESS", mode="before")
+    @classmethod
+    def _metrics_address(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = str(value).strip()
+        if text.isdigit():
+            text = f"127.0.0.1:{text}"
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                "WORKER_METRICS_ADDRESS must be host:port or a port, e.g. 127.0.0.1:9464"
+            )
+        return text
 
     @model_validator(mode="after")
     def _default_backends(self) -> Settings:

@@ -9,6 +9,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
 from core.settings import Settings
@@ -57,13 +58,22 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return bool(settings.TEMPORAL_API_KEY)
 
 
-async def connect(settings: Settings, timeout: float = 10.0) -> Client:
+def metrics_runtime(bind_address: str) -> Runtime:
+    """A Temporal runtime serving the SDK's own metrics (workflow and activity task
+    latencies, polls, request failures) as Prometheus text on `bind_address`."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+
+
+async def connect(
+    settings: Settings, timeout: float = 10.0, runtime: Runtime | None = None
+) -> Client:
     return await Client.connect(
         settings.TEMPORAL_ADDRESS,
         namespace=settings.TEMPORAL_NAMESPACE,
         api_key=settings.TEMPORAL_API_KEY,
         tls=tls_config(settings),
         connect_timeout=timedelta(seconds=timeout),
+        runtime=runtime,
     )
 
 

@@ -5,6 +5,7 @@ client or the business would notice: messages that arrive (or not) and delivery 
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities import build_providers
 from activities.providers import OutgoingMessage, Provider, ProviderResult
+from core.logging import stamp_request_ids
 from core.models import Business, Delivery, Reminder, SenderIdentity
 from core.models import Client as ClientRow
 from core.ratelimit import LocalRateLimiter, RedisRateLimiter
@@ -81,7 +83,7 @@ class Outbox:
             await session.commit()
         return row
 
-    async def start(self, row: Reminder) -> WorkflowHandle[Any, Any]:
+    async def start(self, row: Reminder, request_id: str | None = None) -> WorkflowHandle[Any, Any]:
         return await self.client.start_workflow(
             ReminderWorkflow.run,
             ReminderInput(
@@ -89,6 +91,7 @@ class Outbox:
                 business_id=str(row.business_id),
                 schedule=row.schedule,
                 timezone=row.timezone,
+                request_id=request_id,
             ),
             id=row.workflow_id,
             task_queue=self.task_queue,
@@ -600,3 +603,17 @@ async def test_a_burst_beyond_the_sms_rate_is_held_and_drains_without_failing(
     assert [(d.status, d.attempts) for d in deliveries] == [("sent", 1)] * len(numbers)
     held = [d for d in deliveries if d.send_slot_at is not None]
     assert held, "some sends were beyond the wait the worker allows and kept a slot"
+
+
+async def test_the_sends_log_the_request_id_the_reminder_was_made_with(
+    box: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    stamp_request_ids()
+    caplog.set_level(logging.INFO, logger="temporalio.activity")
+    row = await box.reminder(channels=("email", "sms"))
+    async with worker(box):
+        await (await box.start(row, request_id="req-from-the-api")).result()
+
+    sends = [r for r in caplog.records if r.getMessage().startswith("delivery ")]
+    assert len(sends) == 2
+    assert {getattr(r, "request_id", None) for r in sends} == {"req-from-the-api"}
