@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import AwareDatetime
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from api.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
 from core.enums import Role
 from core.events import record_event
 from core.models import Business, User
@@ -184,3 +187,37 @@ def get_page(
 
 
 PageDep = Annotated[Page, Depends(get_page)]
+
+
+AnySelect = TypeVar("AnySelect", bound=Select)  # type: ignore[type-arg]
+
+
+@dataclass
+class TimeWindow:
+    """A list's `since` (inclusive) and `until` (exclusive), ISO 8601 with an offset."""
+
+    since: datetime | None
+    until: datetime | None
+
+    def apply(self, stmt: AnySelect, column: Any) -> AnySelect:
+        if self.since is not None:
+            stmt = stmt.where(column >= self.since)
+        if self.until is not None:
+            stmt = stmt.where(column < self.until)
+        return stmt
+
+
+def get_time_window(
+    since: Annotated[
+        AwareDatetime | None, Query(description="At or after this time (ISO 8601 with offset).")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Before this time (ISO 8601 with offset).")
+    ] = None,
+) -> TimeWindow:
+    if since is not None and until is not None and since > until:
+        raise Unprocessable("since: must not be later than until")
+    return TimeWindow(since=since, until=until)
+
+
+TimeWindowDep = Annotated[TimeWindow, Depends(get_time_window)]

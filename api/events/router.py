@@ -11,10 +11,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
-from api.deps import OwnerActor, PageDep, SessionDep, SuperUser
-from api.errors import Unprocessable
+from api.deps import OwnerActor, PageDep, SessionDep, SuperUser, TimeWindowDep
 from api.events import service
 from api.events.schemas import EventRead
 from api.events.service import EventFilters
@@ -27,6 +25,7 @@ NO_NUL = r"^[^\x00]*$"
 
 
 def get_filters(
+    window: TimeWindowDep,
     action: Annotated[
         str | None,
         Query(
@@ -38,18 +37,13 @@ def get_filters(
     subject_type: Annotated[str | None, Query(max_length=64, pattern=NAME)] = None,
     subject_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     actor_user_id: uuid.UUID | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="Events at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Events before.")] = None,
 ) -> EventFilters:
-    if since is not None and until is not None and since > until:
-        raise Unprocessable("since must not be after until")
     return EventFilters(
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
         actor_user_id=actor_user_id,
-        since=since,
-        until=until,
+        window=window,
     )
 
 

@@ -29,12 +29,12 @@ Payloads are small and never hold secrets: `record_event` drops password and tok
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.deps import TimeWindow
 from api.events.schemas import EventRead
 from core.models import AppEvent, User
 from core.repositories.base import escape_like
@@ -48,8 +48,7 @@ class EventFilters:
     subject_type: str | None = None
     subject_id: str | None = None
     actor_user_id: uuid.UUID | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    window: TimeWindow = field(default_factory=lambda: TimeWindow(since=None, until=None))
     business_id: uuid.UUID | None = None
 
 
@@ -68,10 +67,7 @@ def _query(filters: EventFilters) -> Select[AppEvent, str]:
         stmt = stmt.where(AppEvent.subject_id == filters.subject_id)
     if filters.actor_user_id is not None:
         stmt = stmt.where(AppEvent.actor_user_id == filters.actor_user_id)
-    if filters.since is not None:
-        stmt = stmt.where(AppEvent.created_at >= filters.since)
-    if filters.until is not None:
-        stmt = stmt.where(AppEvent.created_at < filters.until)
+    stmt = filters.window.apply(stmt, AppEvent.created_at)
     # Newest first; the id only makes the order stable for events of the same instant.
     return stmt.order_by(AppEvent.created_at.desc(), AppEvent.id.desc())
 

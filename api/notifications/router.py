@@ -6,9 +6,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
-from api.deps import CurrentActor, PageDep, SessionDep
+from api.deps import CurrentActor, PageDep, SessionDep, TimeWindowDep
 from api.notifications import service
 from api.notifications.schemas import DeliveryRead, NotificationFilters
 from api.schemas import ListResponse
@@ -22,6 +21,7 @@ async def list_notifications(
     actor: CurrentActor,
     session: SessionDep,
     page: PageDep,
+    window: TimeWindowDep,
     status: DeliveryStatus | None = None,
     channel: Channel | None = None,
     client_id: Annotated[
@@ -30,14 +30,6 @@ async def list_notifications(
     reminder_id: Annotated[
         uuid.UUID | None, Query(description="Another business's id matches nothing.")
     ] = None,
-    since: Annotated[
-        AwareDatetime | None,
-        Query(description="Created at or after this time (ISO 8601 with offset)."),
-    ] = None,
-    until: Annotated[
-        AwareDatetime | None,
-        Query(description="Created before this time (ISO 8601 with offset)."),
-    ] = None,
 ) -> ListResponse[DeliveryRead]:
     """The business's deliveries on every reminder, newest first."""
     filters = NotificationFilters(
@@ -45,8 +37,7 @@ async def list_notifications(
         channel=channel,
         client_id=client_id,
         reminder_id=reminder_id,
-        since=since,
-        until=until,
+        window=window,
     )
     deliveries, total = await service.list_notifications(
         session, actor.business_id, filters, limit=page.limit, offset=page.offset

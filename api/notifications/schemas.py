@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
+from api.deps import TimeWindow
 from api.reminders.schemas import DeliveryRead
 from core.enums import Channel, DeliveryStatus
 
@@ -20,5 +20,4 @@ class NotificationFilters:
     channel: Channel | None = None
     client_id: uuid.UUID | None = None
     reminder_id: uuid.UUID | None = None
-    since: datetime | None = None  # created_at >= since
-    until: datetime | None = None  # created_at < until
+    window: TimeWindow = field(default_factory=lambda: TimeWindow(since=None, until=None))

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import Unprocessable
 from api.notifications.schemas import NotificationFilters
 from core.models import Delivery
 from core.repositories.base import paginate
@@ -28,11 +27,7 @@ def _filtered(business_id: uuid.UUID, filters: NotificationFilters) -> Select[An
         stmt = stmt.where(Delivery.client_id == filters.client_id)
     if filters.reminder_id is not None:
         stmt = stmt.where(Delivery.reminder_id == filters.reminder_id)
-    if filters.since is not None:
-        stmt = stmt.where(Delivery.created_at >= filters.since)
-    if filters.until is not None:
-        stmt = stmt.where(Delivery.created_at < filters.until)
-    return stmt
+    return filters.window.apply(stmt, Delivery.created_at)
 
 
 async def list_notifications(
@@ -44,7 +39,5 @@ async def list_notifications(
     offset: int,
 ) -> tuple[list[Delivery], int]:
     """One page of the business's deliveries, newest first, and how many match."""
-    if filters.since is not None and filters.until is not None and filters.since > filters.until:
-        raise Unprocessable("since: must not be later than until")
     stmt = _filtered(business_id, filters).order_by(Delivery.created_at.desc(), Delivery.id.desc())
     return await paginate(session, stmt, limit, offset)
