@@ -27,6 +27,7 @@ from api.templates.router import router as templates_router
 from api.unsubscribe.router import router as unsubscribe_router
 from api.users.router import router as users_router
 from api.webhooks.router import router as webhooks_router
+from core.cache import build_cache
 from core.db import create_sessionmaker, engine_from_settings
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnector
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.temporal = TemporalConnector(settings)
     app.state.redis = _redis_client(settings)
+    # Redis when there is a client (shared by every API process), else in-process.
+    app.state.cache = build_cache(app.state.redis)
 
     install_error_handlers(app)
     app.include_router(health_router)

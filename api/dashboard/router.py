@@ -9,17 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.dashboard import service
 from api.dashboard.schemas import DashboardSummary, DashboardTimeseries
 from api.deps import CurrentActor, SessionDep
-from core.cache import Cache, build_cache
+from core.cache import Cache
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 
 def get_cache(request: Request) -> Cache:
-    """The app's cache, built on first use: Redis when the app has a client, else memory."""
-    state = request.app.state
-    cache: Cache | None = getattr(state, "cache", None)
-    if cache is None:
-        cache = state.cache = build_cache(state.redis)
+    cache: Cache = request.app.state.cache
     return cache
 
 

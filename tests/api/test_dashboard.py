@@ -128,7 +128,9 @@ async def test_summary_is_computed_again_once_the_cache_expires(
     app: Any, client: httpx.AsyncClient, owner: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(app.state, "cache", MemoryCache(clock=lambda: clock[0]), raising=False)
+    # setitem, not setattr: Starlette's State keeps attributes in a dict that setattr's undo
+    # would not restore.
+    monkeypatch.setitem(app.state._state, "cache", MemoryCache(clock=lambda: clock[0]))
     reminder = await add_reminder(app, owner)
     await add_delivery(app, owner, reminder, created_at=utcnow())
     assert (await get(client, owner, SUMMARY))["deliveries"]["total"] == 1
