@@ -1,19 +1,23 @@
 """One business with one client on its own engine: the world the workflow tests, the
-delivery tests and the history recorder start from (no HTTP, straight into the tables)."""
+delivery tests and the history recorder start from (no HTTP, straight into the tables),
+and the reminder rows, workflow inputs and delivery reads they share."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db import create_engine, create_sessionmaker
-from core.models import Business
+from core.models import Business, Delivery, Reminder
 from core.models import Client as ClientRow
+from workflows.contracts import ReminderInput, workflow_id_for
+from workflows.schedule import validate_schedule
 
 LONDON = "Europe/London"
 BOB = {"name": "Bob Builder", "email": "bob@example.com", "phone": "+447911123456"}
@@ -45,3 +49,54 @@ async def seeded_business(
         yield Seeded(sessionmaker, business_id, client_id)
     finally:
         await engine.dispose()
+
+
+async def add_reminder(
+    seed: Seeded,
+    schedule: dict[str, Any],
+    *,
+    body: str,
+    timezone: str = LONDON,
+    channels: Sequence[str] = ("email",),
+    **fields: Any,
+) -> Reminder:
+    """A reminder row for Bob (or `client_ids`), stored; its workflow is the caller's."""
+    reminder_id = uuid.uuid4()
+    row = Reminder(
+        id=reminder_id,
+        business_id=seed.business_id,
+        title="VAT return",
+        type="deadline",
+        client_ids=fields.pop("client_ids", [str(seed.client_id)]),
+        channels=list(channels),
+        body=body,
+        timezone=timezone,
+        schedule=validate_schedule(schedule, timezone),
+        workflow_id=workflow_id_for(str(reminder_id)),
+        **fields,
+    )
+    async with seed.sessionmaker() as session:
+        session.add(row)
+        await session.commit()
+    return row
+
+
+def reminder_input(row: Reminder, **inputs: Any) -> ReminderInput:
+    return ReminderInput(
+        reminder_id=str(row.id),
+        business_id=str(row.business_id),
+        schedule=row.schedule,
+        timezone=row.timezone,
+        **inputs,
+    )
+
+
+async def deliveries_of(seed: Seeded, row: Reminder) -> list[Delivery]:
+    """The reminder's deliveries, by occurrence, then in the order they were made."""
+    async with seed.sessionmaker() as session:
+        stmt = (
+            select(Delivery)
+            .where(Delivery.reminder_id == row.id)
+            .order_by(Delivery.scheduled_for, Delivery.created_at)
+        )
+        return list((await session.scalars(stmt)).all())

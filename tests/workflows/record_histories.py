@@ -18,7 +18,6 @@ import asyncio
 import logging
 import sys
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -36,18 +34,16 @@ import activities
 import workflows
 from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult, SandboxProvider
 from core import migrations
-from core.models import Business, Delivery, Reminder
+from core.models import Business, Reminder
 from core.models import Client as ClientRow
 from core.settings import Settings
 from core.temporal import register_search_attributes
-from tests.seed import seeded_business
+from tests.seed import Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
 from workflows.contracts import (
-    ReminderInput,
     ReminderStatus,
     RescheduleArgs,
     SignalArgs,
     TriggerArgs,
-    workflow_id_for,
 )
 from workflows.reminder import ReminderWorkflow
 from workflows.schedule import validate_schedule
@@ -70,11 +66,8 @@ class BouncingProvider(SandboxProvider):
 
 
 @dataclass
-class Recorder:
+class Recorder(Seeded):
     env: WorkflowEnvironment
-    sessionmaker: Any
-    business_id: uuid.UUID
-    client_id: uuid.UUID
 
     @property
     def client(self) -> Client:
@@ -86,24 +79,7 @@ class Recorder:
     async def reminder(
         self, schedule: dict[str, Any], timezone: str = LONDON, **fields: Any
     ) -> Reminder:
-        reminder_id = uuid.uuid4()
-        row = Reminder(
-            id=reminder_id,
-            business_id=self.business_id,
-            title="VAT return",
-            type="deadline",
-            client_ids=fields.pop("client_ids", [str(self.client_id)]),
-            channels=fields.pop("channels", ["email"]),
-            body=BODY,
-            timezone=timezone,
-            schedule=validate_schedule(schedule, timezone),
-            workflow_id=workflow_id_for(str(reminder_id)),
-            **fields,
-        )
-        async with self.sessionmaker() as session:
-            session.add(row)
-            await session.commit()
-        return row
+        return await add_reminder(self, schedule, body=BODY, timezone=timezone, **fields)
 
     async def start(
         self,
@@ -114,13 +90,7 @@ class Recorder:
     ) -> WorkflowHandle[Any, ReminderStatus]:
         return await self.client.start_workflow(
             ReminderWorkflow.run,
-            ReminderInput(
-                reminder_id=str(row.id),
-                business_id=str(row.business_id),
-                schedule=row.schedule,
-                timezone=row.timezone,
-                **inputs,
-            ),
+            reminder_input(row, **inputs),
             id=row.workflow_id,
             task_queue=TASK_QUEUE,
             start_signal=start_signal,
@@ -141,13 +111,7 @@ class Recorder:
 
     async def deliveries(self, row: Reminder) -> list[tuple[str, str | None]]:
         """(status, error_code) of the reminder's deliveries, by scheduled time."""
-        async with self.sessionmaker() as session:
-            stmt = (
-                select(Delivery)
-                .where(Delivery.reminder_id == row.id)
-                .order_by(Delivery.scheduled_for, Delivery.created_at)
-            )
-            return [(d.status, d.error_code) for d in await session.scalars(stmt)]
+        return [(d.status, d.error_code) for d in await deliveries_of(self, row)]
 
     async def save(self, name: str, workflow_id: str, run_id: str | None = None) -> None:
         history = await self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
@@ -385,7 +349,7 @@ async def recorder(database_url: str) -> AsyncIterator[Recorder]:
         )
         try:
             async with worker:
-                yield Recorder(env, seed.sessionmaker, seed.business_id, seed.client_id)
+                yield Recorder(seed.sessionmaker, seed.business_id, seed.client_id, env=env)
         finally:
             await env.shutdown()
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 
 from activities import build_providers
@@ -29,10 +28,15 @@ from core.settings import Settings
 from tests.conftest import PUBLIC_BASE_URL, TWILIO_SID, TWILIO_TOKEN, build_worker
 from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilio, signed_callback
-from tests.seed import BOB, seeded_business
-from workflows.contracts import ReminderInput, workflow_id_for
+from tests.seed import (
+    BOB,
+    Seeded,
+    add_reminder,
+    deliveries_of,
+    reminder_input,
+    seeded_business,
+)
 from workflows.reminder import ReminderWorkflow
-from workflows.schedule import validate_schedule
 
 LONDON = "Europe/London"
 BOB_EMAIL = BOB["email"]
@@ -41,14 +45,11 @@ FIRM_NUMBER = "+15005550006"
 
 
 @dataclass
-class Outbox:
+class Outbox(Seeded):
     env: Any
     client: Client
     settings: Settings
-    sessionmaker: Any
     task_queue: str
-    business_id: uuid.UUID
-    client_id: uuid.UUID
     smtp: FakeSmtpServer
     twilio: FakeTwilio
 
@@ -63,36 +64,19 @@ class Outbox:
     ) -> Reminder:
         if schedule is None:
             schedule = {"kind": "once", "at": (await self.now() + timedelta(hours=1)).isoformat()}
-        reminder_id = uuid.uuid4()
-        row = Reminder(
-            id=reminder_id,
-            business_id=self.business_id,
-            title="VAT return",
-            type="deadline",
-            client_ids=fields.pop("client_ids", [str(self.client_id)]),
-            channels=list(channels),
+        return await add_reminder(
+            self,
+            schedule,
+            channels=channels,
             subject=fields.pop("subject", "Your VAT return"),
             body=fields.pop("body", "Hi {{ client.name }}, please send your VAT documents."),
-            timezone=LONDON,
-            schedule=validate_schedule(schedule, LONDON),
-            workflow_id=workflow_id_for(str(reminder_id)),
             **fields,
         )
-        async with self.sessionmaker() as session:
-            session.add(row)
-            await session.commit()
-        return row
 
     async def start(self, row: Reminder, request_id: str | None = None) -> WorkflowHandle[Any, Any]:
         return await self.client.start_workflow(
             ReminderWorkflow.run,
-            ReminderInput(
-                reminder_id=str(row.id),
-                business_id=str(row.business_id),
-                schedule=row.schedule,
-                timezone=row.timezone,
-                request_id=request_id,
-            ),
+            reminder_input(row, request_id=request_id),
             id=row.workflow_id,
             task_queue=self.task_queue,
         )
@@ -101,13 +85,7 @@ class Outbox:
         await (await self.start(row)).result()
 
     async def deliveries(self, row: Reminder) -> list[Delivery]:
-        async with self.sessionmaker() as session:
-            stmt = (
-                select(Delivery)
-                .where(Delivery.reminder_id == row.id)
-                .order_by(Delivery.scheduled_for, Delivery.created_at)
-            )
-            return list((await session.scalars(stmt)).all())
+        return await deliveries_of(self, row)
 
     async def update_business(self, **fields: Any) -> None:
         async with self.sessionmaker() as session:

@@ -11,15 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from core.models import Delivery, Reminder
 from core.settings import Settings
 from tests.conftest import build_worker
-from tests.seed import seeded_business
-from workflows.contracts import ReminderInput, ReminderStatus, RescheduleArgs, workflow_id_for
+from tests.seed import Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
+from workflows.contracts import ReminderStatus, RescheduleArgs
 from workflows.reminder import ReminderWorkflow
 from workflows.schedule import validate_schedule
 
@@ -27,14 +26,11 @@ LONDON = "Europe/London"
 
 
 @dataclass
-class World:
+class World(Seeded):
     env: Any
     client: Client
     settings: Settings
-    sessionmaker: Any
     task_queue: str
-    business_id: uuid.UUID
-    client_id: uuid.UUID
 
     async def now(self) -> datetime:
         return (await self.env.get_current_time()).astimezone(UTC)
@@ -42,47 +38,19 @@ class World:
     async def reminder(
         self, schedule: dict[str, Any], timezone: str = LONDON, body: str | None = None, **kw: Any
     ) -> Reminder:
-        reminder_id = uuid.uuid4()
-        row = Reminder(
-            id=reminder_id,
-            business_id=self.business_id,
-            title="VAT return",
-            type="deadline",
-            client_ids=[str(self.client_id)],
-            channels=["email"],
-            body=body or "Hi {{ client.name }}, VAT is due {{ reminder.due_at | date }}.",
-            timezone=timezone,
-            schedule=validate_schedule(schedule, timezone),
-            workflow_id=workflow_id_for(str(reminder_id)),
-            **kw,
-        )
-        async with self.sessionmaker() as session:
-            session.add(row)
-            await session.commit()
-        return row
+        body = body or "Hi {{ client.name }}, VAT is due {{ reminder.due_at | date }}."
+        return await add_reminder(self, schedule, body=body, timezone=timezone, **kw)
 
     async def start(self, row: Reminder, **inputs: Any) -> WorkflowHandle[Any, Any]:
         return await self.client.start_workflow(
             ReminderWorkflow.run,
-            ReminderInput(
-                reminder_id=str(row.id),
-                business_id=str(row.business_id),
-                schedule=row.schedule,
-                timezone=row.timezone,
-                **inputs,
-            ),
+            reminder_input(row, **inputs),
             id=row.workflow_id,
             task_queue=self.task_queue,
         )
 
     async def deliveries(self, row: Reminder) -> list[Delivery]:
-        async with self.sessionmaker() as session:
-            stmt = (
-                select(Delivery)
-                .where(Delivery.reminder_id == row.id)
-                .order_by(Delivery.scheduled_for)
-            )
-            return list((await session.scalars(stmt)).all())
+        return await deliveries_of(self, row)
 
 
 @pytest.fixture
