@@ -35,8 +35,6 @@ from core.types import utcnow
 from core.unsubscribe import set_opt_out
 from workflows.contracts import SendRequest, SendResult
 
-__all__ = ["DeliveryBook", "address_for", "get_or_create_delivery", "mark_skipped"]
-
 log = logging.getLogger(__name__)
 
 FINAL = {DeliveryStatus.sent, DeliveryStatus.delivered, DeliveryStatus.skipped}
@@ -276,16 +274,14 @@ class DeliveryBook:
             delivery.error_message = f"{exc.__class__.__name__}: {exc}"[:1000]
             await _commit_quietly(session)
             raise
-        delivery_id = delivery.id
         for attempt in range(RECORD_TRIES):
             try:
-                await self._record_sent(delivery_id, sent.status, sent.provider_message_id)
+                result = await self._record_sent(delivery.id, sent.status, sent.provider_message_id)
                 break
             except Exception:
                 if attempt == RECORD_TRIES - 1:
                     raise  # the claim stays: the retry records outcome_unknown, never resends
                 await asyncio.sleep(0.5 * (attempt + 1))
-        await session.refresh(delivery)
         activity.logger.info(
             "delivery %s %s via %s to client %s",
             delivery.id,
@@ -293,9 +289,11 @@ class DeliveryBook:
             provider.name,
             delivery.client_id,
         )
-        return result_of(delivery)
+        return result
 
-    async def _record_sent(self, delivery_id: uuid.UUID, status: str, message_id: str) -> None:
+    async def _record_sent(
+        self, delivery_id: uuid.UUID, status: str, message_id: str
+    ) -> SendResult:
         # Its own session: a failed commit in the caller's must not poison this one.
         async with self.sessionmaker() as session:
             delivery = await session.get(Delivery, delivery_id)
@@ -313,6 +311,7 @@ class DeliveryBook:
                 delivery.delivered_at = delivery.delivered_at or now
             delivery.send_started_at = None
             await session.commit()
+            return result_of(delivery)
 
     async def _record_failure(
         self, session: AsyncSession, delivery: Delivery, client: Client, failure: DeliveryFailure

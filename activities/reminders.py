@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.delivery import address_for, get_or_create_delivery, mark_skipped
+from activities.compose import address_for
+from activities.delivery import get_or_create_delivery, mark_skipped
 from core.enums import DeliveryStatus
 from core.models import Business, Client, Reminder
 from core.repositories.reminders import ReminderRepository
