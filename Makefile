@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # TEST_DATABASE_URL and REDIS_URL reach pytest from the environment or the command line
 # (`make test TEST_DATABASE_URL=postgresql+psycopg://...`); CI sets both.
 
-.PHONY: dev test lint migrate clean install
+.PHONY: dev test lint migrate clean install screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -34,6 +34,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Full-page PNGs of the dashboard (headless Debian Chromium at /usr/bin/chromium).
+screenshots: $(STAMP)
+	mkdir -p docs/screenshots
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/web -q
 
 migrate: $(STAMP)
 	$(BIN)/reminders migrate

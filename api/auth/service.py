@@ -88,9 +88,9 @@ async def register(
     return user, business, tokens
 
 
-async def login(
-    session: AsyncSession, email: str, password: str, settings: Settings, ip: str | None
-) -> TokenPair:
+async def authenticate(session: AsyncSession, email: str, password: str, ip: str | None) -> User:
+    """The active user with this email and password; a failure is recorded and committed,
+    then answered with 401 (the same words whether or not the email exists)."""
     user = await UserRepository(session).get_by_email(email.strip())
     failure = None
     if user is None:
@@ -117,6 +117,13 @@ async def login(
     if not user.is_active:
         raise Unauthorized("This account is deactivated")
     user.last_login_at = utcnow()
+    return user
+
+
+async def login(
+    session: AsyncSession, email: str, password: str, settings: Settings, ip: str | None
+) -> TokenPair:
+    user = await authenticate(session, email, password, ip)
     return await issue_tokens(session, user, settings)
 
 

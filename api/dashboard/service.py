@@ -43,6 +43,19 @@ HANDED_OVER = (
 )
 
 Clock = Callable[[], datetime]
+# A business's id, or None for every business (the superusers' platform view).
+Scope = uuid.UUID | None
+PLATFORM = "platform"
+
+
+def _scoped(stmt: Any, column: Any, business_id: Scope) -> Any:
+    return stmt if business_id is None else stmt.where(column == business_id)
+
+
+def _cache_key(business_id: Scope, *parts: object) -> str:
+    if business_id is None:
+        return ":".join([PLATFORM, *(str(part) for part in parts)])
+    return business_key(business_id, *parts)
 
 
 def _zeros(values: type[Channel] | type[DeliveryStatus] | type[ReminderStatus]) -> dict[str, int]:
@@ -53,22 +66,22 @@ def _zeros(values: type[Channel] | type[DeliveryStatus] | type[ReminderStatus]) 
 
 
 async def _delivery_figures(
-    session: AsyncSession, business_id: uuid.UUID, now: datetime
+    session: AsyncSession, business_id: Scope, now: datetime
 ) -> tuple[DeliveryFigures, int]:
     """Counts per channel and status, and failures among the last 24 hours' deliveries."""
     recent_failure = and_(
         Delivery.created_at >= now - timedelta(hours=24), Delivery.status.in_(FAILED)
     )
-    stmt = (
+    stmt = _scoped(
         select(
             Delivery.channel,
             Delivery.status,
             func.count().label("n"),
             func.sum(case((recent_failure, 1), else_=0)).label("recent_failures"),
-        )
-        .where(Delivery.business_id == business_id)
-        .group_by(Delivery.channel, Delivery.status)
-    )
+        ),
+        Delivery.business_id,
+        business_id,
+    ).group_by(Delivery.channel, Delivery.status)
     by_status = _zeros(DeliveryStatus)
     by_channel = {
         name: ChannelFigures(total=0, by_status=_zeros(DeliveryStatus)) for name in _zeros(Channel)
@@ -87,7 +100,7 @@ async def _delivery_figures(
 
 
 async def _reminder_figures(
-    session: AsyncSession, business_id: uuid.UUID, now: datetime
+    session: AsyncSession, business_id: Scope, now: datetime
 ) -> ReminderFigures:
     def due_within(window: timedelta) -> ColumnElement[int]:
         due = and_(
@@ -97,16 +110,16 @@ async def _reminder_figures(
         )
         return func.sum(case((due, 1), else_=0))
 
-    stmt = (
+    stmt = _scoped(
         select(
             Reminder.status,
             func.count().label("n"),
             due_within(timedelta(hours=24)).label("day"),
             due_within(timedelta(days=7)).label("week"),
-        )
-        .where(Reminder.business_id == business_id)
-        .group_by(Reminder.status)
-    )
+        ),
+        Reminder.business_id,
+        business_id,
+    ).group_by(Reminder.status)
     by_status = _zeros(ReminderStatus)
     day = week = 0
     for status, n, in_day, in_week in (await session.execute(stmt)).all():
@@ -119,7 +132,7 @@ async def _reminder_figures(
 
 
 async def compute_summary(
-    session: AsyncSession, business_id: uuid.UUID, now: datetime
+    session: AsyncSession, business_id: Scope, now: datetime
 ) -> DashboardSummary:
     deliveries, failures = await _delivery_figures(session, business_id, now)
     handed_over = sum(deliveries.by_status[status] for status in HANDED_OVER)
@@ -134,15 +147,16 @@ async def compute_summary(
 
 
 async def summary(
-    session: AsyncSession, cache: Cache, business: Business, clock: Clock = utcnow
+    session: AsyncSession, cache: Cache, business: Business | None, clock: Clock = utcnow
 ) -> DashboardSummary:
-    """The business's summary, at most CACHE_TTL seconds old."""
+    """The business's summary (every business's for None), at most CACHE_TTL seconds old."""
+    business_id = business.id if business is not None else None
 
     async def compute() -> dict[str, Any]:
-        figures = await compute_summary(session, business.id, clock())
+        figures = await compute_summary(session, business_id, clock())
         return figures.model_dump(mode="json")
 
-    key = business_key(business.id, "dashboard", "summary")
+    key = _cache_key(business_id, "dashboard", "summary")
     return DashboardSummary.model_validate(await cached(cache, key, CACHE_TTL, compute))
 
 
@@ -168,23 +182,19 @@ def _day_expression(
 
 
 async def compute_timeseries(
-    session: AsyncSession, business: Business, days: int, now: datetime
+    session: AsyncSession, business_id: Scope, zone: str, days: int, now: datetime
 ) -> DashboardTimeseries:
-    dates, bounds = local_days(business.timezone, days, now)
+    dates, bounds = local_days(zone, days, now)
     dialect = session.get_bind().dialect.name
     # A subquery, so the GROUP BY names the day's column instead of repeating its
     # parameters (PostgreSQL would not see two bound zones as the same expression).
-    rows = (
-        select(
-            _day_expression(dialect, business.timezone, dates, bounds).label("day"), Delivery.status
-        )
-        .where(
-            Delivery.business_id == business.id,
-            Delivery.created_at >= bounds[0],
-            Delivery.created_at < bounds[-1],
-        )
-        .subquery()
-    )
+    rows = _scoped(
+        select(_day_expression(dialect, zone, dates, bounds).label("day"), Delivery.status).where(
+            Delivery.created_at >= bounds[0], Delivery.created_at < bounds[-1]
+        ),
+        Delivery.business_id,
+        business_id,
+    ).subquery()
     stmt = select(rows.c.day, rows.c.status, func.count()).group_by(rows.c.day, rows.c.status)
     buckets = {d: _zeros(DeliveryStatus) for d in dates}
     for day, status, n in (await session.execute(stmt)).all():
@@ -192,20 +202,23 @@ async def compute_timeseries(
         if day in buckets:  # PostgreSQL's zone data could differ at the very edge
             buckets[day][status] = buckets[day].get(status, 0) + n
     return DashboardTimeseries(
-        timezone=business.timezone,
+        timezone=zone,
         days=[DayCounts(date=d, total=sum(c.values()), counts=c) for d, c in buckets.items()],
         generated_at=now,
     )
 
 
 async def timeseries(
-    session: AsyncSession, cache: Cache, business: Business, days: int, clock: Clock = utcnow
+    session: AsyncSession, cache: Cache, business: Business | None, days: int, clock: Clock = utcnow
 ) -> DashboardTimeseries:
-    """Per-day delivery counts, at most CACHE_TTL seconds old."""
+    """Per-day delivery counts (every business's, in UTC, for None), at most CACHE_TTL
+    seconds old."""
+    business_id = business.id if business is not None else None
+    zone = business.timezone if business is not None else "UTC"
 
     async def compute() -> dict[str, Any]:
-        series = await compute_timeseries(session, business, days, clock())
+        series = await compute_timeseries(session, business_id, zone, days, clock())
         return series.model_dump(mode="json")
 
-    key = business_key(business.id, "dashboard", "timeseries", business.timezone, days)
+    key = _cache_key(business_id, "dashboard", "timeseries", zone, days)
     return DashboardTimeseries.model_validate(await cached(cache, key, CACHE_TTL, compute))

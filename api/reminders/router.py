@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from api.deps import (
     CurrentActor,
@@ -14,12 +12,11 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalClientDep,
-    as_uuid,
     get_temporal_client,
     id_or_404,
 )
-from api.errors import NotFound, ServiceUnavailable
-from api.reminders import history, service
+from api.errors import NotFound
+from api.reminders import service
 from api.reminders.schemas import (
     DeliveryRead,
     HistoryEntry,
@@ -39,7 +36,6 @@ router = APIRouter(prefix="/reminders", tags=["reminders"])
 
 # Printable ASCII only: the key is stored and compared as given.
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}$"
-HISTORY_TIMEOUT = 20.0
 
 
 async def get_reminder(reminder_id: str, actor: CurrentActor, session: SessionDep) -> Reminder:
@@ -213,21 +209,11 @@ async def reminder_history(
     page: PageDep,
 ) -> HistoryResponse:
     """The timeline, oldest first, read from the workflow's Temporal history."""
-    try:
-        runs = await asyncio.wait_for(
-            history.fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT
-        )
-    except Exception as exc:  # whatever failed, it failed in Temporal
-        detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
-        raise ServiceUnavailable(f"Temporal did not return the history ({detail})") from None
-    timeline = history.build_timeline(runs, temporal.data_converter.payload_converter)
-    ids = [parsed for value in history.client_ids(timeline) if (parsed := as_uuid(value))]
-    names = await ReminderRepository(session).client_names(actor.business_id, ids)
-    history.name_clients(timeline, {str(key): name for key, name in names.items()})
+    runs, timeline = await service.load_timeline(temporal, session, actor.business_id, reminder)
     window = timeline[page.offset : page.offset + page.limit]
     return HistoryResponse(
         workflow_id=reminder.workflow_id,
-        runs=len(runs),
+        runs=runs,
         items=[HistoryEntry.model_validate(entry) for entry in window],
         total=len(timeline),
     )

@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import Actor
+from api.deps import Actor, as_uuid
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
+from api.reminders import history
 from api.reminders.schemas import ReminderCreate, ReminderDetail, ReminderRead, ReminderUpdate
 from api.templates.service import check_template
 from core.context import request_id_var
@@ -427,3 +428,26 @@ def _record_signal(
     session: AsyncSession, actor: Actor, reminder: Reminder, signal: str, **payload: Any
 ) -> None:
     actor.record(session, "reminder.signal", "reminder", reminder.id, signal=signal, **payload)
+
+
+# -- timeline ----------------------------------------------------------------------------
+
+HISTORY_TIMEOUT = 20.0
+
+
+async def load_timeline(
+    temporal: Client, session: AsyncSession, business_id: uuid.UUID, reminder: Reminder
+) -> tuple[int, list[history.Entry]]:
+    """How many workflow runs were read, and the timeline across them with client names."""
+    try:
+        runs = await asyncio.wait_for(
+            history.fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT
+        )
+    except Exception as exc:  # whatever failed, it failed in Temporal
+        detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
+        raise ServiceUnavailable(f"Temporal did not return the history ({detail})") from None
+    timeline = history.build_timeline(runs, temporal.data_converter.payload_converter)
+    ids = [parsed for value in history.client_ids(timeline) if (parsed := as_uuid(value))]
+    names = await ReminderRepository(session).client_names(business_id, ids)
+    history.name_clients(timeline, {str(key): name for key, name in names.items()})
+    return len(runs), timeline
