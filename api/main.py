@@ -26,6 +26,7 @@ from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
 from api.unsubscribe.router import router as unsubscribe_router
 from api.users.router import router as users_router
+from api.web import install_web
 from api.webhooks.router import router as webhooks_router
 from core.cache import build_cache
 from core.db import create_sessionmaker, engine_from_settings
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(api_router())
+    install_web(app)
 
     if settings.CORS_ORIGINS:
         app.add_middleware(

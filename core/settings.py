@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     TEMPORAL_TLS_CERT: str | None = None
     TEMPORAL_TLS_KEY: str | None = None
     TEMPORAL_UI_URL: str = "http://127.0.0.1:8233"
+    # How long a sign-in to the web dashboard at /admin lasts.
+    WEB_SESSION_HOURS: int = Field(default=12, ge=1, le=24 * 30)
 
     EMAIL_BACKEND: EmailBackend | None = None
     SMTP_HOST: str | None = None

@@ -65,8 +65,8 @@ async def add_reminder(
     row = Reminder(
         id=reminder_id,
         business_id=seed.business_id,
-        title="VAT return",
-        type="deadline",
+        title=fields.pop("title", "VAT return"),
+        type=fields.pop("type", "deadline"),
         client_ids=fields.pop("client_ids", [str(seed.client_id)]),
         channels=list(channels),
         body=body,

@@ -62,7 +62,7 @@ class ClientRepository:
     ) -> tuple[list[Client], int]:
         stmt = self._in_business(business_id)
         if search:
-            stmt = stmt.where(_matches(search))
+            stmt = stmt.where(client_matches(search))
         if tag is not None:
             tagged = select(ClientTag.client_id).where(
                 ClientTag.business_id == business_id, ClientTag.tag == tag
@@ -112,7 +112,7 @@ class ClientRepository:
         await self.session.flush()
 
 
-def _matches(search: str) -> ColumnElement[bool]:
+def client_matches(search: str) -> ColumnElement[bool]:
     pattern = f"%{escape_like(search)}%"
     columns = (Client.name, Client.email, Client.phone, Client.whatsapp, Client.external_ref)
     conditions = [column.ilike(pattern, escape="\\") for column in columns]

@@ -1,0 +1,17 @@
+"""The web dashboard at /admin (server-rendered; its only scripts are served from here)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.web.deps import LoginRequired, WebError
+from api.web.render import STATIC_DIR
+from api.web.router import not_signed_in, router, web_error
+
+
+def install_web(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="admin-static")
+    app.add_exception_handler(LoginRequired, not_signed_in)
+    app.add_exception_handler(WebError, web_error)

@@ -1,0 +1,356 @@
+"""The web dashboard at /admin: server-rendered pages over the API's own services.
+
+Reads go through the same scoping as the API (a business user sees their business; a
+superuser every business, or the one they switched to). Every change is a POST form
+carrying the session's CSRF token, and goes through the API's services, so it is
+signalled, recorded and audited exactly as the REST call would be.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from temporalio.client import Client
+
+from api.auth.service import authenticate
+from api.dashboard import service as dashboard
+from api.dashboard.router import CacheDep
+from api.deps import Actor, SessionDep, SettingsDep, as_uuid
+from api.errors import AppError, Conflict, ServiceUnavailable, Unauthorized
+from api.reminders import history
+from api.reminders import service as reminders
+from api.web import service
+from api.web import session as web_session
+from api.web.deps import CheckedForm, WebContext, WebContextDep, WebError, read_form, safe_next
+from api.web.render import redirect, render
+from core.enums import ReminderStatus, Role
+from core.models import Reminder
+from core.repositories.users import BusinessRepository
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+PAGE_SIZE = 50
+CHART_DAYS = 30
+DELIVERIES_SHOWN = 100
+TEMPORAL_TIMEOUT = 3.0
+ACTIONS = {"trigger": "sent", "pause": "paused", "resume": "resumed"}
+Offset = Annotated[str, Query(max_length=12)]
+
+
+def _offset(value: str) -> int:
+    return int(value) if value.isdigit() and int(value) <= 1_000_000 else 0
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+# -- signing in and out -----------------------------------------------------------------
+
+
+def _login_page(request: Request, settings: SettingsDep, next_url: str, **data: object) -> Response:
+    token = web_session.new_login_csrf()
+    status_code = int(str(data.pop("status_code", 200)))
+    response = render(request, "login.html", None, status_code, csrf=token, next=next_url, **data)
+    web_session.set_login_csrf(response, settings, token)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(
+    request: Request, settings: SettingsDep, next: Annotated[str, Query(max_length=500)] = ""
+) -> Response:
+    found = web_session.read(settings, request.cookies.get(web_session.SESSION_COOKIE))
+    if found is not None:
+        return redirect(safe_next(next))
+    return _login_page(request, settings, safe_next(next))
+
+
+@router.post("/login")
+async def login_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await read_form(request)
+    next_url = safe_next(form.get("next"))
+    email, password = form.get("email"), form.get("password")
+    if not web_session.login_csrf_ok(
+        request.cookies.get(web_session.LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or "")
+    ):
+        return _login_page(
+            request, settings, next_url, status_code=403, error="The form expired; sign in again."
+        )
+    if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
+        return _login_page(
+            request, settings, next_url, status_code=422, error="Enter your email and password."
+        )
+    try:
+        user = await authenticate(session, email[:320], password[:1024], _client_ip(request))
+    except Unauthorized as exc:
+        return _login_page(
+            request, settings, next_url, status_code=401, error=exc.detail, email=email[:320]
+        )
+    await session.commit()
+    token, _ = web_session.issue(settings, user.id)
+    response = redirect(next_url)
+    web_session.set_session(response, settings, token)
+    response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path=web_session.PATH)
+    return response
+
+
+@router.post("/logout")
+async def logout(form: CheckedForm) -> Response:
+    response = redirect("/admin/login")
+    web_session.clear_session(response)
+    return response
+
+
+@router.post("/scope")
+async def switch_business(
+    ctx: WebContextDep, form: CheckedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Superusers: look at one business, or (empty) at every business."""
+    if not ctx.user.is_superuser:
+        raise WebError(403, "Only superusers can switch business.")
+    chosen = as_uuid(str(form.get("business") or ""))
+    if chosen is not None and await BusinessRepository(session).get(chosen) is None:
+        raise WebError(404, "That business does not exist.")
+    token, _ = web_session.issue(settings, ctx.user.id, chosen, sid=ctx.session.sid)
+    response = redirect(safe_next(form.get("next")))
+    web_session.set_session(response, settings, token)
+    return response
+
+
+# -- pages ------------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+async def overview(
+    request: Request, ctx: WebContextDep, session: SessionDep, cache: CacheDep
+) -> Response:
+    summary = await dashboard.summary(session, cache, ctx.business)
+    series = await dashboard.timeseries(session, cache, ctx.business, CHART_DAYS)
+    businesses = await service.business_rows(session) if ctx.business is None else []
+    chart = {
+        "labels": [day.date.isoformat() for day in series.days],
+        "series": {
+            status: [day.counts.get(status, 0) for day in series.days]
+            for status in ("delivered", "sent", "pending", "failed", "undelivered", "skipped")
+        },
+    }
+    return render(
+        request,
+        "overview.html",
+        ctx,
+        summary=summary,
+        series=series,
+        chart=chart,
+        businesses=businesses,
+    )
+
+
+@router.get("/reminders", response_class=HTMLResponse)
+async def reminders_list(
+    request: Request,
+    ctx: WebContextDep,
+    session: SessionDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    offset: Offset = "0",
+    done: Annotated[str, Query(max_length=20)] = "",
+    problem: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    wanted = status if status in ReminderStatus._value2member_map_ else None
+    start = _offset(offset)
+    rows, total = await service.reminders_page(session, ctx.business_id, wanted, PAGE_SIZE, start)
+    return render(
+        request,
+        "reminders.html",
+        ctx,
+        rows=rows,
+        total=total,
+        status=wanted or "",
+        statuses=[s.value for s in ReminderStatus],
+        pages=_pages(request, start, total),
+        done=done,
+        problem=problem,
+    )
+
+
+async def _reminder(ctx: WebContext, session: SessionDep, reminder_id: str) -> Reminder:
+    parsed = as_uuid(reminder_id)
+    reminder = await service.reminder_in_scope(session, ctx.business_id, parsed) if parsed else None
+    if reminder is None:
+        raise WebError(404, "This reminder does not exist, or is not yours to see.")
+    return reminder
+
+
+@router.get("/reminders/{reminder_id}", response_class=HTMLResponse)
+async def reminder_page(
+    request: Request,
+    reminder_id: str,
+    ctx: WebContextDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    done: Annotated[str, Query(max_length=20)] = "",
+    problem: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    reminder = await _reminder(ctx, session, reminder_id)
+    detail = await reminders.live_view(request.app.state.temporal, reminder)
+    timeline: list[history.Entry] = []
+    timeline_error: str | None = None
+    try:
+        temporal = await request.app.state.temporal.get(timeout=TEMPORAL_TIMEOUT)
+        _, timeline = await reminders.load_timeline(
+            temporal, session, reminder.business_id, reminder
+        )
+    except Exception as exc:  # Temporal down or slow: the page shows what it has
+        timeline_error = exc.detail if isinstance(exc, AppError) else "Temporal is unreachable."
+    deliveries, total = await service.reminder_deliveries(session, reminder, DELIVERIES_SHOWN)
+    business = ctx.business or await BusinessRepository(session).get(reminder.business_id)
+    workflow_url = (
+        f"{settings.TEMPORAL_UI_URL.rstrip('/')}/namespaces/"
+        f"{quote(settings.TEMPORAL_NAMESPACE, safe='')}/workflows/"
+        f"{quote(reminder.workflow_id, safe='')}"
+    )
+    return render(
+        request,
+        "reminder.html",
+        ctx,
+        reminder=reminder,
+        detail=detail,
+        zone=business.timezone if business else "UTC",
+        timeline=list(reversed(timeline)),
+        timeline_error=timeline_error,
+        deliveries=deliveries,
+        deliveries_total=total,
+        workflow_url=workflow_url,
+        done=done,
+        problem=problem,
+    )
+
+
+@router.get("/reminders/{reminder_id}/deliveries", response_class=HTMLResponse)
+async def reminder_deliveries_rows(
+    request: Request, reminder_id: str, ctx: WebContextDep, session: SessionDep
+) -> Response:
+    """The deliveries table's body alone, which the reminder page refreshes in place."""
+    reminder = await _reminder(ctx, session, reminder_id)
+    deliveries, _ = await service.reminder_deliveries(session, reminder, DELIVERIES_SHOWN)
+    business = ctx.business or await BusinessRepository(session).get(reminder.business_id)
+    zone = business.timezone if business else "UTC"
+    return render(request, "_delivery_rows.html", ctx, deliveries=deliveries, zone=zone)
+
+
+@router.post("/reminders/{reminder_id}/{action}")
+async def reminder_action(
+    request: Request,
+    reminder_id: str,
+    action: str,
+    ctx: WebContextDep,
+    form: CheckedForm,
+    session: SessionDep,
+) -> Response:
+    if action not in ACTIONS:
+        raise WebError(404, "There is no such action.")
+    reminder = await _reminder(ctx, session, reminder_id)
+    back = safe_next(form.get("next"), f"/admin/reminders/{reminder.id}")
+    actor = await _actor_for(ctx, session, reminder)
+    try:
+        temporal: Client = await request.app.state.temporal.get(timeout=TEMPORAL_TIMEOUT)
+    except Exception:  # any failure to connect means the same to the reader
+        return redirect(_with(back, problem="temporal"))
+    try:
+        if action == "trigger":
+            await reminders.trigger(session, actor, reminder, temporal)
+        else:
+            await reminders.change_state(session, actor, reminder, action, temporal)
+        await session.commit()
+    except Conflict:
+        return redirect(_with(back, problem="not-now"))
+    except ServiceUnavailable:
+        return redirect(_with(back, problem="temporal"))
+    return redirect(_with(back, done=ACTIONS[action]))
+
+
+async def _actor_for(ctx: WebContext, session: SessionDep, reminder: Reminder) -> Actor:
+    """The caller acting on this reminder: a superuser in the all-businesses view acts as
+    an owner of the reminder's business, as the API's X-Business-Id lets them."""
+    if ctx.business is not None:
+        return ctx.actor
+    business = await BusinessRepository(session).get(reminder.business_id)
+    if business is None:
+        raise WebError(404, "This reminder does not exist, or is not yours to see.")
+    return Actor(user=ctx.user, business=business, role=Role.owner)
+
+
+@router.get("/clients", response_class=HTMLResponse)
+async def clients_list(
+    request: Request,
+    ctx: WebContextDep,
+    session: SessionDep,
+    search: Annotated[str, Query(max_length=200)] = "",
+    offset: Offset = "0",
+) -> Response:
+    start = _offset(offset)
+    text = search.replace("\x00", "").strip()
+    rows, total = await service.clients_page(session, ctx.business_id, text, PAGE_SIZE, start)
+    return render(
+        request,
+        "clients.html",
+        ctx,
+        rows=rows,
+        total=total,
+        search=text,
+        pages=_pages(request, start, total),
+    )
+
+
+@router.get("/deliveries", response_class=HTMLResponse)
+async def failed_deliveries(
+    request: Request, ctx: WebContextDep, session: SessionDep, offset: Offset = "0"
+) -> Response:
+    start = _offset(offset)
+    rows, total = await service.failed_deliveries(session, ctx.business_id, PAGE_SIZE, start)
+    return render(
+        request,
+        "failed.html",
+        ctx,
+        rows=rows,
+        total=total,
+        pages=_pages(request, start, total),
+    )
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _with(url: str, **params: str) -> str:
+    """The url with these query parameters set (a page's own filters are kept)."""
+    parts = urlsplit(url)
+    query = {k: v for k, v in parse_qsl(parts.query) if k not in ("done", "problem")}
+    return urlunsplit(parts._replace(query=urlencode({**query, **params})))
+
+
+def _pages(request: Request, start: int, total: int) -> dict[str, str | None]:
+    """Links to the previous and next page, keeping the page's other filters."""
+
+    def at(offset: int) -> str:
+        params = dict(request.query_params)
+        params["offset"] = str(offset)
+        return f"{request.url.path}?{urlencode(params)}"
+
+    return {
+        "previous": at(max(start - PAGE_SIZE, 0)) if start > 0 else None,
+        "next": at(start + PAGE_SIZE) if start + PAGE_SIZE < total else None,
+    }
+
+
+def not_signed_in(request: Request, exc: Exception) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = redirect(f"/admin/login?{urlencode({'next': safe_next(target)})}")
+    return response
+
+
+def web_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebError)
+    return render(request, "error.html", None, exc.status_code, message=exc.message)

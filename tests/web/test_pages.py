@@ -1,0 +1,265 @@
+"""The web dashboard over HTTP, without a browser: sign-in, CSRF, scoping, headers.
+
+The browser tests (test_browser.py) drive the same pages in Chromium; these check what a
+browser would not show: the cookies' flags, the refusals, the headers.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import User
+from core.security import hash_password
+from tests.conftest import PASSWORD, Tenant, register_tenant
+from tests.seed import Seeded, add_reminder
+
+LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _csrf(html: str) -> str:
+    found = LOGIN_CSRF.search(html)
+    assert found, "no csrf_token field on the page"
+    return found.group(1)
+
+
+async def sign_in(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    page = await http.get("/admin/login")
+    assert page.status_code == 200
+    return await http.post(
+        "/admin/login",
+        data={"email": email, "password": password, "csrf_token": _csrf(page.text)},
+    )
+
+
+@pytest.fixture
+async def browser_like(app: Any) -> Any:
+    """A cookie-keeping client, like a browser tab, on the app."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def _reminder(http: httpx.AsyncClient, tenant: Tenant, app: Any) -> str:
+    """A reminder row of the tenant's for one new client (no workflow: none is needed)."""
+    client = await http.post(
+        "/api/v1/clients",
+        headers=tenant.headers,
+        json={"name": "Bob Builder", "email": "bob@example.com"},
+    )
+    assert client.status_code == 201, client.text
+    seed = Seeded(
+        app.state.sessionmaker, uuid.UUID(tenant.business_id), uuid.UUID(client.json()["id"])
+    )
+    row = await add_reminder(
+        seed,
+        {"kind": "once", "at": "2099-01-01T09:00:00+00:00"},
+        body="Hi {{ client.name }}",
+        title="Q3 VAT return",
+        status="scheduled",
+    )
+    return str(row.id)
+
+
+async def test_anonymous_pages_redirect_to_the_login_form(browser_like: httpx.AsyncClient) -> None:
+    for path in ("/admin", "/admin/reminders", "/admin/clients", "/admin/deliveries"):
+        response = await browser_like.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/admin/login?next=")
+
+
+async def test_sign_in_sets_a_locked_down_session_cookie_and_opens_the_overview(
+    browser_like: httpx.AsyncClient, owner: Tenant
+) -> None:
+    response = await sign_in(browser_like, owner.email)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin"
+    cookie = next(
+        value
+        for name, value in response.headers.multi_items()
+        if name == "set-cookie" and value.startswith("reminders_session=")
+    )
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
+    assert "Path=/admin" in cookie
+    overview = await browser_like.get("/admin")
+    assert overview.status_code == 200
+    assert "<h1>Overview</h1>" in overview.text
+    assert "Acme Accounting" in overview.text
+
+
+async def test_wrong_password_shows_the_form_again_with_401(
+    browser_like: httpx.AsyncClient, owner: Tenant
+) -> None:
+    response = await sign_in(browser_like, owner.email, "not-the-password-1")
+    assert response.status_code == 401
+    assert "Incorrect email or password" in response.text
+    assert 'id="login-form"' in response.text
+    assert (await browser_like.get("/admin")).status_code == 303
+
+
+async def test_login_without_the_forms_csrf_value_is_refused(
+    browser_like: httpx.AsyncClient, owner: Tenant
+) -> None:
+    await browser_like.get("/admin/login")
+    response = await browser_like.post(
+        "/admin/login",
+        data={"email": owner.email, "password": PASSWORD, "csrf_token": "forged"},
+    )
+    assert response.status_code == 403
+    assert (await browser_like.get("/admin")).status_code == 303
+
+
+async def test_a_post_without_the_sessions_csrf_token_changes_nothing(
+    browser_like: httpx.AsyncClient, owner: Tenant, app: Any
+) -> None:
+    reminder_id = await _reminder(browser_like, owner, app)
+    await sign_in(browser_like, owner.email)
+    for token in ("", "0" * 64):
+        response = await browser_like.post(
+            f"/admin/reminders/{reminder_id}/pause", data={"csrf_token": token}
+        )
+        assert response.status_code == 403
+    page = await browser_like.get(f"/admin/reminders/{reminder_id}")
+    assert 'class="status status-scheduled"' in page.text
+
+
+async def test_a_post_from_another_origin_is_refused_even_with_a_token(
+    browser_like: httpx.AsyncClient, owner: Tenant, app: Any
+) -> None:
+    reminder_id = await _reminder(browser_like, owner, app)
+    await sign_in(browser_like, owner.email)
+    page = await browser_like.get(f"/admin/reminders/{reminder_id}")
+    response = await browser_like.post(
+        f"/admin/reminders/{reminder_id}/pause",
+        data={"csrf_token": _csrf(page.text)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+
+
+async def test_another_business_reminder_page_is_404(
+    browser_like: httpx.AsyncClient, owner: Tenant, other_owner: Tenant, app: Any
+) -> None:
+    theirs = await _reminder(browser_like, other_owner, app)
+    await sign_in(browser_like, owner.email)
+    for path in (f"/admin/reminders/{theirs}", f"/admin/reminders/{theirs}/deliveries"):
+        response = await browser_like.get(path)
+        assert response.status_code == 404, path
+        assert "Q3 VAT return" not in response.text
+    response = await browser_like.get("/admin/reminders/not-a-uuid")
+    assert response.status_code == 404
+
+
+async def test_pages_carry_a_strict_content_security_policy(
+    browser_like: httpx.AsyncClient, owner: Tenant
+) -> None:
+    await sign_in(browser_like, owner.email)
+    for path in ("/admin/login", "/admin", "/admin/reminders", "/admin/clients"):
+        response = await browser_like.get(path, follow_redirects=True)
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["cache-control"] == "no-store"
+        # Every script the page loads is served by the app itself: no CDN.
+        for src in re.findall(r'<script[^>]+src="([^"]+)"', response.text):
+            assert src.startswith("/admin/static/"), src
+            assert (await browser_like.get(src)).status_code == 200
+
+
+async def test_sign_out_ends_the_session(browser_like: httpx.AsyncClient, owner: Tenant) -> None:
+    await sign_in(browser_like, owner.email)
+    page = await browser_like.get("/admin")
+    response = await browser_like.post("/admin/logout", data={"csrf_token": _csrf(page.text)})
+    assert response.status_code == 303
+    assert (await browser_like.get("/admin")).status_code == 303
+
+
+async def test_a_tampered_session_cookie_is_not_a_session(
+    browser_like: httpx.AsyncClient, owner: Tenant
+) -> None:
+    await sign_in(browser_like, owner.email)
+    token = browser_like.cookies["reminders_session"]
+    header, payload, signature = token.split(".")
+    browser_like.cookies.set(
+        "reminders_session", f"{header}.{payload}.{signature[:-4]}AAAA", path="/admin"
+    )
+    assert (await browser_like.get("/admin")).status_code == 303
+
+
+async def test_the_login_page_never_redirects_off_site(
+    browser_like: httpx.AsyncClient, owner: Tenant
+) -> None:
+    page = await browser_like.get("/admin/login", params={"next": "//evil.example/admin"})
+    response = await browser_like.post(
+        "/admin/login",
+        data={
+            "email": owner.email,
+            "password": PASSWORD,
+            "csrf_token": _csrf(page.text),
+            "next": "//evil.example/admin",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin"
+
+
+async def _superuser(app: Any) -> str:
+    email = f"root-{uuid.uuid4().hex[:6]}@platform.example.com"
+    async with app.state.sessionmaker() as session:
+        session: AsyncSession
+        session.add(
+            User(
+                email=email,
+                full_name="Root",
+                hashed_password=hash_password(PASSWORD),
+                is_superuser=True,
+            )
+        )
+        await session.commit()
+    return email
+
+
+async def test_superuser_sees_every_business_and_can_switch_to_one(
+    browser_like: httpx.AsyncClient, client: httpx.AsyncClient, app: Any
+) -> None:
+    acme = await register_tenant(client, "Acme")
+    rival = await register_tenant(client, "Rival")
+    await _reminder(client, acme, app)
+    await sign_in(browser_like, await _superuser(app))
+    overview = await browser_like.get("/admin")
+    assert "All businesses" in overview.text
+    assert "Acme Accounting" in overview.text
+    assert "Rival Accounting" in overview.text
+    everything = await browser_like.get("/admin/reminders")
+    assert "Q3 VAT return" in everything.text
+    switched = await browser_like.post(
+        "/admin/scope",
+        data={
+            "csrf_token": _csrf(overview.text),
+            "business": rival.business_id,
+            "next": "/admin/reminders",
+        },
+    )
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/admin/reminders"
+    rival_only = await browser_like.get("/admin/reminders")
+    assert "Q3 VAT return" not in rival_only.text
+
+
+async def test_a_business_user_cannot_switch_business(
+    browser_like: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
+) -> None:
+    await sign_in(browser_like, owner.email)
+    page = await browser_like.get("/admin")
+    response = await browser_like.post(
+        "/admin/scope", data={"csrf_token": _csrf(page.text), "business": other_owner.business_id}
+    )
+    assert response.status_code == 403
+    assert "Rival Accounting" not in (await browser_like.get("/admin")).text
