@@ -408,6 +408,7 @@ def print_banner(output: Output, stack: Stack) -> None:
         "Reminders is running:",
         f"  API          {api}",
         f"  API docs     {api}/docs",
+        f"  Dashboard    {api}/admin",
         f"  Temporal UI  http://{HOST}:{stack.options.ui_port}",
         f"  Admin login  {stack.admin_login}",
         f"  Data         {stack.data_dir}",

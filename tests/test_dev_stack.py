@@ -175,6 +175,8 @@ async def test_dev_stack_runs_everything_and_keeps_data_across_restarts(
 
     async with httpx.AsyncClient(timeout=10) as http:
         assert (await http.get(f"{api}/docs")).status_code == 200
+        assert 'id="login-form"' in (await http.get(f"{api}/admin/login")).text
+        assert f"Dashboard    {api}/admin" in first.output
         assert (await http.get(f"http://127.0.0.1:{first.ui_port}/")).status_code == 200
         registered = await http.post(
             f"{api}/api/v1/auth/register",
