@@ -346,9 +346,12 @@ def _pages(request: Request, start: int, total: int) -> dict[str, str | None]:
 
 
 def not_signed_in(request: Request, exc: Exception) -> RedirectResponse:
+    """To the login form, which comes back to the page asked for (a form post cannot be
+    replayed after signing in, so it comes back to the overview)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    response = redirect(f"/admin/login?{urlencode({'next': safe_next(target)})}")
-    return response
+    if request.method != "GET":
+        target = "/admin"
+    return redirect(f"/admin/login?{urlencode({'next': safe_next(target)})}")
 
 
 def web_error(request: Request, exc: Exception) -> Response:

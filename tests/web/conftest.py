@@ -26,11 +26,11 @@ import uvicorn
 from tests.conftest import PASSWORD, eventually
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Page
+    from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 CHROMIUM = "/usr/bin/chromium"
-WIDE = {"width": 1280, "height": 800}
-NARROW = {"width": 390, "height": 844}
+WIDE: ViewportSize = {"width": 1280, "height": 800}
+NARROW: ViewportSize = {"width": 390, "height": 844}
 SERVER_START_TIMEOUT = 10.0
 
 
@@ -117,7 +117,7 @@ async def new_context(browser: Browser, live_server: str) -> AsyncIterator[Conte
     the test. `await new_context(viewport=NARROW)` is a phone-sized screen."""
     contexts: list[BrowserContext] = []
 
-    async def make(viewport: dict[str, int] | None = None, **options: Any) -> BrowserContext:
+    async def make(viewport: ViewportSize | None = None, **options: Any) -> BrowserContext:
         context = await browser.new_context(
             base_url=live_server, viewport=viewport or WIDE, **options
         )

@@ -71,6 +71,9 @@ async def test_anonymous_pages_redirect_to_the_login_form(browser_like: httpx.As
         response = await browser_like.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/admin/login?next=")
+    refused = await browser_like.post(f"/admin/reminders/{uuid.uuid4()}/trigger")
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/admin/login?next=%2Fadmin"
 
 
 async def test_sign_in_sets_a_locked_down_session_cookie_and_opens_the_overview(
