@@ -182,6 +182,33 @@ async def add_member(http: httpx.AsyncClient, owner: Tenant, role: str = "member
     )
 
 
+async def add_superuser(app: Any) -> str:
+    """A platform superuser (no business of their own), straight into the users table
+    (the API never creates one); answers its email, whose password is PASSWORD."""
+    from core.models import User
+    from core.security import hash_password
+
+    email = f"root-{uuid.uuid4().hex[:6]}@platform.example.com"
+    async with app.state.sessionmaker() as session:
+        session.add(
+            User(
+                email=email,
+                full_name="Platform Admin",
+                hashed_password=hash_password(PASSWORD),
+                is_superuser=True,
+            )
+        )
+        await session.commit()
+    return email
+
+
+async def superuser_headers(app: Any, http: httpx.AsyncClient) -> dict[str, str]:
+    email = await add_superuser(app)
+    token = await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
 @pytest.fixture
 async def owner(client: httpx.AsyncClient) -> Tenant:
     return await register_tenant(client, "Acme")

@@ -206,7 +206,6 @@ async def reminder_page(
     except Exception as exc:  # Temporal down or slow: the page shows what it has
         timeline_error = exc.detail if isinstance(exc, AppError) else "Temporal is unreachable."
     deliveries, total = await service.reminder_deliveries(session, reminder, DELIVERIES_SHOWN)
-    business = ctx.business or await BusinessRepository(session).get(reminder.business_id)
     workflow_url = (
         f"{settings.TEMPORAL_UI_URL.rstrip('/')}/namespaces/"
         f"{quote(settings.TEMPORAL_NAMESPACE, safe='')}/workflows/"
@@ -218,7 +217,7 @@ async def reminder_page(
         ctx,
         reminder=reminder,
         detail=detail,
-        zone=business.timezone if business else "UTC",
+        zone=await _zone(ctx, session, reminder),
         timeline=list(reversed(timeline)),
         timeline_error=timeline_error,
         deliveries=deliveries,
@@ -236,9 +235,16 @@ async def reminder_deliveries_rows(
     """The deliveries table's body alone, which the reminder page refreshes in place."""
     reminder = await _reminder(ctx, session, reminder_id)
     deliveries, _ = await service.reminder_deliveries(session, reminder, DELIVERIES_SHOWN)
-    business = ctx.business or await BusinessRepository(session).get(reminder.business_id)
-    zone = business.timezone if business else "UTC"
+    zone = await _zone(ctx, session, reminder)
     return render(request, "_delivery_rows.html", ctx, deliveries=deliveries, zone=zone)
+
+
+async def _zone(ctx: WebContext, session: SessionDep, reminder: Reminder) -> str:
+    """The time zone the reminder's business reads its times in."""
+    if ctx.business is not None:
+        return ctx.business.timezone
+    business = await BusinessRepository(session).get(reminder.business_id)
+    return business.timezone if business is not None else "UTC"
 
 
 @router.post("/reminders/{reminder_id}/{action}")

@@ -9,28 +9,10 @@ import httpx
 import pytest
 
 from core.models import User
-from core.security import hash_password
-from tests.conftest import PASSWORD, Tenant
+from tests.conftest import PASSWORD, Tenant, superuser_headers
 
 EVENTS = "/api/v1/events"
 ADMIN_EVENTS = "/api/v1/admin/events"
-
-
-async def _superuser_headers(app: Any, http: httpx.AsyncClient) -> dict[str, str]:
-    email = f"root-{uuid.uuid4().hex[:6]}@platform.example.com"
-    async with app.state.sessionmaker() as session:
-        session.add(
-            User(
-                email=email,
-                full_name="Root",
-                hashed_password=hash_password(PASSWORD),
-                is_superuser=True,
-            )
-        )
-        await session.commit()
-    token = await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
 async def _create_client(http: httpx.AsyncClient, tenant: Tenant, name: str) -> str:
@@ -113,7 +95,7 @@ async def test_failed_login_is_logged_for_the_users_business_without_the_passwor
     assert "password" not in event["payload"]
 
     # The unknown email belongs to no business: only superusers see it.
-    admin = await _superuser_headers(app, client)
+    admin = await superuser_headers(app, client)
     everywhere = await _events(client, admin, ADMIN_EVENTS, action="auth.login_failed")
     emails = {e["payload"]["email"]: e["business_id"] for e in everywhere["items"]}
     assert emails == {owner.email: owner.business_id, "nobody@example.com": None}
@@ -188,7 +170,7 @@ async def test_superuser_sees_every_business_and_filters(
 ) -> None:
     mine = await _create_client(client, owner, "Mine")
     theirs = await _create_client(client, other_owner, "Theirs")
-    admin = await _superuser_headers(app, client)
+    admin = await superuser_headers(app, client)
 
     everything = await _events(client, admin, ADMIN_EVENTS)
     businesses = {e["business_id"] for e in everything["items"]}
@@ -254,7 +236,7 @@ async def test_bad_filters_are_refused_with_a_reason(
 
 
 async def test_admin_filter_by_business_must_be_an_id(app: Any, client: httpx.AsyncClient) -> None:
-    admin = await _superuser_headers(app, client)
+    admin = await superuser_headers(app, client)
     response = await client.get(ADMIN_EVENTS, headers=admin, params={"business_id": "acme"})
     assert response.status_code == 422
     assert response.json()["detail"]
@@ -273,7 +255,7 @@ async def test_login_to_a_deactivated_account_is_logged(
     )
     assert response.status_code == 401
 
-    admin = await _superuser_headers(app, client)
+    admin = await superuser_headers(app, client)
     body = await _events(client, admin, ADMIN_EVENTS, action="auth.login_failed")
     (event,) = body["items"]
     assert (event["business_id"], event["subject_id"]) == (owner.business_id, owner.user_id)
@@ -285,7 +267,7 @@ async def test_reconcile_runs_are_visible_to_superusers_only(
 ) -> None:
     from core.reconcile import reconcile
 
-    admin = await _superuser_headers(app, client)
+    admin = await superuser_headers(app, client)
     root = (await client.get("/api/v1/users/me", headers=admin)).json()["id"]
     # No active reminders: the run asks Temporal nothing, so no client is needed.
     await reconcile(

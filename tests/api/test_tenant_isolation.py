@@ -9,11 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import User
-from core.security import hash_password
-from tests.conftest import PASSWORD, Tenant, add_member
+from tests.conftest import Tenant, add_member, superuser_headers
 
 
 @dataclass
@@ -96,29 +93,11 @@ async def test_business_endpoint_shows_only_own_business(
     assert theirs["id"] == other_owner.business_id
 
 
-async def _superuser_headers(app: Any, http: httpx.AsyncClient) -> dict[str, str]:
-    email = f"root-{uuid.uuid4().hex[:6]}@platform.example.com"
-    async with app.state.sessionmaker() as session:
-        session: AsyncSession
-        session.add(
-            User(
-                email=email,
-                full_name="Root",
-                hashed_password=hash_password(PASSWORD),
-                is_superuser=True,
-            )
-        )
-        await session.commit()
-    token = await http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
-    assert token.status_code == 200
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
 async def test_superuser_acts_on_a_business_only_when_naming_it(
     app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
     created = await _create(client, owner, RESOURCES["clients"])
-    headers = await _superuser_headers(app, client)
+    headers = await superuser_headers(app, client)
 
     without = await client.get("/api/v1/clients", headers=headers)
     assert without.status_code == 404

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.conftest import PASSWORD, eventually
+from tests.conftest import PASSWORD, add_superuser, eventually, register_tenant
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
@@ -206,22 +206,9 @@ async def seed_business(
 ) -> SeededBusiness:
     """Register `name`'s owner, add a client and a reminder, send it once and wait until
     the delivery is recorded and the workflow sleeps again."""
-    email = f"owner-{uuid.uuid4().hex[:8]}@{name.lower()}.example.com"
     async with httpx.AsyncClient(base_url=base_url, timeout=20) as http:
-        registered = _ok(
-            await http.post(
-                "/api/v1/auth/register",
-                json={
-                    "email": email,
-                    "password": PASSWORD,
-                    "full_name": f"{name} Owner",
-                    "business_name": f"{name} Accounting",
-                    "timezone": timezone,
-                },
-            ),
-            201,
-        )
-        headers = {"Authorization": f"Bearer {registered['access_token']}"}
+        owner = await register_tenant(http, name, timezone)
+        headers = owner.headers
         client = _ok(
             await http.post(
                 "/api/v1/clients",
@@ -249,9 +236,9 @@ async def seed_business(
         )
         seeded = SeededBusiness(
             name=f"{name} Accounting",
-            business_id=registered["business"]["id"],
-            email=email,
-            password=PASSWORD,
+            business_id=owner.business_id,
+            email=owner.email,
+            password=owner.password,
             headers=headers,
             client_id=client["id"],
             client_name=client_name,
@@ -299,23 +286,7 @@ class Superuser:
 
 @pytest.fixture
 async def superuser(live_app: Any) -> Superuser:
-    """A platform admin (no business of their own), straight into the users table as
-    tests/api/test_tenant_isolation.py does."""
-    from core.models import User
-    from core.security import hash_password
-
-    email = f"root-{uuid.uuid4().hex[:6]}@platform.example.com"
-    async with live_app.state.sessionmaker() as session:
-        session.add(
-            User(
-                email=email,
-                full_name="Platform Admin",
-                hashed_password=hash_password(PASSWORD),
-                is_superuser=True,
-            )
-        )
-        await session.commit()
-    return Superuser(email=email, password=PASSWORD)
+    return Superuser(email=await add_superuser(live_app), password=PASSWORD)
 
 
 @pytest.fixture

@@ -12,11 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import User
-from core.security import hash_password
-from tests.conftest import PASSWORD, Tenant, register_tenant
+from tests.conftest import PASSWORD, Tenant, add_superuser, register_tenant
 from tests.seed import Seeded, add_reminder
 
 LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -213,29 +210,13 @@ async def test_the_login_page_never_redirects_off_site(
     assert response.headers["location"] == "/admin"
 
 
-async def _superuser(app: Any) -> str:
-    email = f"root-{uuid.uuid4().hex[:6]}@platform.example.com"
-    async with app.state.sessionmaker() as session:
-        session: AsyncSession
-        session.add(
-            User(
-                email=email,
-                full_name="Root",
-                hashed_password=hash_password(PASSWORD),
-                is_superuser=True,
-            )
-        )
-        await session.commit()
-    return email
-
-
 async def test_superuser_sees_every_business_and_can_switch_to_one(
     browser_like: httpx.AsyncClient, client: httpx.AsyncClient, app: Any
 ) -> None:
     acme = await register_tenant(client, "Acme")
     rival = await register_tenant(client, "Rival")
     await _reminder(client, acme, app)
-    await sign_in(browser_like, await _superuser(app))
+    await sign_in(browser_like, await add_superuser(app))
     overview = await browser_like.get("/admin")
     assert "All businesses" in overview.text
     assert "Acme Accounting" in overview.text
