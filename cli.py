@@ -47,6 +47,10 @@ def api(
         port=port,
         reload=reload,
         log_config=None,  # ours: JSON in production, with the request id
+        # Behind a TLS-terminating proxy the scheme and client address come from its
+        # X-Forwarded-* headers, believed only from FORWARDED_ALLOW_IPS.
+        proxy_headers=True,
+        forwarded_allow_ips=get_settings().FORWARDED_ALLOW_IPS,
     )
 
 

@@ -19,7 +19,7 @@ from api.events.router import router as events_router
 from api.health import router as health_router
 from api.metrics import Metrics, MetricsMiddleware
 from api.metrics import router as metrics_router
-from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, SecurityMiddleware
 from api.notifications.router import router as notifications_router
 from api.reminders.router import router as reminders_router
 from api.sender_identities.router import router as sender_identities_router
@@ -109,5 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outside the body limit so its 413s are counted too.
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(
+        SecurityMiddleware,
+        allowed_hosts=settings.allowed_hosts,
+        https_only=settings.https_only,
+        hsts_seconds=settings.HSTS_SECONDS,
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

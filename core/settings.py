@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -93,6 +94,14 @@ class Settings(BaseSettings):
     ADMIN_PASSWORD: str | None = None
 
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host names the API answers to (comma-separated; a leading "*." allows subdomains).
+    # Unset: any host in development, PUBLIC_BASE_URL's host in production.
+    ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Redirect plain http to https and send HSTS. Unset: on in production only.
+    FORCE_HTTPS: bool | None = None
+    HSTS_SECONDS: int = Field(default=31_536_000, ge=0, le=2 * 31_536_000)
+    # Proxies whose X-Forwarded-Proto/For uvicorn believes (comma-separated IPs or "*").
+    FORWARDED_ALLOW_IPS: str = "127.0.0.1"
     MAX_REQUEST_BODY_BYTES: int = Field(default=1_000_000, ge=1024)
     MAX_IMPORT_ROWS: int = Field(default=5000, ge=1)
     LATE_GRACE_PERIOD_SECONDS: int = Field(default=3600, ge=0)
@@ -108,7 +117,7 @@ class Settings(BaseSettings):
         "INFO"
     )
 
-    @field_validator("CORS_ORIGINS", mode="before")
+    @field_validator("CORS_ORIGINS", "ALLOWED_HOSTS", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -147,6 +156,20 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.ENV == Environment.production
+
+    @property
+    def https_only(self) -> bool:
+        return self.is_production if self.FORCE_HTTPS is None else self.FORCE_HTTPS
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """The hosts to answer; empty means any."""
+        if self.ALLOWED_HOSTS:
+            return [] if "*" in self.ALLOWED_HOSTS else [h.lower() for h in self.ALLOWED_HOSTS]
+        if self.is_production:
+            host = urlsplit(self.PUBLIC_BASE_URL).hostname
+            return [host] if host else []
+        return []
 
     @property
     def smtp_implicit_tls(self) -> bool:
@@ -203,6 +226,10 @@ class Settings(BaseSettings):
             )
         if "*" in self.CORS_ORIGINS:
             problems.append("CORS_ORIGINS must not be '*' (credentials are allowed)")
+        if "*" in self.ALLOWED_HOSTS:
+            problems.append("ALLOWED_HOSTS must name the hosts, not '*'")
+        if self.FORCE_HTTPS is False:
+            problems.append("FORCE_HTTPS must not be off")
         return problems
 
     def check_production_safety(self) -> None:

@@ -30,12 +30,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "base-uri 'none'",
     ]
 )
+# nosniff, X-Frame-Options and Referrer-Policy come from api.middleware.SecurityMiddleware.
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Cache-Control": "no-store",  # pages carry clients' names and addresses
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
 }
 
 

@@ -57,6 +57,8 @@ def test_safe_production_settings_start() -> None:
         ({"WHATSAPP_BACKEND": "sandbox"}, "WHATSAPP_BACKEND"),
         ({"DEBUG": True}, "DEBUG"),
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"),
+        ({"FORCE_HTTPS": False}, "FORCE_HTTPS"),
         ({"SMTP_HOST": None}, "SMTP_HOST"),
         ({"SMTP_STARTTLS": False}, "SMTP_STARTTLS"),
         ({"TWILIO_AUTH_TOKEN": None}, "TWILIO_AUTH_TOKEN"),
