@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import (
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    UndefinedError,
+    nodes,
+)
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 MAX_RANGE = 1000
 MAX_OUTPUT_CHARS = 100_000
+# Loop iterations one render may make in all: nested loops multiply, so each loop being
+# short is not enough (three nested range(1000) loops would run a billion times).
+MAX_LOOP_ITERATIONS = 10_000
 TEMPLATE_NAME = "<template>"
+LOOP_GUARD = "__loop_guard__"
+_loop_budget: ContextVar[list[int] | None] = ContextVar("template_loop_budget", default=None)
 
 
 @dataclass
@@ -32,6 +46,16 @@ def _safe_range(*args: int) -> range:
     if len(rng) > MAX_RANGE:
         raise SecurityError(f"range() is limited to {MAX_RANGE} items in templates")
     return rng
+
+
+def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
+    """Every `{% for %}` iterates through this: it spends the render's loop budget."""
+    budget = _loop_budget.get() or [MAX_LOOP_ITERATIONS]
+    for item in iterable:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise SecurityError(f"templates may loop at most {MAX_LOOP_ITERATIONS} times in all")
+        yield item
 
 
 def _as_datetime(value: Any) -> Any:
@@ -90,6 +114,7 @@ def _repeated_size(left: Any, right: Any) -> int:
 def _build_environment() -> SandboxedEnvironment:
     env = _Sandbox(undefined=StrictUndefined, autoescape=False)
     env.globals["range"] = _safe_range
+    env.globals[LOOP_GUARD] = _loop_guard
     env.filters["date"] = _date_filter
     env.filters["datetime"] = _datetime_filter
     return env
@@ -117,9 +142,16 @@ def check_syntax(source: str, field: str = "body") -> None:
         raise TemplateProblem("nested too deeply", None, field) from None
 
 
+def _guard_loops(tree: nodes.Template) -> nodes.Template:
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Call(nodes.Name(LOOP_GUARD, "load"), [loop.iter], [], None, None)
+    return tree
+
+
 def _compile(source: str, field: str) -> Template:
     try:
-        return _env.from_string(source)
+        tree = _env.parse(source, name=TEMPLATE_NAME, filename=TEMPLATE_NAME)
+        return _env.from_string(_guard_loops(tree))
     except TemplateSyntaxError as exc:
         raise TemplateProblem(exc.message or "syntax error", exc.lineno, field) from None
     except RecursionError:
@@ -133,6 +165,7 @@ def render(source: str, context: dict[str, Any], field: str = "body") -> str:
     """Render one template string; TemplateProblem with the line on any error. Callers
     (the preview API and the send activities) get no other exception from user text."""
     template = _compile(source, field)
+    budget = _loop_budget.set([MAX_LOOP_ITERATIONS])
     try:
         output = template.render(context)
     except TemplateSyntaxError as exc:
@@ -147,6 +180,8 @@ def render(source: str, context: dict[str, Any], field: str = "body") -> str:
         raise TemplateProblem("nested too deeply", None, field) from None
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
         raise TemplateProblem(str(exc), _template_line(sys.exc_info()[2]), field) from None
+    finally:
+        _loop_budget.reset(budget)
     if len(output) > MAX_OUTPUT_CHARS:
         raise TemplateProblem(
             f"rendered text longer than {MAX_OUTPUT_CHARS} characters", None, field

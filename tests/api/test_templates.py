@@ -304,6 +304,17 @@ async def test_preview_error_in_subject_names_the_subject(
         ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "unsafe"),
         ("{{ client.name.__class__ }}", "unsafe"),
         ("{% for i in range(100000) %}x{% endfor %}", "range"),
+        # Each loop short, together a billion iterations: the loop budget stops them.
+        (
+            "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
+            "{% endfor %}{% endfor %}{% endfor %}",
+            "loop at most",
+        ),
+        (
+            "{% set l = range(1000) | list %}{% for a in l %}{% for b in l %}x{% endfor %}{% endfor %}",
+            "loop at most",
+        ),
+        ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "nested"),
         ("{{ 2 ** 1000000000 }}", "exponent"),
         ("{{ ('a' * 1000) * 1000000 }}", "repetition"),
         ("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "nested"),

@@ -256,6 +256,24 @@ async def test_permanent_smtp_error_is_recorded_and_not_retried(box: Outbox) -> 
     assert delivery.attempts == 1
 
 
+async def test_a_body_that_loops_without_bound_fails_its_delivery_and_sends_nothing(
+    box: Outbox,
+) -> None:
+    body = (
+        "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
+        "{{ client.name }}{% endfor %}{% endfor %}{% endfor %}"
+    )
+    row = await box.reminder(body=body)
+    async with worker(box):
+        await box.run(row)
+
+    assert box.smtp.messages == []
+    [delivery] = await box.deliveries(row)
+    assert delivery.status == "failed"
+    assert delivery.error_code == "template_error"
+    assert "loop at most" in (delivery.error_message or "")
+
+
 async def test_a_retry_after_the_provider_accepted_never_sends_again(box: Outbox) -> None:
     flaky = FailAfterSend(build_providers(box.settings)["email"])  # closed by worker()
     row = await box.reminder()
