@@ -1,12 +1,13 @@
 """The web dashboard's sign-in: a signed session cookie and CSRF tokens for its forms.
 
-The session is an HS256 JWT of type `web` in an HttpOnly, SameSite=Lax cookie (Secure in
-production), so page JavaScript can never read it and other sites' forms never carry it
-on a POST. Each session has a random id; a form's CSRF token is an HMAC of that id under
-the secret key, so only a page rendered for this session can post for it. Before sign-in
-the login form is protected the same way by a random value held in a cookie of its own
-(double submit), which stops another site from signing a victim in to its own account.
-A superuser's chosen business travels in the session too: switching re-issues the cookie.
+The session is an HS256 JWT of type `web` in an HttpOnly, SameSite=Lax cookie (Secure
+whenever the app is https-only, as in production), so page JavaScript can never read it
+and other sites' forms never carry it on a POST. Each session has a random id; a form's
+CSRF token is an HMAC of that id under the secret key, so only a page rendered for this
+session can post for it. Before sign-in the login form is protected the same way by a
+random value held in a cookie of its own (double submit), which stops another site from
+signing a victim in to its own account. A superuser's chosen business travels in the
+session too: switching re-issues the cookie.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _cookie(response: Response, settings: Settings, name: str, value: str, max_a
         max_age=max_age,
         path=PATH,
         httponly=True,
-        secure=settings.is_production,
+        secure=settings.https_only,
         samesite="lax",
     )
 

@@ -247,3 +247,23 @@ async def test_a_business_user_cannot_switch_business(
     )
     assert response.status_code == 403
     assert "Rival Accounting" not in (await browser_like.get("/admin")).text
+
+
+async def test_over_https_the_session_cookie_is_secure(settings: Any, owner: Tenant) -> None:
+    from api.main import create_app
+
+    app = create_app(settings.model_copy(update={"FORCE_HTTPS": True}))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://test") as http:
+            response = await sign_in(http, owner.email)
+        assert response.status_code == 303
+        cookie = next(
+            value
+            for name, value in response.headers.multi_items()
+            if name == "set-cookie" and value.startswith("reminders_session=")
+        )
+        assert "Secure" in cookie
+        assert "HttpOnly" in cookie
+    finally:
+        await app.state.engine.dispose()
