@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -73,6 +74,10 @@ async def get_web_context(
     user = await UserRepository(session).get(found.user_id)
     if user is None or not user.is_active:
         raise LoginRequired
+    if not hmac.compare_digest(
+        found.password, web_session.password_fingerprint(user.hashed_password)
+    ):
+        raise LoginRequired  # the password changed since this sign-in
     csrf = web_session.csrf_token(settings, found.sid)
     if user.is_superuser:
         business = None

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import Client
 
-from api.auth.service import authenticate
+from api.auth.service import authenticate_throttled
 from api.dashboard import service as dashboard
 from api.dashboard.router import CacheDep
 from api.deps import Actor, SessionDep, SettingsDep, as_uuid
 from api.errors import AppError, Conflict, ServiceUnavailable, Unauthorized
 from api.reminders import history
 from api.reminders import service as reminders
+from api.throttle import TooManyRequests
 from api.web import service
 from api.web import session as web_session
 from api.web.deps import CheckedForm, WebContext, WebContextDep, WebError, read_form, safe_next
@@ -84,14 +85,25 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
         return _login_page(
             request, settings, next_url, status_code=422, error="Enter your email and password."
         )
+    throttle = request.app.state.throttle
     try:
-        user = await authenticate(session, email[:320], password[:1024], _client_ip(request))
-    except Unauthorized as exc:
-        return _login_page(
-            request, settings, next_url, status_code=401, error=exc.detail, email=email[:320]
+        user = await authenticate_throttled(
+            session, throttle, email[:320], password[:1024], _client_ip(request)
         )
+    except (Unauthorized, TooManyRequests) as exc:
+        response = _login_page(
+            request,
+            settings,
+            next_url,
+            status_code=exc.status_code,
+            error=exc.detail,
+            email=email[:320],
+        )
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     await session.commit()
-    token, _ = web_session.issue(settings, user.id)
+    token, _ = web_session.issue(settings, user.id, user.hashed_password)
     response = redirect(next_url)
     web_session.set_session(response, settings, token)
     response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path=web_session.PATH)
@@ -115,7 +127,9 @@ async def switch_business(
     chosen = as_uuid(str(form.get("business") or ""))
     if chosen is not None and await BusinessRepository(session).get(chosen) is None:
         raise WebError(404, "That business does not exist.")
-    token, _ = web_session.issue(settings, ctx.user.id, chosen, sid=ctx.session.sid)
+    token, _ = web_session.issue(
+        settings, ctx.user.id, ctx.user.hashed_password, chosen, sid=ctx.session.sid
+    )
     response = redirect(safe_next(form.get("next")))
     web_session.set_session(response, settings, token)
     return response

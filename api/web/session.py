@@ -7,7 +7,8 @@ CSRF token is an HMAC of that id under the secret key, so only a page rendered f
 session can post for it. Before sign-in the login form is protected the same way by a
 random value held in a cookie of its own (double submit), which stops another site from
 signing a victim in to its own account. A superuser's chosen business travels in the
-session too: switching re-issues the cookie.
+session too: switching re-issues the cookie. The session also carries a fingerprint of the
+user's password hash, so changing the password ends every dashboard session.
 """
 
 from __future__ import annotations
@@ -39,11 +40,17 @@ class WebSession:
     sid: str
     business_id: uuid.UUID | None  # a superuser's chosen business; None: every business
     expires_at: datetime
+    password: str  # fingerprint of the password hash it was signed in with
+
+
+def password_fingerprint(hashed_password: str) -> str:
+    return hashlib.sha256(f"web-session:{hashed_password}".encode()).hexdigest()[:32]
 
 
 def issue(
     settings: Settings,
     user_id: uuid.UUID,
+    hashed_password: str,
     business_id: uuid.UUID | None = None,
     sid: str | None = None,
     now: datetime | None = None,
@@ -54,12 +61,14 @@ def issue(
         sid=sid or secrets.token_urlsafe(16),
         business_id=business_id,
         expires_at=issued + timedelta(hours=settings.WEB_SESSION_HOURS),
+        password=password_fingerprint(hashed_password),
     )
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "type": TOKEN_TYPE,
         "sid": session.sid,
         "biz": str(business_id) if business_id else None,
+        "pwd": session.password,
         "iat": int(issued.timestamp()),
         "exp": int(session.expires_at.timestamp()),
     }
@@ -80,6 +89,7 @@ def read(settings: Settings, token: str | None) -> WebSession | None:
             sid=str(claims["sid"]),
             business_id=uuid.UUID(biz) if biz else None,
             expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo),
+            password=str(claims["pwd"]),
         )
     except (JWTError, KeyError, ValueError, TypeError):
         return None

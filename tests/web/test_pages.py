@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.models import User
 from tests.conftest import PASSWORD, Tenant, add_superuser, register_tenant
 from tests.seed import Seeded, add_reminder
 
@@ -267,3 +268,30 @@ async def test_over_https_the_session_cookie_is_secure(settings: Any, owner: Ten
         assert "HttpOnly" in cookie
     finally:
         await app.state.engine.dispose()
+
+
+async def test_changing_the_password_ends_dashboard_sessions(
+    browser_like: httpx.AsyncClient, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    await sign_in(browser_like, owner.email)
+    assert (await browser_like.get("/admin")).status_code == 200
+    changed = await client.patch(
+        "/api/v1/users/me",
+        headers=owner.headers,
+        json={"current_password": PASSWORD, "password": "Brand-New-Pass-8"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await browser_like.get("/admin")).status_code == 303
+
+
+async def test_a_deactivated_user_is_signed_out_of_the_dashboard(
+    browser_like: httpx.AsyncClient, owner: Tenant, app: Any
+) -> None:
+    await sign_in(browser_like, owner.email)
+    assert (await browser_like.get("/admin")).status_code == 200
+    async with app.state.sessionmaker() as session:
+        user = await session.get(User, uuid.UUID(owner.user_id))
+        assert user is not None
+        user.is_active = False
+        await session.commit()
+    assert (await browser_like.get("/admin")).status_code == 303
