@@ -152,20 +152,31 @@ def reconcile(
     from core.reconcile import TemporalUnavailable
 
     settings = get_settings()
+    unusable = f"database at {_safe_url(settings.DATABASE_URL)} failed"
+    advice = "is it up, and has `reminders migrate` run?"
     try:
         report = asyncio.run(_reconcile(settings))
     except TemporalUnavailable as exc:
         _fail(str(exc))
+    except FileNotFoundError:
+        _fail(f"{unusable} (no such file); {advice}")
     except SQLAlchemyError as exc:
-        _fail(
-            f"database at {_safe_url(settings.DATABASE_URL)} failed ({exc.__class__.__name__}); "
-            "is it up, and has `reminders migrate` run?"
-        )
+        _fail(f"{unusable} ({exc.__class__.__name__}); {advice}")
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         print_reconcile_report(report)
     raise typer.Exit(1 if report.errors else 0)
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return False
+    return not Path(database).is_file()
 
 
 async def _reconcile(settings: Settings) -> ReconcileReport:
@@ -181,6 +192,10 @@ async def _reconcile(settings: Settings) -> ReconcileReport:
             f"cannot reach Temporal at {settings.TEMPORAL_ADDRESS} "
             f"(namespace {settings.TEMPORAL_NAMESPACE}): {exc}"
         ) from exc
+    if _missing_sqlite_file(settings.DATABASE_URL):
+        # Said before aiosqlite's thread starts: its failed connect can print a traceback
+        # from that thread while the event loop closes.
+        raise FileNotFoundError(settings.DATABASE_URL)
     engine = engine_from_settings(settings)
     try:
         return await run_reconcile(create_sessionmaker(engine), client, settings, source="cli")
