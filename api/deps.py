@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
+from api.throttle import Throttle, TooManyRequests
 from core.enums import Role
 from core.events import record_event
 from core.models import Business, User
@@ -50,7 +51,10 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_current_user(
-    session: SessionDep, settings: SettingsDep, token: str | None = Depends(oauth2_scheme)
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: str | None = Depends(oauth2_scheme),
 ) -> User:
     if not token:
         raise Unauthorized("Not authenticated")
@@ -58,6 +62,15 @@ async def get_current_user(
         user_id = decode_access_token(token, settings.SECRET_KEY)
     except InvalidToken:
         raise Unauthorized("Invalid or expired token") from None
+    # Counted once the token is proven ours (never per unverified claim), before any query.
+    throttle: Throttle = request.app.state.throttle
+    wait = await throttle.api_call(str(user_id))
+    if wait is not None:
+        raise TooManyRequests(
+            f"Rate limit of {settings.API_RATE_LIMIT} requests per user reached "
+            f"(API_RATE_LIMIT); try again in {wait} seconds",
+            retry_after=wait,
+        )
     user = await UserRepository(session).get(user_id)
     if user is None or not user.is_active:
         raise Unauthorized("Invalid or expired token")

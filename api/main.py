@@ -24,6 +24,7 @@ from api.notifications.router import router as notifications_router
 from api.reminders.router import router as reminders_router
 from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
+from api.throttle import Throttle
 from api.unsubscribe.router import router as unsubscribe_router
 from api.users.router import router as users_router
 from api.web import install_web
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.engine.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
+        await app.state.throttle.close()
 
     app = FastAPI(
         title="Reminders",
@@ -90,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = _redis_client(settings)
     # Redis when there is a client (shared by every API process), else in-process.
     app.state.cache = build_cache(app.state.redis)
+    # Sign-in and per-user API limits: in Redis when REDIS_URL is set, else in-process.
+    app.state.throttle = Throttle(settings)
 
     install_error_handlers(app)
     app.include_router(health_router)

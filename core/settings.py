@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     MAX_REQUEST_BODY_BYTES: int = Field(default=1_000_000, ge=1024)
     MAX_IMPORT_ROWS: int = Field(default=5000, ge=1)
     LATE_GRACE_PERIOD_SECONDS: int = Field(default=3600, ge=0)
+    # What one request may ask for: the clients a tag reminder reaches when it is created,
+    # and the shortest gap between two occurrences of a recurring reminder.
+    REMINDER_MAX_CLIENTS: int = Field(default=1000, ge=1, le=1_000_000)
+    MIN_RECURRENCE_INTERVAL_MINUTES: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+    # Sign-in throttling (POST /api/v1/auth/token and /admin/login), shared through Redis
+    # when REDIS_URL is set: once an account has this many failed attempts, or an address
+    # this many, within the window, further attempts get 429 before any password check.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: int = Field(default=5, ge=1, le=1000)
+    LOGIN_MAX_FAILURES_PER_IP: int = Field(default=30, ge=1, le=100_000)
+    LOGIN_FAILURE_WINDOW_SECONDS: int = Field(default=900, ge=1, le=24 * 3600)
+    # Authenticated API requests per user, in the `limits` notation ("600/minute",
+    # "10 per second", "1000/hour"); shared through Redis when REDIS_URL is set.
+    API_RATE_LIMIT: str = "600/minute"
 
     # When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
     METRICS_TOKEN: str | None = None
@@ -122,6 +136,19 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("API_RATE_LIMIT")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            amount = parse(value).amount
+        except ValueError:
+            amount = 0
+        if amount < 1:
+            raise ValueError("API_RATE_LIMIT must read like '600/minute' or '10 per second'")
         return value
 
     @field_validator("WORKER_METRICS_ADDRESS", mode="before")

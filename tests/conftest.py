@@ -87,8 +87,12 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[Any]:
     from api.main import create_app
+    from api.throttle import Throttle
 
     application = create_app(settings)
+    # Sign-in failures counted in a shared Redis outlive a run: each run counts its own.
+    await application.state.throttle.close()
+    application.state.throttle = Throttle(settings, key_prefix=f"test-{uuid.uuid4().hex}")
     yield application
     await application.state.engine.dispose()
     if application.state.redis is not None:

@@ -14,15 +14,21 @@ from api.auth.schemas import (
     TokenPair,
 )
 from api.deps import SessionDep, SettingsDep
+from api.errors import error_responses
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422, 503))
 
 
 def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.post("/register", response_model=RegisterResponse, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/register",
+    response_model=RegisterResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 async def register(
     data: RegisterRequest, session: SessionDep, settings: SettingsDep, request: Request
 ) -> RegisterResponse:
@@ -36,20 +42,23 @@ async def register(
     )
 
 
-@router.post("/token", response_model=TokenPair)
+@router.post("/token", response_model=TokenPair, responses=error_responses(401, 429))
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
 ) -> TokenPair:
-    """OAuth2 password login: `username` is the email."""
-    pair = await service.login(session, form.username, form.password, settings, _ip(request))
+    """OAuth2 password login: `username` is the email; 429 after too many failures."""
+    throttle = request.app.state.throttle
+    pair = await service.login(
+        session, throttle, form.username, form.password, settings, _ip(request)
+    )
     await session.commit()
     return pair
 
 
-@router.post("/refresh", response_model=TokenPair)
+@router.post("/refresh", response_model=TokenPair, responses=error_responses(401))
 async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
     pair = await service.refresh(session, data.refresh_token, settings)

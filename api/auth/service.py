@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.schemas import RegisterRequest, TokenPair, UserRead
 from api.errors import Conflict, Unauthorized
+from api.throttle import Throttle, TooManyRequests
 from core.enums import Role
 from core.events import record_event
 from core.models import Business, Membership, RefreshToken, User
@@ -94,6 +95,7 @@ async def authenticate(session: AsyncSession, email: str, password: str, ip: str
     user = await UserRepository(session).get_by_email(email.strip())
     failure = None
     if user is None:
+        verify_password(password, None)  # as slow as a wrong password: emails stay secret
         failure = "unknown_email"
     elif not verify_password(password, user.hashed_password):
         failure = "wrong_password"
@@ -120,10 +122,43 @@ async def authenticate(session: AsyncSession, email: str, password: str, ip: str
     return user
 
 
+async def authenticate_throttled(
+    session: AsyncSession, throttle: Throttle, email: str, password: str, ip: str | None
+) -> User:
+    """`authenticate` within the sign-in limits: past them the attempt is recorded and
+    refused with 429 before the password is looked at, so a right one is refused too."""
+    blocked = await throttle.begin_login(email, ip)
+    if blocked is not None:
+        user = await UserRepository(session).get_by_email(email.strip())
+        record_event(
+            session,
+            "auth.login_throttled",
+            business_id=user.membership.business_id if user and user.membership else None,
+            subject_type="user",
+            subject_id=user.id if user else None,
+            payload={
+                "email": email.strip().lower()[:320],
+                "limit": blocked.limit,
+                "retry_after": blocked.retry_after,
+            },
+            ip_address=ip,
+        )
+        await session.commit()  # the request fails: nothing else would commit it
+        raise TooManyRequests(blocked.detail, blocked.retry_after)
+    user = await authenticate(session, email, password, ip)  # a failure keeps its count
+    await throttle.login_succeeded(email, ip)
+    return user
+
+
 async def login(
-    session: AsyncSession, email: str, password: str, settings: Settings, ip: str | None
+    session: AsyncSession,
+    throttle: Throttle,
+    email: str,
+    password: str,
+    settings: Settings,
+    ip: str | None,
 ) -> TokenPair:
-    user = await authenticate(session, email, password, ip)
+    user = await authenticate_throttled(session, throttle, email, password, ip)
     return await issue_tokens(session, user, settings)
 
 

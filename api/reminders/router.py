@@ -15,7 +15,7 @@ from api.deps import (
     get_temporal_client,
     id_or_404,
 )
-from api.errors import NotFound
+from api.errors import ACTOR_ERRORS, NotFound, error_responses
 from api.reminders import service
 from api.reminders.schemas import (
     DeliveryRead,
@@ -32,7 +32,9 @@ from core.enums import ReminderStatus, ReminderType
 from core.models import Reminder
 from core.repositories.reminders import DeliveryRepository, ReminderRepository
 
-router = APIRouter(prefix="/reminders", tags=["reminders"])
+router = APIRouter(
+    prefix="/reminders", tags=["reminders"], responses=error_responses(*ACTOR_ERRORS)
+)
 
 # Printable ASCII only: the key is stored and compared as given.
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}$"
@@ -59,7 +61,12 @@ def _temporal_getter(request: Request) -> service.TemporalGetter:
     return temporal
 
 
-@router.post("", response_model=ReminderRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=ReminderRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 async def create_reminder(
     data: ReminderCreate,
     actor: CurrentActor,
@@ -117,23 +124,26 @@ async def read_reminder(reminder: ReminderDep, request: Request) -> ReminderDeta
     return await service.live_view(request.app.state.temporal, reminder)
 
 
-@router.patch("/{reminder_id}", response_model=ReminderRead)
+@router.patch("/{reminder_id}", response_model=ReminderRead, responses=error_responses(409))
 async def update_reminder(
     data: ReminderUpdate,
     reminder: ReminderDep,
     actor: CurrentActor,
     session: SessionDep,
+    settings: SettingsDep,
     request: Request,
 ) -> ReminderRead:
     """Change a reminder; a new schedule or time zone reschedules its workflow."""
     # Only a schedule change needs Temporal; content changes work while it is down.
     temporal = _temporal_getter(request)
-    reminder = await service.update_reminder(session, actor, reminder, data, temporal)
+    reminder = await service.update_reminder(session, actor, reminder, data, temporal, settings)
     await session.commit()
     return ReminderRead.model_validate(reminder)
 
 
-@router.delete("/{reminder_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{reminder_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(409)
+)
 async def cancel_reminder(
     reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
 ) -> Response:
@@ -147,6 +157,7 @@ async def cancel_reminder(
     "/{reminder_id}/trigger",
     response_model=TriggerAccepted,
     status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(409),
 )
 async def trigger_reminder(
     reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
@@ -165,7 +176,7 @@ async def _change_state(
     return ReminderRead.model_validate(reminder)
 
 
-@router.post("/{reminder_id}/pause", response_model=ReminderRead)
+@router.post("/{reminder_id}/pause", response_model=ReminderRead, responses=error_responses(409))
 async def pause_reminder(
     reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
 ) -> ReminderRead:
@@ -173,7 +184,7 @@ async def pause_reminder(
     return await _change_state("pause", reminder, actor, session, temporal)
 
 
-@router.post("/{reminder_id}/resume", response_model=ReminderRead)
+@router.post("/{reminder_id}/resume", response_model=ReminderRead, responses=error_responses(409))
 async def resume_reminder(
     reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
 ) -> ReminderRead:
@@ -181,7 +192,7 @@ async def resume_reminder(
     return await _change_state("resume", reminder, actor, session, temporal)
 
 
-@router.post("/{reminder_id}/complete", response_model=ReminderRead)
+@router.post("/{reminder_id}/complete", response_model=ReminderRead, responses=error_responses(409))
 async def complete_reminder(
     reminder: ReminderDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
 ) -> ReminderRead:

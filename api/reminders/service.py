@@ -29,6 +29,7 @@ from api.templates.service import check_template
 from core.context import request_id_var
 from core.enums import ReminderStatus as Status
 from core.models import Reminder
+from core.repositories.clients import ClientRepository
 from core.repositories.reminders import ReminderRepository
 from core.repositories.templates import TemplateRepository
 from core.settings import Settings
@@ -82,11 +83,17 @@ async def _check_template_id(session: AsyncSession, actor: Actor, template_id: u
         raise Unprocessable(f"template_id: no template {template_id} in this business")
 
 
-def validated_schedule(raw: Any, timezone: str, now: datetime) -> tuple[dict[str, Any], datetime]:
-    """The normalised schedule and its next occurrence after `now`; 422 otherwise."""
+def validated_schedule(
+    raw: Any, timezone: str, now: datetime, min_interval_minutes: int = 0
+) -> tuple[dict[str, Any], datetime]:
+    """The normalised schedule and its next occurrence after `now`; 422 otherwise, also
+    when a recurrence fires more often than every `min_interval_minutes`."""
     try:
+        _check_rule_interval(raw, min_interval_minutes)  # first: it names the setting
         schedule = schedules.validate_schedule(raw, timezone)
         upcoming = schedules.next_occurrence(schedule, timezone, now)
+        if schedule.get("kind") == "recurring":
+            _check_occurrence_gaps(schedule, timezone, now, min_interval_minutes)
     except schedules.ScheduleError as exc:
         raise Unprocessable(str(exc)) from None
     except (ValueError, TypeError, OverflowError) as exc:  # bad input is never a 500
@@ -95,6 +102,80 @@ def validated_schedule(raw: Any, timezone: str, now: datetime) -> tuple[dict[str
     if upcoming is None:
         raise Unprocessable("schedule: it has no occurrence in the future")
     return schedule, upcoming.at
+
+
+# Occurrences looked at for the shortest gap: enough to see a day's BYHOUR expansion.
+GAP_SAMPLE = 50
+
+
+def _too_frequent(what: str, minimum: int) -> schedules.ScheduleError:
+    return schedules.ScheduleError(
+        f"schedule.rrule: {what}; occurrences must be at least {minimum} minutes apart "
+        "(MIN_RECURRENCE_INTERVAL_MINUTES)"
+    )
+
+
+def _check_rule_interval(raw: Any, minimum: int) -> None:
+    """Refuse, from the rule's text alone, what is sure to fire too often: SECONDLY or
+    MINUTELY, HOURLY every fewer hours than the minimum, BYMINUTE/BYSECOND values that
+    fire twice within one hour too close together (the schedule maths refuses some of
+    these too, without naming this setting)."""
+    if minimum <= 0 or not isinstance(raw, dict) or not isinstance(raw.get("rrule"), str):
+        return
+    parts = dict(
+        item.partition("=")[::2]
+        for item in raw["rrule"].upper().replace(" ", "").removeprefix("RRULE:").split(";")
+    )
+    freq = parts.get("FREQ", "")
+    if freq in ("SECONDLY", "MINUTELY"):
+        raise _too_frequent(f"FREQ={freq} fires more often than that", minimum)
+    interval = parts.get("INTERVAL", "1")
+    if freq == "HOURLY" and "BYHOUR" not in parts and interval.isdigit():
+        if int(interval) * 60 < minimum:
+            raise _too_frequent(
+                f"FREQ=HOURLY;INTERVAL={interval} fires every {interval} h", minimum
+            )
+    minutes, seconds = parts.get("BYMINUTE", "0"), parts.get("BYSECOND", "0")
+    if not all(v.isdigit() for v in f"{minutes},{seconds}".split(",")):
+        return  # malformed: the schedule maths says what is wrong
+    within_hour = sorted(
+        {int(m) * 60 + int(s) for m in minutes.split(",") for s in seconds.split(",")}
+    )
+    gaps = [later - earlier for earlier, later in zip(within_hour, within_hour[1:], strict=False)]
+    if gaps and min(gaps) < minimum * 60:
+        raise _too_frequent(
+            f"BYMINUTE/BYSECOND fire twice within an hour, {min(gaps) // 60} min apart", minimum
+        )
+
+
+def _check_occurrence_gaps(
+    schedule: dict[str, Any], timezone: str, now: datetime, minimum: int
+) -> None:
+    """Refuse a rule whose next occurrences come closer than the minimum (a BYHOUR list,
+    say, or an HOURLY rule across a DST change)."""
+    if minimum <= 0:
+        return
+    upcoming = [o.at for o in schedules.occurrences(schedule, timezone, now, GAP_SAMPLE)]
+    gaps = [later - earlier for earlier, later in zip(upcoming, upcoming[1:], strict=False)]
+    shortest = min(gaps, default=None)
+    if shortest is not None and shortest < timedelta(minutes=minimum):
+        minutes = int(shortest.total_seconds() // 60)
+        raise _too_frequent(f"two occurrences are only {minutes} minutes apart", minimum)
+
+
+async def _check_tag_reach(
+    session: AsyncSession, actor: Actor, tag: str, settings: Settings
+) -> None:
+    """Refuse a tag that reaches more clients than one reminder may (counted now; the
+    workflow reads the tag again at each occurrence)."""
+    _, reached = await ClientRepository(session).list_page(
+        actor.business_id, search=None, tag=tag, limit=1, offset=0
+    )
+    if reached > settings.REMINDER_MAX_CLIENTS:
+        raise Unprocessable(
+            f"tag: {reached} clients have the tag {tag!r}; one reminder may reach at most "
+            f"{settings.REMINDER_MAX_CLIENTS} (REMINDER_MAX_CLIENTS): split them by tag"
+        )
 
 
 def _default_timezone(actor: Actor, zones: dict[uuid.UUID, str | None]) -> str:
@@ -189,12 +270,16 @@ async def create_reminder(
     while Temporal is down.
     """
     zones = await _client_timezones(session, actor, data.client_ids or [])
+    if data.tag is not None:
+        await _check_tag_reach(session, actor, data.tag, settings)
     if data.template_id is not None:
         await _check_template_id(session, actor, data.template_id)
     check_template(data.subject, data.body, data.whatsapp_content_variables)
     timezone = data.timezone or _default_timezone(actor, zones)
     now = utcnow()
-    schedule, next_fire_at = validated_schedule(data.schedule, timezone, now)
+    schedule, next_fire_at = validated_schedule(
+        data.schedule, timezone, now, settings.MIN_RECURRENCE_INTERVAL_MINUTES
+    )
     client = await temporal()  # before the insert: no write lock held while connecting
     reminder_id = uuid.uuid4()
     reminder = Reminder(
@@ -295,13 +380,18 @@ def _ensure_changeable(reminder: Reminder) -> None:
 
 
 async def _apply_audience(
-    session: AsyncSession, actor: Actor, reminder: Reminder, changes: dict[str, Any]
+    session: AsyncSession,
+    actor: Actor,
+    reminder: Reminder,
+    changes: dict[str, Any],
+    settings: Settings,
 ) -> None:
     if changes.get("client_ids") is not None:
         await _client_timezones(session, actor, changes["client_ids"])
         reminder.client_ids = [str(client_id) for client_id in changes["client_ids"]]
         reminder.tag = None
     elif changes.get("tag") is not None:
+        await _check_tag_reach(session, actor, changes["tag"], settings)
         reminder.tag = changes["tag"]
         reminder.client_ids = []
     elif "client_ids" in changes or "tag" in changes:
@@ -309,9 +399,13 @@ async def _apply_audience(
 
 
 async def _apply_content(
-    session: AsyncSession, actor: Actor, reminder: Reminder, changes: dict[str, Any]
+    session: AsyncSession,
+    actor: Actor,
+    reminder: Reminder,
+    changes: dict[str, Any],
+    settings: Settings,
 ) -> None:
-    await _apply_audience(session, actor, reminder, changes)
+    await _apply_audience(session, actor, reminder, changes, settings)
     if changes.get("template_id") is not None:
         await _check_template_id(session, actor, changes["template_id"])
     check_template(
@@ -342,6 +436,7 @@ async def update_reminder(
     reminder: Reminder,
     data: ReminderUpdate,
     temporal: TemporalGetter,
+    settings: Settings,
 ) -> Reminder:
     """Content changes go to the row; a schedule or time zone change reschedules the workflow."""
     _ensure_changeable(reminder)
@@ -353,9 +448,12 @@ async def update_reminder(
     if reschedule:
         timezone = changes.get("timezone", reminder.timezone)
         schedule, next_fire_at = validated_schedule(
-            changes.get("schedule", reminder.schedule), timezone, utcnow()
+            changes.get("schedule", reminder.schedule),
+            timezone,
+            utcnow(),
+            settings.MIN_RECURRENCE_INTERVAL_MINUTES,
         )
-    await _apply_content(session, actor, reminder, changes)
+    await _apply_content(session, actor, reminder, changes, settings)
     if reschedule:
         args = RescheduleArgs(schedule=schedule, timezone=timezone, by=actor.user.email)
         await _signal(await temporal(), reminder, "reschedule", args)
