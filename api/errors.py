@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -76,6 +77,46 @@ class Unprocessable(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     default_detail = "Service unavailable"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: `detail` says what is wrong; a 422 also lists `errors` by field."""
+
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request (e.g. JSON that does not parse)",
+    401: "Not authenticated, or the token is invalid or expired",
+    403: "Not allowed for this caller",
+    404: "Not found (also another business's object, and a malformed id)",
+    409: "Conflicts with the current state or an existing record",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input; `errors` names the fields",
+    429: "Too many requests; `Retry-After` says when to try again",
+    503: "A service it needs (database or Temporal) is unavailable; try again shortly",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for these error statuses, all with the `ErrorBody` shape (it also
+    replaces FastAPI's default 422, whose `detail` is a list, with what the handler sends)."""
+    return {code: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+# What any route behind a bearer token can answer besides its own errors: bad input,
+# no or bad token, the per-user rate limit, and the database being down.
+AUTHENTICATED_ERRORS = (400, 401, 422, 429, 503)
+# ... and behind `CurrentActor` (a caller with no business gets 404).
+ACTOR_ERRORS = (*AUTHENTICATED_ERRORS, 404)
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -41,7 +41,10 @@ async def _redis(request: Request) -> None:
         await redis.ping()
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={503: {"description": "Degraded: a check failed (same body, its `error` says why)"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: database, Temporal and Redis each reported; 503 when any is down."""
     database, temporal, redis = await asyncio.gather(

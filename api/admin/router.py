@@ -4,10 +4,12 @@ from fastapi import APIRouter, Request
 
 from api.admin.schemas import ReconcileReportRead
 from api.deps import SettingsDep, SuperUser, TemporalClientDep
-from api.errors import ServiceUnavailable
+from api.errors import AUTHENTICATED_ERRORS, ServiceUnavailable, error_responses
 from core.reconcile import TemporalUnavailable, reconcile
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/admin", tags=["admin"], responses=error_responses(*AUTHENTICATED_ERRORS, 403)
+)
 
 
 @router.post("/reconcile", response_model=ReconcileReportRead)

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Response, status
 
 from api.auth.schemas import BusinessRead
 from api.business import service
 from api.business.schemas import BusinessUpdate, MemberCreate, MemberRead
-from api.deps import CurrentActor, OwnerActor, SessionDep
+from api.deps import CurrentActor, OwnerActor, SessionDep, id_or_404
+from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
 from core.repositories.users import UserRepository
 
-router = APIRouter(prefix="/business", tags=["business"])
+router = APIRouter(prefix="/business", tags=["business"], responses=error_responses(*ACTOR_ERRORS))
 
 
 @router.get("", response_model=BusinessRead)
@@ -20,7 +19,7 @@ async def read_business(actor: CurrentActor) -> BusinessRead:
     return BusinessRead.model_validate(actor.business)
 
 
-@router.patch("", response_model=BusinessRead)
+@router.patch("", response_model=BusinessRead, responses=error_responses(403))
 async def update_business(
     data: BusinessUpdate, actor: OwnerActor, session: SessionDep
 ) -> BusinessRead:
@@ -37,7 +36,12 @@ async def list_members(actor: CurrentActor, session: SessionDep) -> ListResponse
     return ListResponse(items=[service.member_read(m) for m in members], total=len(members))
 
 
-@router.post("/members", response_model=MemberRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/members",
+    response_model=MemberRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(403, 409),
+)
 async def add_member(data: MemberCreate, actor: OwnerActor, session: SessionDep) -> MemberRead:
     """Add a staff account (owners)."""
     membership = await service.add_member(session, actor, data)
@@ -45,9 +49,13 @@ async def add_member(data: MemberCreate, actor: OwnerActor, session: SessionDep)
     return service.member_read(membership)
 
 
-@router.delete("/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_member(member_id: uuid.UUID, actor: OwnerActor, session: SessionDep) -> Response:
+@router.delete(
+    "/members/{member_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 409),
+)
+async def remove_member(member_id: str, actor: OwnerActor, session: SessionDep) -> Response:
     """Remove a staff account (owners); the last owner stays."""
-    await service.remove_member(session, actor, member_id)
+    await service.remove_member(session, actor, id_or_404(member_id, "Member"))
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,12 +7,12 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, statu
 from api.clients import service
 from api.clients.schemas import ClientCreate, ClientRead, ClientUpdate, ImportResult
 from api.deps import CurrentActor, PageDep, SessionDep, SettingsDep, id_or_404
-from api.errors import NotFound
+from api.errors import ACTOR_ERRORS, NotFound, error_responses
 from api.schemas import ListResponse
 from core.models import Client
 from core.repositories.clients import ClientRepository
 
-router = APIRouter(prefix="/clients", tags=["clients"])
+router = APIRouter(prefix="/clients", tags=["clients"], responses=error_responses(*ACTOR_ERRORS))
 
 # PostgreSQL refuses NUL in text parameters; refuse it as bad input instead of failing.
 NO_NUL = r"^[^\x00]*$"
@@ -58,7 +58,12 @@ async def list_clients(
     return ListResponse(items=[ClientRead.model_validate(c) for c in clients], total=total)
 
 
-@router.post("", response_model=ClientRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=ClientRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 async def create_client(data: ClientCreate, actor: CurrentActor, session: SessionDep) -> ClientRead:
     """Add a client."""
     client = await service.create_client(session, actor, data)
@@ -66,7 +71,12 @@ async def create_client(data: ClientCreate, actor: CurrentActor, session: Sessio
     return ClientRead.model_validate(client)
 
 
-@router.post("/import", response_model=ImportResult, response_model_exclude_none=True)
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    response_model_exclude_none=True,
+    responses=error_responses(409, 413),
+)
 async def import_clients(
     file: Annotated[UploadFile, File(description="CSV, UTF-8, with a header row.")],
     actor: CurrentActor,
@@ -88,7 +98,7 @@ async def read_client(client: ClientDep) -> ClientRead:
     return ClientRead.model_validate(client)
 
 
-@router.patch("/{client_id}", response_model=ClientRead)
+@router.patch("/{client_id}", response_model=ClientRead, responses=error_responses(409))
 async def update_client(
     data: ClientUpdate, client: ClientDep, actor: CurrentActor, session: SessionDep
 ) -> ClientRead:

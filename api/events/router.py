@@ -13,12 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import OwnerActor, PageDep, SessionDep, SuperUser, TimeWindowDep
+from api.errors import ACTOR_ERRORS, error_responses
 from api.events import service
 from api.events.schemas import EventRead
 from api.events.service import EventFilters
 from api.schemas import ListResponse
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=error_responses(*ACTOR_ERRORS, 403))
 
 NAME = r"^[a-z0-9_.]+$"
 NO_NUL = r"^[^\x00]*$"

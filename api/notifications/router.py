@@ -8,12 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentActor, PageDep, SessionDep, TimeWindowDep
+from api.errors import ACTOR_ERRORS, error_responses
 from api.notifications import service
 from api.notifications.schemas import DeliveryRead, NotificationFilters
 from api.schemas import ListResponse
 from core.enums import Channel, DeliveryStatus
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/notifications", tags=["notifications"], responses=error_responses(*ACTOR_ERRORS)
+)
 
 
 @router.get("", response_model=ListResponse[DeliveryRead])

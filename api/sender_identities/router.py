@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import CurrentActor, OwnerActor, PageDep, SessionDep, id_or_404
+from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
 from api.sender_identities import service
 from api.sender_identities.schemas import (
@@ -16,7 +17,11 @@ from core.enums import Channel
 from core.models import SenderIdentity
 from core.repositories.sender_identities import SenderIdentityRepository
 
-router = APIRouter(prefix="/sender-identities", tags=["sender-identities"])
+router = APIRouter(
+    prefix="/sender-identities",
+    tags=["sender-identities"],
+    responses=error_responses(*ACTOR_ERRORS),
+)
 
 
 async def _identity(identity_id: str, actor: CurrentActor, session: SessionDep) -> SenderIdentity:
@@ -40,7 +45,12 @@ async def list_identities(
     return ListResponse(items=[SenderIdentityRead.model_validate(i) for i in items], total=total)
 
 
-@router.post("", response_model=SenderIdentityRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=SenderIdentityRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(403, 409),
+)
 async def create_identity(
     data: SenderIdentityCreate, actor: OwnerActor, session: SessionDep
 ) -> SenderIdentityRead:
@@ -56,7 +66,9 @@ async def read_identity(identity: IdentityDep) -> SenderIdentityRead:
     return SenderIdentityRead.model_validate(identity)
 
 
-@router.patch("/{identity_id}", response_model=SenderIdentityRead)
+@router.patch(
+    "/{identity_id}", response_model=SenderIdentityRead, responses=error_responses(403, 409)
+)
 async def update_identity(
     data: SenderIdentityUpdate, actor: OwnerActor, identity: IdentityDep, session: SessionDep
 ) -> SenderIdentityRead:
@@ -66,7 +78,9 @@ async def update_identity(
     return SenderIdentityRead.model_validate(identity)
 
 
-@router.delete("/{identity_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{identity_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403)
+)
 async def delete_identity(
     actor: OwnerActor, identity: IdentityDep, session: SessionDep
 ) -> Response:

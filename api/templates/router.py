@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import CurrentActor, PageDep, SessionDep, id_or_404
+from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
 from api.templates import service
 from api.templates.schemas import (
@@ -17,7 +18,9 @@ from api.templates.schemas import (
 from core.models import Template
 from core.repositories.templates import TemplateRepository
 
-router = APIRouter(prefix="/templates", tags=["templates"])
+router = APIRouter(
+    prefix="/templates", tags=["templates"], responses=error_responses(*ACTOR_ERRORS)
+)
 
 
 async def _template(template_id: str, actor: CurrentActor, session: SessionDep) -> Template:
@@ -41,7 +44,12 @@ async def list_templates(
     return ListResponse(items=[TemplateRead.model_validate(t) for t in items], total=total)
 
 
-@router.post("", response_model=TemplateRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=TemplateRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 async def create_template(
     data: TemplateCreate, actor: CurrentActor, session: SessionDep
 ) -> TemplateRead:
@@ -65,7 +73,7 @@ async def read_template(template: TemplateDep) -> TemplateRead:
     return TemplateRead.model_validate(template)
 
 
-@router.patch("/{template_id}", response_model=TemplateRead)
+@router.patch("/{template_id}", response_model=TemplateRead, responses=error_responses(409))
 async def update_template(
     data: TemplateUpdate, actor: CurrentActor, template: TemplateDep, session: SessionDep
 ) -> TemplateRead:

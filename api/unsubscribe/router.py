@@ -8,15 +8,23 @@ the path is the only credential.
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
-from api.errors import NotFound
+from api.errors import NotFound, error_responses
 from core.unsubscribe import UnsubscribeTarget, load_target, set_opt_out
 
-router = APIRouter(prefix="/unsubscribe", tags=["unsubscribe"])
+router = APIRouter(
+    prefix="/unsubscribe", tags=["unsubscribe"], responses=error_responses(400, 404, 422, 503)
+)
+# The answer is a page for a person (`Response`, so FastAPI documents no JSON body for
+# it); errors stay JSON like everywhere else.
+PAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
 
 INVALID_LINK = "This unsubscribe link is not valid"
 CHANNEL_NAMES = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
@@ -65,7 +73,7 @@ def _page(template: str, target: UnsubscribeTarget) -> HTMLResponse:
     return HTMLResponse(PAGE.format(content=content), headers=HEADERS)
 
 
-@router.get("/{token}", response_class=HTMLResponse)
+@router.get("/{token}", response_class=Response, responses=PAGE_RESPONSE)
 async def confirm_unsubscribe(
     token: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
@@ -76,7 +84,7 @@ async def confirm_unsubscribe(
     return _page(DONE if target.opted_out else CONFIRM, target)
 
 
-@router.post("/{token}", response_class=HTMLResponse)
+@router.post("/{token}", response_class=Response, responses=PAGE_RESPONSE)
 async def unsubscribe(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """Opt the client out of the link's channel (one-click; doing it again is harmless)."""
     target = await load_target(session, settings.SECRET_KEY, token, for_update=True)

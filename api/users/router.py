@@ -5,14 +5,16 @@ from fastapi import APIRouter
 from api.auth.schemas import UserRead
 from api.auth.service import user_read
 from api.deps import CurrentUser, SessionDep
-from api.errors import BadRequest
+from api.errors import AUTHENTICATED_ERRORS, BadRequest, error_responses
 from api.users.schemas import UserUpdate
 from core.events import record_event
 from core.repositories.users import RefreshTokenRepository
 from core.security import hash_password, verify_password
 from core.types import utcnow
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(
+    prefix="/users", tags=["users"], responses=error_responses(*AUTHENTICATED_ERRORS)
+)
 
 
 @router.get("/me", response_model=UserRead)

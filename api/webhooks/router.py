@@ -13,13 +13,15 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from api.deps import SessionDep, SettingsDep, as_uuid
-from api.errors import AppError, BadRequest, Forbidden
+from api.errors import AppError, BadRequest, Forbidden, error_responses
 from api.webhooks import service
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
+router = APIRouter(
+    prefix="/webhooks/twilio", tags=["webhooks"], responses=error_responses(400, 403, 415, 422, 503)
+)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Present when a Twilio Webhook Rule signs with a SharedKey instead of the Auth Token.
