@@ -74,7 +74,13 @@ def create_access_token(
 def decode_access_token(token: str, secret_key: str) -> uuid.UUID:
     """The user id in a valid access token; InvalidToken for anything else."""
     try:
-        claims = jwt.decode(token, secret_key, algorithms=[JWT_ALGORITHM])
+        # Without an expiry a token would never end: one without `exp` is refused.
+        claims = jwt.decode(
+            token,
+            secret_key,
+            algorithms=[JWT_ALGORITHM],
+            options={"require_exp": True, "require_sub": True},
+        )
     except (JWTError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
     if claims.get("type") != "access":
