@@ -16,7 +16,9 @@ from core.settings import Settings
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": echo}
+    # Statement parameters stay out of error messages and logs: they hold password
+    # hashes, addresses and message bodies. DATABASE_ECHO shows them, for debugging only.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": not echo}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:
