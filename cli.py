@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -145,6 +147,19 @@ def reconcile(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw report as JSON.")] = False,
 ) -> None:
     """Compare reminders in the database with their workflows and repair drift."""
+    try:
+        _reconcile_and_report(as_json)
+        code = 0
+    except typer.Exit as exc:
+        code = exc.exit_code
+    # The command has run temporalio's native client, which can crash while the
+    # interpreter tears down (a known SDK issue): leave without that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _reconcile_and_report(as_json: bool) -> None:
     import json
 
     from sqlalchemy.exc import SQLAlchemyError
