@@ -54,6 +54,11 @@ def api(
         proxy_headers=True,
         forwarded_allow_ips=get_settings().FORWARDED_ALLOW_IPS,
     )
+    # uvicorn has shut the app down gracefully; skip the interpreter's teardown, where
+    # temporalio's native client can crash (a known SDK issue).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @app.command()
