@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # TEST_DATABASE_URL and REDIS_URL reach pytest from the environment or the command line
 # (`make test TEST_DATABASE_URL=postgresql+psycopg://...`); CI sets both.
 
-.PHONY: dev test lint migrate clean install screenshots
+.PHONY: dev test test-faults lint migrate clean install screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -29,6 +29,13 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Fault injection (tests/faults, left out of `make test`): Temporal dev server, workers,
+# API processes, SMTP and Twilio-compatible servers on loopback, one fault per test; a few
+# minutes. The database-outage test runs on PostgreSQL when FAULTS_POSTGRES_URL (or
+# TEST_DATABASE_URL) names a server, and is skipped otherwise.
+test-faults: $(STAMP)
+	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

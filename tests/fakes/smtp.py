@@ -25,6 +25,8 @@ check), in the order the actions were scripted:
   MAIL, RCPT or (default) the end of DATA, after the content was received; nothing stored.
 - `stall_next(n)`: the next n transactions never get a reply to their message content
   (the client times out; the outcome is unknown to it); nothing stored.
+- `hold_reply_next(n, seconds)`: the next n messages are accepted (stored) at once, but
+  the "250" reply waits `seconds` (a provider that took the message and answers late).
 - `reject_recipient(address, code, text)`: RCPT TO that address gets the reply, until reset.
 - `fail_quit(code, text)`: QUIT gets that reply instead of 221, until reset.
 - `reset()`: forget every script, message and counter.
@@ -109,6 +111,7 @@ class _Script:
     reply: str | None  # None: stall
     at: Stage
     remaining: int
+    hold: float = 0.0  # accept, then wait this long before the reply
 
 
 @dataclass
@@ -179,7 +182,7 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         script = self.claimed.get(envelope)
-        if script is not None and script.reply is None:
+        if script is not None and script.reply is None and not script.hold:
             # Ended early when the client hangs up (aiosmtpd cancels the session) or at stop.
             await asyncio.sleep(STALL_SECONDS)
             return "451 4.3.0 Stalled too long"
@@ -198,6 +201,8 @@ class _Handler:
         with self.state.lock:
             self.state.messages.append(received)
             number = len(self.state.messages)
+        if script is not None and script.hold:
+            await asyncio.sleep(script.hold)  # stored already: a late answer, not a lost one
         return f"250 2.0.0 OK queued as fake-{number}"
 
     async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -233,6 +238,7 @@ class FakeSmtpServer:
         tls: TlsMode = "none",
         username: str | None = None,
         password: str | None = None,
+        port: int = 0,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
@@ -240,7 +246,7 @@ class FakeSmtpServer:
         self.username = username
         self.password = password
         self.host = HOST
-        self.port = 0
+        self.port = port  # 0: a free one, chosen at start (and kept for a restart)
         self._state = _State()
         self._handler = _Handler(self._state, username, password)
         self._controller: _LoopbackController | None = None
@@ -255,7 +261,11 @@ class FakeSmtpServer:
     def start(self) -> Self:
         """Start listening (blocks until the server answers; a few milliseconds)."""
         assert self._controller is None, "already started"
-        kwargs: dict[str, Any] = {"hostname": HOST, "port": 0, "server_hostname": "localhost"}
+        kwargs: dict[str, Any] = {
+            "hostname": HOST,
+            "port": self.port,
+            "server_hostname": "localhost",
+        }
         if self.tls == "starttls":
             kwargs.update(tls_context=self._server_tls_context, require_starttls=True)
         elif self.tls == "implicit":
@@ -271,6 +281,8 @@ class FakeSmtpServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening; messages and scripts are kept, and `start()` again listens on
+        the same port (an outage, then the server is back)."""
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
@@ -319,6 +331,10 @@ class FakeSmtpServer:
     def stall_next(self, n: int = 1) -> None:
         """The next n transactions never get a reply once their content is sent."""
         self._script(_Script(reply=None, at="data", remaining=n))
+
+    def hold_reply_next(self, n: int, seconds: float) -> None:
+        """The next n messages are stored at once, but their reply waits `seconds`."""
+        self._script(_Script(reply=None, at="data", remaining=n, hold=seconds))
 
     def reject_recipient(
         self, address: str, code: int = 550, text: str = "5.1.1 User unknown"

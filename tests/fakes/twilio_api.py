@@ -37,6 +37,7 @@ Scripting and inspection:
                                            a `SignedCallback` (url, params, headers with a
                                            valid X-Twilio-Signature) to POST to the app
     fake.reset()                           forget messages, requests and scripts
+    await fake.stop(); await fake.start()  an outage: the same port again, messages kept
 
 A pytest fixture:
 
@@ -171,7 +172,7 @@ class _Scripts:
 
 
 class FakeTwilio:
-    def __init__(self, account_sid: str, auth_token: str) -> None:
+    def __init__(self, account_sid: str, auth_token: str, port: int = 0) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.stopped: set[str] = set()
@@ -179,7 +180,7 @@ class FakeTwilio:
         self.messages: list[FakeMessage] = []
         self._scripts = _Scripts()
         self._runner: web.AppRunner | None = None
-        self._port = 0
+        self._port = port  # 0: a free one, chosen at start (and kept for a restart)
         self._changed: asyncio.Condition | None = None
         self._release: asyncio.Event | None = None
 
@@ -200,13 +201,14 @@ class FakeTwilio:
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self._port))
         self._port = sock.getsockname()[1]
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
+        """Stop listening; messages are kept, and `start()` again listens on the same port."""
         if self._release is not None:
             self._release.set()  # wakes delayed requests so shutdown does not wait for them
         if self._runner is not None:
