@@ -1,0 +1,558 @@
+"""Many authenticated clients using the API at once: throughput, latency, errors.
+
+    .venv/bin/python -m bench.load [--clients 20] [--duration 60] [--url URL]
+                                   [--mix create=2,list=4,get=3,trigger=1]
+                                   [--database-url URL] [--redis-url URL]
+
+Without --url it starts its own stack with `reminders dev` (Temporal dev server, one
+worker, the API) on free ports, with its data in a temporary directory, and stops it at
+the end, Ctrl-C included. That stack gets API_RATE_LIMIT=100000/minute (--rate-limit), so
+the run measures the service rather than the per-user limiter. --database-url and
+--redis-url are handed to it as DATABASE_URL and REDIS_URL (else SQLite under the data dir
+and in-process throttles).
+
+Each virtual user registers its own business (POST /auth/register, which answers the
+tokens), adds two clients, then for --duration seconds loops over a weighted mix, with
+no think time: create a `once` email reminder 30 days ahead, list reminders, get one
+(which queries its workflow), trigger one (202). Each user has its own httpx.AsyncClient.
+Afterwards it waits until every trigger has a delivered email (GET .../deliveries), up to
+--drain-timeout.
+
+Reports requests, req/s, p50/p90/p99/max latency and errors per operation and overall,
+CPU used by each process of the stack, and the machine. Exits 1 on any error (non-2xx,
+exception) or undelivered trigger. Never part of `make test`; see bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+READY_LINE = "Press Ctrl-C to stop."
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 30.0
+PASSWORD = "Correct-Horse-7"
+OPS = ("create", "list", "get", "trigger")
+DEFAULT_MIX = "create=2,list=4,get=3,trigger=1"
+DELIVERED = {"sent", "delivered"}
+# What the stack must not inherit from the shell (as tests/test_dev_stack.py scrubs it).
+SCRUBBED = ("DATABASE_URL", "REDIS_URL", "ADMIN_", "TEMPORAL_", "PUBLIC_BASE_URL", "ENV")
+SHOWN_ERRORS = 5
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+# -- the machine ---------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        kb = int(Path("/proc/meminfo").read_text().splitlines()[0].split()[1])
+        memory = f", {kb / 1024 / 1024:.1f} GiB RAM"
+    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPUs ({model}){memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, httpx {httpx.__version__}{load}"
+    )
+
+
+# -- CPU per process ---------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of the process and its waited-for children, in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """CPU % of each named process between start() and stop() (100 % = one core)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = {**pids, "load generator": os.getpid()}
+        self.before: dict[str, float | None] = {}
+        self.machine_before = (0.0, 0.0)
+        self.started = 0.0
+        self.result: dict[str, float] = {}
+        self.machine_pct = 0.0
+
+    def start(self) -> None:
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.machine_before = machine_busy()
+        self.started = time.monotonic()
+
+    def stop(self) -> None:
+        elapsed = time.monotonic() - self.started
+        for name, pid in self.pids.items():
+            before, after = self.before.get(name), cpu_seconds(pid)
+            if before is not None and after is not None and elapsed > 0:
+                self.result[name] = 100 * (after - before) / elapsed
+        busy, total = machine_busy()
+        if total > self.machine_before[1]:
+            cores = os.cpu_count() or 1
+            share = (busy - self.machine_before[0]) / (total - self.machine_before[1])
+            self.machine_pct = 100 * cores * share
+
+
+# -- the stack, owned by this process ----------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((HOST, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+def marked_pids(data_dir: Path) -> list[int]:
+    """Processes started for this data dir (`reminders dev` marks its children's env)."""
+    marker = f"REMINDERS_DEV_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
+class DevStack:
+    """One `reminders dev` run on free ports, its output in a log file."""
+
+    def __init__(self, workdir: Path, extra_env: dict[str, str]) -> None:
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "stack.log"
+        self.api_port, self.temporal_port, self.ui_port = free_ports(3)
+        self.url = f"http://{HOST}:{self.api_port}"
+        self.lines: list[str] = []
+        env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED)}
+        env.update(extra_env)
+        env["PYTHONPATH"] = str(ROOT)
+        argv = [sys.executable, "-m", "cli", "dev", "--data-dir", str(self.data_dir)]
+        argv += ["--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port)]
+        argv += ["--ui-port", str(self.ui_port)]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=workdir,  # away from the repository's .env
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop it in order
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        with self.log_path.open("w") as log:
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                log.write(line)
+                log.flush()
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not any(READY_LINE in line for line in self.lines):
+            if self.proc.poll() is not None:
+                raise SystemExit(
+                    f"reminders dev exited with {self.proc.returncode}:\n{self.tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise SystemExit(f"reminders dev not ready in {START_TIMEOUT:g}s:\n{self.tail()}")
+            await asyncio.sleep(0.2)
+
+    def pids(self) -> dict[str, int]:
+        found = re.findall(r"started (\w+) \(pid (\d+)\)", "\n".join(self.lines))
+        return {name: int(pid) for name, pid in found}
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.lines[-n:])
+
+    def suspicious(self, n: int = 15) -> list[str]:
+        words = ("error", "exception", "traceback", "locked", "warning", " 500 ", "timeout")
+        return [line for line in self.lines if any(w in line.lower() for w in words)][-n:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        for pid in [*self.pids().values(), *marked_pids(self.data_dir)]:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+        self._reader.join(timeout=5)
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {op: [] for op in OPS})
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPS, 0))
+    samples: list[str] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)  # non-2xx and exceptions, by kind
+    not_live: int = 0  # GETs answered from the row alone: the workflow query failed
+
+    def error(self, op: str, what: str, detail: str) -> None:
+        self.errors[op] += 1
+        self.statuses[what] = self.statuses.get(what, 0) + 1
+        if len(self.samples) < SHOWN_ERRORS:
+            self.samples.append(f"{op}: {what}: {detail[:400]}")
+
+
+@dataclass
+class User:
+    index: int
+    http: httpx.AsyncClient
+    client_ids: list[str] = field(default_factory=list)
+    reminders: list[str] = field(default_factory=list)
+    triggers: list[tuple[str, str]] = field(default_factory=list)  # (reminder id, occurrence)
+
+
+def reminder_body(user: User, n: int) -> dict[str, Any]:
+    at = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    return {
+        "title": f"Load {user.index}-{n}",
+        "type": "payment",
+        "client_ids": [random.choice(user.client_ids)],
+        "channels": ["email"],
+        "subject": "Invoice overdue",
+        "body": "Hi {{ client.name }}, invoice " + str(n) + " is overdue.",
+        "schedule": {"kind": "once", "at": at.isoformat()},
+    }
+
+
+async def setup_user(base: str, index: int, run_id: str, timeout: float) -> User:
+    http = httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=timeout)
+    registered = await http.post(
+        "/auth/register",
+        json={
+            "email": f"load-{run_id}-{index}@example.com",
+            "password": PASSWORD,
+            "full_name": f"Load User {index}",
+            "business_name": f"Load Business {run_id} {index}",
+            "timezone": "UTC",
+        },
+    )
+    if registered.status_code != 201:
+        raise SystemExit(f"register {index}: {registered.status_code} {registered.text[:400]}")
+    http.headers["Authorization"] = f"Bearer {registered.json()['access_token']}"
+    user = User(index=index, http=http)
+    for c in range(2):
+        created = await http.post(
+            "/clients",
+            json={
+                "name": f"Client {index}-{c}",
+                "email": f"client-{run_id}-{index}-{c}@example.com",
+                "timezone": "UTC",
+                "preferred_channels": ["email"],
+            },
+        )
+        if created.status_code != 201:
+            raise SystemExit(f"client {index}-{c}: {created.status_code} {created.text[:400]}")
+        user.client_ids.append(created.json()["id"])
+    return user
+
+
+async def timed(stats: Stats, op: str, call: Any, expect: int) -> httpx.Response | None:
+    started = time.perf_counter()
+    try:
+        response: httpx.Response = await call
+    except Exception as exc:
+        stats.latencies[op].append(1000 * (time.perf_counter() - started))
+        stats.error(op, type(exc).__name__, repr(exc))
+        return None
+    stats.latencies[op].append(1000 * (time.perf_counter() - started))
+    if response.status_code != expect:
+        stats.error(op, f"HTTP {response.status_code}", response.text)
+        return None
+    return response
+
+
+async def virtual_user(user: User, stats: Stats, mix: dict[str, int], deadline: float) -> None:
+    rng = random.Random(user.index)
+    ops, weights = list(mix), list(mix.values())
+    made = 0
+    while time.monotonic() < deadline:
+        op = rng.choices(ops, weights)[0]
+        if op in ("get", "trigger") and not user.reminders:
+            op = "create"
+        http = user.http
+        if op == "create":
+            made += 1
+            answer = await timed(
+                stats, op, http.post("/reminders", json=reminder_body(user, made)), 201
+            )
+            if answer is not None:
+                user.reminders.append(answer.json()["id"])
+        elif op == "list":
+            await timed(stats, op, http.get("/reminders", params={"limit": 50}), 200)
+        elif op == "get":
+            rid = rng.choice(user.reminders)
+            answer = await timed(stats, op, http.get(f"/reminders/{rid}"), 200)
+            if answer is not None and not answer.json().get("live"):
+                stats.not_live += 1
+        else:
+            rid = rng.choice(user.reminders)
+            answer = await timed(stats, op, http.post(f"/reminders/{rid}/trigger"), 202)
+            if answer is not None:
+                user.triggers.append((rid, answer.json()["occurrence_key"]))
+
+
+async def delivered_keys(http: httpx.AsyncClient, rid: str) -> set[str]:
+    keys: set[str] = set()
+    offset = 0
+    while True:
+        page = await http.get(
+            f"/reminders/{rid}/deliveries", params={"limit": 200, "offset": offset}
+        )
+        page.raise_for_status()
+        body = page.json()
+        keys |= {d["occurrence_key"] for d in body["items"] if d["status"] in DELIVERED}
+        offset += len(body["items"])
+        if not body["items"] or offset >= body["total"]:
+            return keys
+
+
+async def drain(users: list[User], timeout: float) -> tuple[int, int, float]:
+    """Wait until every trigger's email is delivered: (delivered, triggered, seconds)."""
+    wanted = {(u.index, rid, key) for u in users for rid, key in u.triggers}
+    by_user = {u.index: u for u in users}
+    started = time.monotonic()
+    missing = set(wanted)
+    gate = asyncio.Semaphore(10)
+
+    async def check(index: int, rid: str, keys: set[str]) -> set[str]:
+        async with gate:
+            try:
+                return keys & await delivered_keys(by_user[index].http, rid)
+            except Exception as exc:  # try again on the next round
+                say(f"  deliveries of {rid}: {exc!r}")
+                return set()
+
+    while missing and time.monotonic() - started < timeout:
+        pending: dict[tuple[int, str], set[str]] = {}
+        for index, rid, key in missing:
+            pending.setdefault((index, rid), set()).add(key)
+        found = await asyncio.gather(
+            *(check(index, rid, keys) for (index, rid), keys in pending.items())
+        )
+        done = set().union(*found) if found else set()
+        missing = {m for m in missing if m[2] not in done}
+        if missing:
+            await asyncio.sleep(1.0)
+    return len(wanted) - len(missing), len(wanted), time.monotonic() - started
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def parse_mix(text: str) -> dict[str, int]:
+    mix: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        if name.strip() not in OPS or not weight.strip().isdigit():
+            raise SystemExit(f"--mix: {part!r} is not one of {', '.join(OPS)} = integer weight")
+        mix[name.strip()] = int(weight)
+    if not any(mix.values()):
+        raise SystemExit("--mix: every weight is zero")
+    return mix
+
+
+def report(stats: Stats, elapsed: float) -> int:
+    header = f"{'operation':<10}{'requests':>9}{'req/s':>9}{'p50':>9}{'p90':>9}{'p99':>9}"
+    say(header + f"{'max':>9}{'errors':>8}   (latency in ms)")
+    every: list[float] = []
+    errors = 0
+    for op in [*OPS, "all"]:
+        if op == "all":
+            values, errs = every, errors
+        else:
+            values, errs = stats.latencies[op], stats.errors[op]
+            every += values
+            errors += errs
+        if not values:
+            continue
+        say(
+            f"{op:<10}{len(values):>9}{len(values) / elapsed:>9.1f}"
+            f"{pct(values, 0.5):>9.1f}{pct(values, 0.9):>9.1f}{pct(values, 0.99):>9.1f}"
+            f"{max(values):>9.1f}{errs:>8}"
+        )
+    return errors
+
+
+async def run(args: argparse.Namespace) -> int:
+    mix = parse_mix(args.mix)
+    say(f"machine: {machine()}")
+    stack: DevStack | None = None
+    workdir: Path | None = None
+    users: list[User] = []
+    try:
+        if args.url:
+            base = args.url.rstrip("/")
+            say(f"target: {base} (not started here: its API_RATE_LIMIT applies, a 429 counts)")
+        else:
+            workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
+            extra = {"API_RATE_LIMIT": args.rate_limit}
+            if args.log_level:
+                extra["LOG_LEVEL"] = args.log_level
+            if args.database_url:
+                extra["DATABASE_URL"] = args.database_url
+            if args.redis_url:
+                extra["REDIS_URL"] = args.redis_url
+            stack = DevStack(workdir, extra)
+            database = args.database_url or "SQLite in the data dir"
+            say(
+                f"starting `reminders dev` on {stack.url} (data in {stack.data_dir}); "
+                f"API_RATE_LIMIT={args.rate_limit} so the per-user limiter stays out of the "
+                f"way; database: {database}; Redis: {args.redis_url or 'none (in-process)'}"
+            )
+            await stack.wait_ready()
+            base = stack.url
+            say(f"stack ready: {stack.pids()}")
+
+        run_id = uuid.uuid4().hex[:8]
+        say(f"registering {args.clients} users (each its own business and 2 clients)...")
+        gate = asyncio.Semaphore(8)
+
+        async def one(i: int) -> User:
+            async with gate:
+                return await setup_user(base, i, run_id, args.request_timeout)
+
+        users = list(await asyncio.gather(*(one(i) for i in range(args.clients))))
+
+        mix_text = ", ".join(f"{op} {w}" for op, w in mix.items())
+        say(f"running {args.clients} virtual users for {args.duration:g}s, mix {mix_text}...")
+        stats = Stats()
+        meter = CpuMeter({**stack.pids(), "dev supervisor": stack.proc.pid} if stack else {})
+        meter.start()
+        started = time.monotonic()
+        deadline = started + args.duration
+        await asyncio.gather(*(virtual_user(u, stats, mix, deadline) for u in users))
+        elapsed = time.monotonic() - started
+        meter.stop()
+
+        say()
+        say(f"{args.clients} clients, {elapsed:.1f}s (the last requests end after the deadline)")
+        errors = report(stats, elapsed)
+        say(f"GETs answered without the live workflow state (query failed): {stats.not_live}")
+        if meter.result:
+            cpu = ", ".join(f"{name} {value:.0f}%" for name, value in meter.result.items())
+            others = meter.machine_pct - sum(meter.result.values())
+            say(f"CPU during the run (100% = one core): {cpu}")
+            say(f"  whole machine {meter.machine_pct:.0f}%, of which other processes {others:.0f}%")
+        if errors:
+            say(f"errors by kind: {stats.statuses}")
+            for sample in stats.samples:
+                say(f"  {sample}")
+            if stack:
+                say("stack output with error, warning or locked (last lines):")
+                for line in stack.suspicious():
+                    say(f"  {line}")
+
+        delivered, triggered, waited = await drain(users, args.drain_timeout)
+        say(f"triggers delivered: {delivered} of {triggered} (checked for {waited:.1f}s)")
+        if stack:
+            say(f"stack log: {stack.log_path}" + (" (kept)" if args.keep else ""))
+        return 1 if errors or delivered < triggered else 0
+    finally:
+        for user in users:
+            await user.http.aclose()
+        if stack:
+            stack.stop()
+        if workdir and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--clients", type=int, default=20, help="concurrent virtual users")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--url", help="a running API (base URL, without /api/v1)")
+    parser.add_argument("--mix", default=DEFAULT_MIX, help=f"weights (default {DEFAULT_MIX})")
+    parser.add_argument("--database-url", help="DATABASE_URL for the stack started here")
+    parser.add_argument("--redis-url", help="REDIS_URL for the stack started here")
+    parser.add_argument("--rate-limit", default="100000/minute", help="its API_RATE_LIMIT")
+    parser.add_argument("--drain-timeout", type=float, default=120.0)
+    parser.add_argument("--request-timeout", type=float, default=30.0)
+    parser.add_argument("--log-level", help="LOG_LEVEL for the stack (default: its own)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.duration <= 0:
+        parser.error("--clients and --duration must be positive")
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
