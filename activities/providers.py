@@ -40,6 +40,8 @@ class ProviderResult:
     provider_message_id: str
     # "delivered" when the provider confirms at once (sandbox), else "sent" until a callback.
     status: str
+    # SMS segments the provider will bill, when it says (Twilio's `num_segments`).
+    segments: int | None = None
 
 
 class DeliveryFailure(Exception):

@@ -145,7 +145,11 @@ class TwilioProvider:
         if not created.sid:
             # Twilio said yes but named no message: it may have left, so not a failure.
             raise RuntimeError("Twilio accepted the message without a SID")
-        return ProviderResult(provider_message_id=str(created.sid), status="sent")
+        return ProviderResult(
+            provider_message_id=str(created.sid),
+            status="sent",
+            segments=_segments(created.num_segments),
+        )
 
     async def close(self) -> None:
         await self.http_client.close()
@@ -186,6 +190,16 @@ class TwilioProvider:
             f"no {self.channel} sender: set a sender identity or the TWILIO_* fallback",
             retryable=False,
         )
+
+
+def _segments(value: object) -> int | None:
+    """Twilio's `num_segments` ("2"); "0" (a messaging service has not sent it yet) or
+    anything unreadable is not reported."""
+    try:
+        segments = int(str(value))
+    except ValueError:
+        return None
+    return segments if segments > 0 else None
 
 
 def _address(number: str, whatsapp: bool) -> str:

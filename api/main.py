@@ -26,6 +26,7 @@ from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
 from api.throttle import Throttle
 from api.unsubscribe.router import router as unsubscribe_router
+from api.usage.router import router as usage_router
 from api.users.router import router as users_router
 from api.web import install_web
 from api.webhooks.router import router as webhooks_router
@@ -57,6 +58,7 @@ def api_router() -> APIRouter:
         reminders_router,
         notifications_router,
         dashboard_router,
+        usage_router,
         events_router,
         admin_router,
         webhooks_router,

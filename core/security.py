@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from jose import JWTError, jwt
+from jose import ExpiredSignatureError, JWTError, jwt
 from passlib.context import CryptContext
 
 from core.types import utcnow
@@ -101,3 +101,48 @@ def hash_refresh_token(token: str) -> str:
 
 def generate_password() -> str:
     return secrets.token_urlsafe(15) + "A1"
+
+
+PASSWORD_RESET = "password_reset"
+
+
+def password_reset_fingerprint(hashed_password: str) -> str:
+    """Names the password a reset token was made for: once the password changes (the
+    token was used, or the user changed it) the token no longer matches."""
+    return hashlib.sha256(f"password-reset:{hashed_password}".encode()).hexdigest()[:32]
+
+
+def create_password_reset_token(
+    user_id: uuid.UUID, hashed_password: str, secret_key: str, expires_at: datetime
+) -> str:
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "type": PASSWORD_RESET,
+        "pwd": password_reset_fingerprint(hashed_password),
+        "iat": int(utcnow().timestamp()),
+        "exp": int(expires_at.timestamp()),
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM)
+
+
+def decode_password_reset_token(token: str, secret_key: str) -> tuple[uuid.UUID, str]:
+    """The user id and password fingerprint in a valid reset token; InvalidToken (saying
+    why) for an expired, forged or other kind of token."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret_key,
+            algorithms=[JWT_ALGORITHM],
+            options={"require_exp": True, "require_sub": True},
+        )
+    except ExpiredSignatureError as exc:
+        raise InvalidToken("this password reset link has expired") from exc
+    except (JWTError, ValueError, TypeError) as exc:
+        raise InvalidToken("this password reset link is not valid") from exc
+    if claims.get("type") != PASSWORD_RESET or not isinstance(claims.get("pwd"), str):
+        raise InvalidToken("this is not a password reset link")
+    try:
+        return uuid.UUID(str(claims["sub"])), claims["pwd"]
+    except (KeyError, ValueError) as exc:
+        raise InvalidToken("this password reset link is not valid") from exc

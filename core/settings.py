@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     SECRET_KEY: str = DEFAULT_SECRET_KEY
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=30, ge=1, le=365)
+    # How long a password-reset link a superuser hands out stays valid (it works once).
+    PASSWORD_RESET_HOURS: int = Field(default=24, ge=1, le=24 * 14)
 
     DATABASE_URL: str = DEFAULT_DATABASE_URL
     DATABASE_ECHO: bool = False

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas import InputModel, ReadModel
+from core.validation import Name
 
 
 class ReconcileMarked(BaseModel):
@@ -24,3 +30,26 @@ class ReconcileReportRead(BaseModel):
         description="Reminders whose workflow had ended; the row now says how."
     )
     errors: list[ReconcileError]
+
+
+class AdminUserUpdate(InputModel):
+    """What a superuser may change on an account; anything else is refused."""
+
+    is_active: bool | None = None
+    full_name: Name | None = None
+
+
+class BusinessAdminRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    timezone: str
+    created_at: datetime
+    members: int = Field(description="Staff accounts (owners and members).")
+    clients: int
+    active_reminders: int = Field(description="Reminders scheduled or paused.")
+
+
+class PasswordResetRead(BaseModel):
+    reset_url: str = Field(description="Give it to the user; POST the token with a new password.")
+    token: str = Field(description="Works once, until `expires_at`.")
+    expires_at: datetime

@@ -8,6 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.auth import service
 from api.auth.schemas import (
     BusinessRead,
+    PasswordResetRequest,
     RefreshRequest,
     RegisterRequest,
     RegisterResponse,
@@ -70,5 +71,15 @@ async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsD
 async def logout(data: RefreshRequest, session: SessionDep) -> Response:
     """Revoke a refresh token."""
     await service.logout(session, data.refresh_token)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/password-reset", status_code=status.HTTP_204_NO_CONTENT)
+async def password_reset(
+    data: PasswordResetRequest, session: SessionDep, settings: SettingsDep, request: Request
+) -> Response:
+    """Set a new password with a one-time reset token; 400 if it is used, expired or forged."""
+    await service.reset_password(session, data.token, data.password, settings, _ip(request))
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -70,3 +70,10 @@ class RegisterResponse(TokenPair):
 
 class RefreshRequest(InputModel):
     refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class PasswordResetRequest(InputModel):
+    token: str = Field(min_length=1, max_length=2000)
+    password: str = Field(max_length=200)
+
+    _password = field_validator("password")(check_password)

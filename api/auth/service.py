@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.schemas import RegisterRequest, TokenPair, UserRead
-from api.errors import Conflict, Unauthorized
+from api.errors import BadRequest, Conflict, Unauthorized
 from api.throttle import Throttle, TooManyRequests
 from core.enums import Role
 from core.events import record_event
 from core.models import Business, Membership, RefreshToken, User
 from core.repositories.users import BusinessRepository, RefreshTokenRepository, UserRepository
 from core.security import (
+    InvalidToken,
     create_access_token,
+    decode_password_reset_token,
     hash_password,
     hash_refresh_token,
     new_refresh_token,
+    password_reset_fingerprint,
     verify_password,
 )
 from core.settings import Settings
@@ -195,3 +199,35 @@ async def logout(session: AsyncSession, raw_token: str) -> None:
         return  # logging out twice is not an error
     if stored.revoked_at is None:
         stored.revoked_at = utcnow()
+
+
+async def reset_password(
+    session: AsyncSession, token: str, password: str, settings: Settings, ip: str | None
+) -> None:
+    """Set a new password with a reset token a superuser issued. The token names the
+    password hash it was made for, so it works once; 400 for one used, expired or forged."""
+    try:
+        user_id, fingerprint = decode_password_reset_token(token, settings.SECRET_KEY)
+    except InvalidToken as exc:
+        raise BadRequest(f"Password reset failed: {exc}") from None
+    user = await UserRepository(session).get(user_id)
+    if user is None or not hmac.compare_digest(
+        fingerprint, password_reset_fingerprint(user.hashed_password)
+    ):
+        raise BadRequest(
+            "Password reset failed: this link was already used, or the password has "
+            "changed since it was issued; ask for a new one"
+        )
+    user.hashed_password = hash_password(password)
+    # A new password ends every session: refresh tokens now, web sessions by their
+    # password fingerprint.
+    await RefreshTokenRepository(session).revoke_all_for_user(user.id, utcnow())
+    record_event(
+        session,
+        "user.password_reset",
+        business_id=user.membership.business_id if user.membership else None,
+        actor_user_id=user.id,
+        subject_type="user",
+        subject_id=user.id,
+        ip_address=ip,
+    )

@@ -23,6 +23,7 @@ from api.errors import AppError, Conflict, ServiceUnavailable, Unauthorized
 from api.reminders import history
 from api.reminders import service as reminders
 from api.throttle import TooManyRequests
+from api.usage import service as usage
 from api.web import service
 from api.web import session as web_session
 from api.web.deps import CheckedForm, WebContext, WebContextDep, WebError, read_form, safe_next
@@ -335,6 +336,36 @@ async def failed_deliveries(
         request,
         "failed.html",
         ctx,
+        rows=rows,
+        total=total,
+        pages=_pages(request, start, total),
+    )
+
+
+@router.get("/usage", response_class=HTMLResponse)
+async def usage_page(
+    request: Request,
+    ctx: WebContextDep,
+    session: SessionDep,
+    month: Annotated[str, Query(max_length=20)] = "",
+    offset: Offset = "0",
+) -> Response:
+    try:
+        wanted = usage.parse_month(month or None, ctx.zone)
+    except AppError as exc:
+        raise WebError(422, exc.detail) from None
+    start = _offset(offset)
+    if ctx.business is not None:
+        rows = [await usage.business_usage(session, ctx.business, wanted)]
+        total = 1
+    else:
+        found, total = await usage.businesses_usage(session, wanted, PAGE_SIZE, start)
+        rows = list(found)
+    return render(
+        request,
+        "usage.html",
+        ctx,
+        month=str(wanted),
         rows=rows,
         total=total,
         pages=_pages(request, start, total),

@@ -104,6 +104,20 @@ async def test_sms_arrives_with_to_from_body_callback_and_basic_auth(
     }
 
 
+async def test_the_segments_twilio_reports_are_returned(build: Any) -> None:
+    short = await build("sms").send(make_message())
+    assert short.segments == 1
+    long = await build("sms").send(make_message(body="x" * 161))  # GSM-7: 153 per part
+    assert long.segments == 2
+    unicode = await build("sms").send(make_message(body="é€ü ☺" * 15))  # UCS-2: 70, then 67
+    assert unicode.segments == 2
+    # Through a messaging service Twilio answers "accepted" and 0 segments: not reported.
+    queued = await build("sms").send(
+        make_message(from_number=None, messaging_service_sid=SERVICE_SID)
+    )
+    assert queued.segments is None
+
+
 async def test_sms_uses_the_business_sender_number(build: Any, twilio_api: FakeTwilio) -> None:
     await build("sms", TWILIO_MESSAGING_SERVICE_SID=SERVICE_SID).send(
         make_message(from_number="+15005550001")

@@ -295,3 +295,55 @@ async def test_a_deactivated_user_is_signed_out_of_the_dashboard(
         user.is_active = False
         await session.commit()
     assert (await browser_like.get("/admin")).status_code == 303
+
+
+def _cells(html: str, row_marker: str) -> dict[str, str]:
+    """The usage table's cells (`data-channel` -> text) in the row after `row_marker`."""
+    row = html[html.index(row_marker) :]
+    row = row[: row.index("</tr>")]
+    return dict(re.findall(r'<td data-channel="([a-z-]+)">([^<]*)</td>', row))
+
+
+async def test_the_usage_page_shows_the_months_messages_per_channel(
+    browser_like: httpx.AsyncClient, client: httpx.AsyncClient, app: Any
+) -> None:
+    from tests.api.test_notifications import add_reminder as add_reminder_row
+    from tests.api.test_usage import JULY, add_sent
+
+    acme = await register_tenant(client, "Acme")
+    rival = await register_tenant(client, "Rival")
+    reminder = await add_reminder_row(app, acme)
+    await add_sent(app, acme, reminder)
+    await add_sent(app, acme, reminder, channel="sms", segments=2)
+    await add_sent(app, acme, reminder, channel="sms", segments=1, status="undelivered")
+    await add_sent(app, acme, reminder, channel="sms", status="failed", accepted=False)
+    await add_sent(app, acme, reminder, at=JULY.replace(month=8))  # another month
+    await add_sent(app, rival, await add_reminder_row(app, rival), channel="whatsapp")
+
+    await sign_in(browser_like, acme.email)
+    page = await browser_like.get("/admin/usage", params={"month": "2026-07"})
+    assert page.status_code == 200
+    assert '<a href="/admin/usage" aria-current="page">Usage</a>' in page.text
+    assert 'value="2026-07"' in page.text
+    assert _cells(page.text, "<tbody>") == {
+        "email": "1",
+        "sms": "2",
+        "sms-segments": "3",
+        "whatsapp": "0",
+        "total": "3",
+    }
+    assert "Rival Accounting" not in page.text
+    bad = await browser_like.get("/admin/usage", params={"month": "2026-13"})
+    assert bad.status_code == 422
+    assert "YYYY-MM" in bad.text
+
+    await browser_like.post("/admin/logout", data={"csrf_token": _csrf(page.text)})
+    await sign_in(browser_like, await add_superuser(app))
+    everyone = await browser_like.get("/admin/usage", params={"month": "2026-07"})
+    assert everyone.status_code == 200
+    acme_row = _cells(everyone.text, f'data-business-id="{acme.business_id}"')
+    rival_row = _cells(everyone.text, f'data-business-id="{rival.business_id}"')
+    assert acme_row["sms-segments"] == "3"
+    assert acme_row["total"] == "3"
+    assert rival_row["whatsapp"] == "1"
+    assert rival_row["total"] == "1"
