@@ -70,6 +70,7 @@ async def get_or_create_delivery(
     key: str,
     scheduled_for: datetime,
     fallback_from: str | None = None,
+    resend_of: str | None = None,
 ) -> Delivery:
     deliveries = DeliveryRepository(session)
     found = await deliveries.find(reminder.id, key, client_id, channel)
@@ -84,6 +85,7 @@ async def get_or_create_delivery(
         status=DeliveryStatus.pending.value,
         scheduled_for=scheduled_for,
         fallback_from=fallback_from,
+        resend_of=uuid.UUID(resend_of) if resend_of else None,
     )
     try:
         async with session.begin_nested():
@@ -130,6 +132,7 @@ class DeliveryBook:
                 request.occurrence_key,
                 datetime.fromisoformat(request.scheduled_for),
                 request.fallback_from,
+                request.resend_of,
             )
             if delivery.status in FINAL:
                 return result_of(delivery)  # settled by an earlier attempt
@@ -276,7 +279,9 @@ class DeliveryBook:
             raise
         for attempt in range(RECORD_TRIES):
             try:
-                result = await self._record_sent(delivery.id, sent.status, sent.provider_message_id)
+                result = await self._record_sent(
+                    delivery.id, sent.status, sent.provider_message_id, sent.segments
+                )
                 break
             except Exception:
                 if attempt == RECORD_TRIES - 1:
@@ -292,7 +297,7 @@ class DeliveryBook:
         return result
 
     async def _record_sent(
-        self, delivery_id: uuid.UUID, status: str, message_id: str
+        self, delivery_id: uuid.UUID, status: str, message_id: str, segments: int | None = None
     ) -> SendResult:
         # Its own session: a failed commit in the caller's must not poison this one.
         async with self.sessionmaker() as session:
@@ -306,6 +311,7 @@ class DeliveryBook:
                 delivery.error_code = None
                 delivery.error_message = None
             delivery.provider_message_id = message_id
+            delivery.segments = segments
             delivery.sent_at = delivery.sent_at or now
             if status == DeliveryStatus.delivered:
                 delivery.delivered_at = delivery.delivered_at or now

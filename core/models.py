@@ -294,3 +294,9 @@ class Delivery(IdMixin, TimestampMixin, Base):
     deferred_until: Mapped[datetime | None]
     # This delivery replaces one on that channel which failed permanently.
     fallback_from: Mapped[str | None] = mapped_column(String(20))
+    # A resend (`POST /notifications/{id}/resend`): the delivery this one sends again.
+    resend_of: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
+    )
+    # SMS segments the provider billed for, when it said (Twilio's `num_segments`).
+    segments: Mapped[int | None] = mapped_column(Integer)

@@ -31,6 +31,7 @@ class ReminderInput:
     last_fired_at: str | None = None
     last_occurrence: str | None = None
     pending_triggers: list[TriggerArgs] = field(default_factory=list)
+    pending_resends: list[ResendArgs] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +46,18 @@ class SignalArgs:
 class TriggerArgs:
     by: str | None = None
     request_id: str | None = None
+
+
+@dataclass
+class ResendArgs:
+    """Send one delivery again, now: the same client and channel, a new occurrence key
+    (`resend-<request_id>`) and a new delivery row that names the original (`resend_of`)."""
+
+    delivery_id: str
+    client_id: str
+    channel: str
+    request_id: str
+    by: str | None = None
 
 
 @dataclass
@@ -99,6 +112,8 @@ class SendRequest:
     request_id: str | None = None
     # Set on a fallback send: the channel that failed permanently before it.
     fallback_from: str | None = None
+    # Set on a resend: the delivery this one sends again.
+    resend_of: str | None = None
 
 
 @dataclass

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderInput,
         ReminderStatus,
         RescheduleArgs,
+        ResendArgs,
         SendRequest,
         SendResult,
         SignalArgs,
@@ -57,6 +58,7 @@ SEND_RETRY = RetryPolicy(
 # Behaviour added while reminders were running; each new command path sits behind its patch.
 SEND_WINDOW_PATCH = "send-window-v1"
 FALLBACK_PATCH = "channel-fallback-v1"
+RESEND_PATCH = "resend-v1"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -98,6 +100,7 @@ class ReminderWorkflow:
         self._last_fired_at: str | None = data.last_fired_at
         self._last_occurrence: str | None = data.last_occurrence
         self._triggers: list[TriggerArgs] = list(data.pending_triggers)
+        self._resends: list[ResendArgs] = list(data.pending_resends)
         self._wake = False
         self._published: SyncRequest | None = None
 
@@ -107,6 +110,13 @@ class ReminderWorkflow:
     def trigger_now(self, args: TriggerArgs | None = None) -> None:
         self._triggers.append(args or TriggerArgs())
         self._wake = True
+
+    @workflow.signal
+    def resend(self, args: ResendArgs | None = None) -> None:
+        """Send one delivery again, now (`POST /notifications/{id}/resend`)."""
+        if args is not None:
+            self._resends.append(args)
+            self._wake = True
 
     @workflow.signal
     def pause(self, args: SignalArgs | None = None) -> None:
@@ -170,6 +180,7 @@ class ReminderWorkflow:
             await self._publish()
             await self._sleep_until_due_or_signal()
             await self._fire_triggers()
+            await self._fire_resends()
             if self._state in ENDED:
                 break
             await self._handle_due_occurrence()
@@ -177,6 +188,8 @@ class ReminderWorkflow:
                 workflow.continue_as_new(self._carry_over())
         self._next = None
         await self._publish()
+        # A resend asked for as the reminder completed still goes out (none when cancelled).
+        await self._fire_resends()
         return self.status()
 
     def _carry_over(self) -> ReminderInput:
@@ -194,6 +207,7 @@ class ReminderWorkflow:
             last_fired_at=self._last_fired_at,
             last_occurrence=self._last_occurrence,
             pending_triggers=list(self._triggers),
+            pending_resends=list(self._resends),
         )
 
     def _should_continue_as_new(self) -> bool:
@@ -204,7 +218,7 @@ class ReminderWorkflow:
         )
 
     async def _sleep_until_due_or_signal(self) -> None:
-        if self._wake or self._triggers:
+        if self._wake or self._triggers or self._resends:
             return
         if self._next is None:
             await workflow.wait_condition(lambda: self._wake)
@@ -236,6 +250,22 @@ class ReminderWorkflow:
             now = workflow.now()
             key = f"manual-{trigger.request_id or workflow.uuid4()}"
             await self._fire(key, now)
+
+    async def _fire_resends(self) -> None:
+        """Each resend is one send on the original's client and channel, now: no send
+        window, no fallback, and not an occurrence (the counts stay as they are)."""
+        while self._resends and self._state != CANCELLED:
+            resend = self._resends.pop(0)
+            # Histories from before resends never received one, so never get here; the
+            # marker records, for later changes, that this run knows resends.
+            if not workflow.patched(RESEND_PATCH):
+                continue  # pragma: no cover
+            target = Target(client_id=resend.client_id, channel=resend.channel)
+            key = f"resend-{resend.request_id}"
+            try:
+                await self._send(target, key, workflow.now(), resend_of=resend.delivery_id)
+            except ActivityError:
+                pass  # the new delivery row says how it failed
 
     # -- side effects, all through activities ------------------------------------------
 
@@ -329,6 +359,7 @@ class ReminderWorkflow:
         key: str,
         scheduled_for: datetime,
         fallback_from: str | None = None,
+        resend_of: str | None = None,
     ) -> SendResult:
         return await workflow.execute_activity(
             f"send_{target.channel}",
@@ -340,6 +371,7 @@ class ReminderWorkflow:
                 scheduled_for=scheduled_for.isoformat(),
                 request_id=self._input.request_id,
                 fallback_from=fallback_from,
+                resend_of=resend_of,
             ),
             result_type=SendResult,
             start_to_close_timeout=timedelta(seconds=60),

@@ -5,18 +5,39 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, status
 
-from api.deps import CurrentActor, PageDep, SessionDep, TimeWindowDep
-from api.errors import ACTOR_ERRORS, error_responses
+from api.deps import (
+    CurrentActor,
+    PageDep,
+    SessionDep,
+    TemporalClientDep,
+    TimeWindowDep,
+    id_or_404,
+)
+from api.errors import ACTOR_ERRORS, NotFound, error_responses
 from api.notifications import service
-from api.notifications.schemas import DeliveryRead, NotificationFilters
+from api.notifications.schemas import DeliveryRead, NotificationFilters, ResendAccepted
 from api.schemas import ListResponse
 from core.enums import Channel, DeliveryStatus
+from core.models import Delivery
+from core.repositories.reminders import DeliveryRepository
 
 router = APIRouter(
     prefix="/notifications", tags=["notifications"], responses=error_responses(*ACTOR_ERRORS)
 )
+
+
+async def get_delivery(delivery_id: str, actor: CurrentActor, session: SessionDep) -> Delivery:
+    delivery = await DeliveryRepository(session).get_for_business(
+        actor.business_id, id_or_404(delivery_id, "Delivery")
+    )
+    if delivery is None:
+        raise NotFound("Delivery not found")
+    return delivery
+
+
+DeliveryDep = Annotated[Delivery, Depends(get_delivery)]
 
 
 @router.get("", response_model=ListResponse[DeliveryRead])
@@ -46,3 +67,18 @@ async def list_notifications(
         session, actor.business_id, filters, limit=page.limit, offset=page.offset
     )
     return ListResponse(items=[DeliveryRead.model_validate(d) for d in deliveries], total=total)
+
+
+@router.post(
+    "/{delivery_id}/resend",
+    response_model=ResendAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(409),
+)
+async def resend_notification(
+    delivery: DeliveryDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
+) -> ResendAccepted:
+    """Send a failed or undelivered delivery again, now, as a new delivery linked to it."""
+    key = await service.resend(session, actor, delivery, temporal)
+    await session.commit()
+    return ResendAccepted(accepted=True, occurrence_key=key, resend_of=delivery.id)

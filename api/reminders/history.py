@@ -161,6 +161,8 @@ class _RunReader:
         if name == "trigger_now":
             key = f"manual-{args['request_id']}" if args.get("request_id") else None
             self.add(event, "signal", f"Send now requested by {who}", occurrence_key=key, **details)
+        elif name == "resend":
+            self._resend(event, args, who, details)
         elif name == "reschedule":
             change = describe_schedule(args.get("schedule")) if args.get("schedule") else None
             zone = args.get("timezone")
@@ -179,6 +181,23 @@ class _RunReader:
             self.add(event, "signal", text, reason=reason, **details)
         else:
             self.add(event, "signal", f"Signal {name} from {who}", **details)
+
+    def _resend(
+        self, event: HistoryEvent, args: dict[str, Any], who: str, details: dict[str, Any]
+    ) -> None:
+        original = str(args.get("delivery_id") or "")
+        key = f"resend-{args['request_id']}" if args.get("request_id") else None
+        self.add(
+            event,
+            "signal",
+            f"Resend of {_channel(args.get('channel'))} to client {args.get('client_id')} "
+            f"requested by {who}",
+            client_id=args.get("client_id"),
+            channel=args.get("channel"),
+            occurrence_key=key,
+            resend_of=original or None,
+            **details,
+        )
 
     def _on_timer_started_event_attributes(self, event: HistoryEvent) -> None:
         attrs = event.timer_started_event_attributes
@@ -327,6 +346,8 @@ class _RunReader:
             text += f" ({reason})"
         if args.get("fallback_from"):
             text += f", instead of {_channel(args['fallback_from'])}"
+        if args.get("resend_of"):
+            text += f", resending delivery {str(args['resend_of'])[:8]}"
         self.add(
             event,
             "delivery",
@@ -341,6 +362,7 @@ class _RunReader:
             error_message=result.get("error_message"),
             attempt=activity.attempt if activity.attempt > 1 else None,
             fallback_from=args.get("fallback_from"),
+            resend_of=args.get("resend_of"),
         )
 
     def _deferred(self, event: HistoryEvent, activity: _Activity) -> None:

@@ -178,6 +178,9 @@ class DeliveryRead(ReadModel):
     deferred_until: datetime | None = Field(
         default=None, description="Held until the business's send window opened."
     )
+    resend_of: uuid.UUID | None = Field(
+        default=None, description="A resend: the delivery this one sent again."
+    )
     scheduled_for: datetime | None
     sent_at: datetime | None
     delivered_at: datetime | None

@@ -218,7 +218,7 @@ async def _terminate_quietly(temporal: Client, workflow_id: str, reason: str) ->
         log.warning("could not terminate %s: %r", workflow_id, exc)
 
 
-async def _signal(temporal: Client, reminder: Reminder, name: str, arg: Any) -> None:
+async def signal_workflow(temporal: Client, reminder: Reminder, name: str, arg: Any) -> None:
     """Send a signal; 409 when the workflow is not running, 503 when Temporal fails."""
     handle = temporal.get_workflow_handle(reminder.workflow_id)
     try:
@@ -456,7 +456,7 @@ async def update_reminder(
     await _apply_content(session, actor, reminder, changes, settings)
     if reschedule:
         args = RescheduleArgs(schedule=schedule, timezone=timezone, by=actor.user.email)
-        await _signal(await temporal(), reminder, "reschedule", args)
+        await signal_workflow(await temporal(), reminder, "reschedule", args)
         reminder.schedule = schedule
         reminder.timezone = timezone
         reminder.next_fire_at = next_fire_at
@@ -484,7 +484,7 @@ async def change_state(
     allowed, target = _TRANSITIONS[signal]
     if reminder.status not in allowed:
         raise Conflict(f"cannot {signal} a reminder that is {reminder.status}")
-    await _signal(temporal, reminder, signal, SignalArgs(by=actor.user.email))
+    await signal_workflow(temporal, reminder, signal, SignalArgs(by=actor.user.email))
     reminder.status = target
     if target in ENDED:
         reminder.next_fire_at = None
@@ -498,7 +498,7 @@ async def trigger(session: AsyncSession, actor: Actor, reminder: Reminder, tempo
     if reminder.status in ENDED:
         raise Conflict(f"cannot trigger a reminder that is {reminder.status}")
     request_id = str(uuid.uuid4())
-    await _signal(
+    await signal_workflow(
         temporal, reminder, "trigger_now", TriggerArgs(by=actor.user.email, request_id=request_id)
     )
     key = f"manual-{request_id}"
@@ -513,7 +513,7 @@ async def cancel(session: AsyncSession, actor: Actor, reminder: Reminder, tempor
     if reminder.status == Status.completed.value:
         raise Conflict("reminder is completed; there is nothing left to cancel")
     try:
-        await _signal(temporal, reminder, "cancel", SignalArgs(by=actor.user.email))
+        await signal_workflow(temporal, reminder, "cancel", SignalArgs(by=actor.user.email))
     except Conflict:
         pass  # the workflow is already gone: cancelling the row is all that is left to do
     reminder.status = Status.cancelled.value

@@ -114,6 +114,14 @@ class DeliveryRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def get_for_business(
+        self, business_id: uuid.UUID, delivery_id: uuid.UUID
+    ) -> Delivery | None:
+        stmt = select(Delivery).where(
+            Delivery.id == delivery_id, Delivery.business_id == business_id
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
     async def list_for_reminder(
         self, reminder_id: uuid.UUID, *, limit: int, offset: int
     ) -> tuple[list[Delivery], int]:

@@ -60,6 +60,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/token"): Rule(PUBLIC, 422),
     ("POST", "/api/v1/auth/refresh"): Rule(PUBLIC, 422),
     ("POST", "/api/v1/auth/logout"): Rule(PUBLIC, 422),
+    ("POST", "/api/v1/auth/password-reset"): Rule(PUBLIC, 422),
     # Twilio's callbacks without X-Twilio-Signature, an unsubscribe link that is not signed
     ("POST", "/api/v1/webhooks/twilio/status"): Rule(SIGNED, 403),
     ("POST", "/api/v1/webhooks/twilio/inbound"): Rule(SIGNED, 403),
@@ -108,13 +109,20 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/reminders/{reminder_id}/history"): Rule(BUSINESS, TEMPORAL_DOWN),
     # deliveries and figures
     ("GET", "/api/v1/notifications"): Rule(BUSINESS, 200),
+    ("POST", "/api/v1/notifications/{delivery_id}/resend"): Rule(BUSINESS, TEMPORAL_DOWN),
     ("GET", "/api/v1/dashboard/summary"): Rule(BUSINESS, 200),
     ("GET", "/api/v1/dashboard/timeseries"): Rule(BUSINESS, 200),
+    ("GET", "/api/v1/usage"): Rule(BUSINESS, 200),
     # audit log
     ("GET", "/api/v1/events"): Rule(OWNER_ONLY, 200),
     # platform
     ("GET", "/api/v1/admin/events"): Rule(ADMIN, 200),
     ("POST", "/api/v1/admin/reconcile"): Rule(ADMIN, TEMPORAL_DOWN),
+    ("GET", "/api/v1/admin/users"): Rule(ADMIN, 200),
+    ("PATCH", "/api/v1/admin/users/{user_id}"): Rule(ADMIN, 200),
+    ("POST", "/api/v1/admin/users/{user_id}/password-reset"): Rule(ADMIN, 200),
+    ("GET", "/api/v1/admin/businesses"): Rule(ADMIN, 200),
+    ("GET", "/api/v1/admin/usage"): Rule(ADMIN, 200),
 }
 
 ANONYMOUS = "anonymous"
@@ -240,6 +248,8 @@ class World:
                 self.ids["delivery_id"] = str(delivery.id)
         elif name == "token":
             self.ids[name] = "not-a-signed-token"
+        elif name == "user_id":
+            self.ids[name] = self.member.user_id  # an account superusers administer
         else:  # pragma: no cover - a new path parameter needs an object here
             raise AssertionError(f"no object for path parameter {name}")
 
@@ -262,7 +272,15 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
     ):
         response = await http.post(path, headers=world.other.headers, json=body)
         assert response.status_code == 201, response.text
-    for name in ("client_id", "template_id", "identity_id", "member_id", "reminder_id", "token"):
+    for name in (
+        "client_id",
+        "template_id",
+        "identity_id",
+        "member_id",
+        "reminder_id",
+        "token",
+        "user_id",
+    ):
         await world.make(name)
     return world
 
@@ -312,6 +330,7 @@ def body_for(world: World, route: tuple[str, str]) -> dict[str, Any]:
             }
         },
         ("PATCH", "/api/v1/reminders/{reminder_id}"): lambda: {"json": {"title": "Renamed"}},
+        ("PATCH", "/api/v1/admin/users/{user_id}"): lambda: {"json": {"full_name": "Renamed"}},
         ("POST", "/api/v1/webhooks/twilio/status"): lambda: {
             "data": {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
         },
@@ -482,7 +501,8 @@ async def test_malformed_ids_answer_like_missing_ones(app: Any, client: httpx.As
         bad = {**world.ids, **{name: "not-a-uuid" for name in params}}
         missing = {**world.ids, **{name: str(uuid.uuid4()) for name in params}}
         kwargs = body_for(world, route)
-        headers = world.headers(OWNER)
+        # Admin routes answer superusers only; everyone else's 403 says nothing about ids.
+        headers = world.headers(SUPERUSER_BARE if TABLE[route].category == ADMIN else OWNER)
         malformed = await client.request(
             method, url_for(world, path, bad), headers=headers, **kwargs
         )

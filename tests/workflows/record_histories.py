@@ -42,6 +42,7 @@ from tests.seed import Seeded, add_reminder, deliveries_of, reminder_input, seed
 from workflows.contracts import (
     ReminderStatus,
     RescheduleArgs,
+    ResendArgs,
     SignalArgs,
     TriggerArgs,
 )
@@ -298,6 +299,49 @@ async def fallback_after_bounce(r: Recorder) -> None:
     await r.save("fallback_after_bounce", handle.id)
 
 
+async def resend_after_failure(r: Recorder) -> None:
+    # The first nudge bounces; the client gives a working address and the firm resends
+    # that email (POST /notifications/{id}/resend) while the reminder waits for its due date.
+    client = ClientRow(business_id=r.business_id, name="Dan", email=BOUNCES)
+    await r.add(client)
+    due = await r.now() + timedelta(days=10)
+    row = await r.reminder(
+        {"kind": "deadline", "due_at": due.isoformat(), "offsets": ["-P9D", "PT0S"]},
+        client_ids=[str(client.id)],
+    )
+    handle = await r.start(row)
+    await r.env.sleep(timedelta(days=2))  # past the -P9D nudge, before the due date
+    (bounced,) = await deliveries_of(r, row)
+    expect("the nudge", (bounced.status, bounced.error_code), ("failed", "smtp_550"))
+    async with r.sessionmaker() as session:
+        stored = await session.get(ClientRow, client.id)
+        assert stored is not None
+        stored.email = "dan@example.com"
+        await session.commit()
+    resend = ResendArgs(
+        delivery_id=str(bounced.id),
+        client_id=str(client.id),
+        channel="email",
+        request_id="recorded-resend-1",
+        by="recorder",
+    )
+    await handle.signal(ReminderWorkflow.resend, resend)
+    await r.env.sleep(timedelta(seconds=5))
+    rows = await deliveries_of(r, row)
+    expect(
+        "deliveries after the resend", await r.deliveries(row), [("failed", "smtp_550"), DELIVERED]
+    )
+    expect(
+        "linked",
+        (rows[1].occurrence_key, rows[1].resend_of),
+        ("resend-recorded-resend-1", bounced.id),
+    )
+    await handle.signal(ReminderWorkflow.complete, SignalArgs(by="recorder"))
+    result = await handle.result()
+    expect("occurrences sent", result.occurrences_sent, 1)
+    await r.save("resend_after_failure", handle.id)
+
+
 Scenario = Callable[[Recorder], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
@@ -314,6 +358,7 @@ SCENARIOS: dict[str, Scenario] = {
         continue_as_new,
         held_for_send_window,
         fallback_after_bounce,
+        resend_after_failure,
     )
 }
 
