@@ -189,6 +189,35 @@ def _reconcile_and_report(as_json: bool) -> None:
     raise typer.Exit(1 if report.errors else 0)
 
 
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret under the first key of ENCRYPTION_KEYS."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.crypto import SecretUnreadable, rotate_stored_secrets
+    from core.db import create_sessionmaker, engine_from_settings
+
+    settings = get_settings()
+
+    async def run() -> tuple[int, int]:
+        engine = engine_from_settings(settings)
+        try:
+            report = await rotate_stored_secrets(create_sessionmaker(engine), settings)
+        finally:
+            await engine.dispose()
+        return report.rotated, report.current
+
+    try:
+        rotated, current = asyncio.run(run())
+    except SecretUnreadable as exc:
+        _fail(f"{exc}; nothing was changed (put the old key back after the new one)")
+    except SQLAlchemyError as exc:
+        _fail(f"database error ({exc.__class__.__name__}); has `reminders migrate` run?")
+    typer.echo(
+        f"Re-encrypted {rotated} stored secrets under the first key; {current} already were."
+    )
+
+
 def _missing_sqlite_file(url: str) -> bool:
     from sqlalchemy.engine import make_url
 

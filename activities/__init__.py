@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.business_email import BusinessEmailProvider
 from activities.delivery import DeliveryBook
 from activities.diagnostics import DiagnosticsActivities
 from activities.email import EmailActivities
@@ -79,7 +80,9 @@ def build_activities(
         reminders.record_skipped,
         reminders.record_deferral,
         reminders.sync_reminder,
-        EmailActivities(book, providers["email"]).send_email,
+        EmailActivities(
+            book, BusinessEmailProvider(providers["email"], sessionmaker, settings)
+        ).send_email,
         SmsActivities(book, providers["sms"]).send_sms,
         WhatsAppActivities(book, providers["whatsapp"]).send_whatsapp,
     ]

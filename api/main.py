@@ -14,6 +14,7 @@ from api.auth.router import router as auth_router
 from api.business.router import router as business_router
 from api.clients.router import router as clients_router
 from api.dashboard.router import router as dashboard_router
+from api.email_configurations.router import router as email_configurations_router
 from api.errors import install_error_handlers
 from api.events.router import router as events_router
 from api.health import router as health_router
@@ -54,6 +55,7 @@ def api_router() -> APIRouter:
         business_router,
         clients_router,
         sender_identities_router,
+        email_configurations_router,
         templates_router,
         reminders_router,
         notifications_router,

@@ -158,6 +158,16 @@ class SenderIdentity(IdMixin, TimestampMixin, Base):
     messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     verified_at: Mapped[datetime | None]
+    # The pending one-time code (never the code itself: an HMAC of it, see
+    # api/sender_identities/verification.py), when it expires and how often it was tried.
+    verification_code_hash: Mapped[str | None] = mapped_column(String(128))
+    verification_expires_at: Mapped[datetime | None]
+    verification_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Codes sent in the current hour-long window, which started then (the send rate).
+    verification_sent_count: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
+    verification_window_started_at: Mapped[datetime | None]
 
 
 class Template(IdMixin, TimestampMixin, Base):
@@ -300,3 +310,34 @@ class Delivery(IdMixin, TimestampMixin, Base):
     )
     # SMS segments the provider billed for, when it said (Twilio's `num_segments`).
     segments: Mapped[int | None] = mapped_column(Integer)
+
+
+class EmailConfiguration(IdMixin, TimestampMixin, Base):
+    """A business's own SMTP server. The password is stored only as Fernet ciphertext
+    (core/crypto.py) and decrypted inside the send activity, never in workflow inputs."""
+
+    __tablename__ = "email_configurations"
+    __table_args__ = (
+        UniqueConstraint("business_id", "name"),
+        # At most one default per business, enforced by the database too.
+        Index(
+            "uq_email_configurations_default",
+            "business_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(10))  # starttls | tls | none
+    username: Mapped[str | None] = mapped_column(String(320))
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    from_email: Mapped[str] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)

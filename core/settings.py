@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # Implicit TLS (SMTPS) from the first byte; unset means "when SMTP_PORT is 465".
     SMTP_IMPLICIT_TLS: bool | None = None
     SMTP_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    # POST /email-configurations/{id}/test gives up after this long, all stages together.
+    SMTP_TEST_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
     # The From address when a business has no default email sender identity.
     DEFAULT_FROM_EMAIL: str | None = None
     SMS_BACKEND: MessagingBackend | None = None
@@ -111,6 +113,12 @@ class Settings(BaseSettings):
     # and the shortest gap between two occurrences of a recurring reminder.
     REMINDER_MAX_CLIENTS: int = Field(default=1000, ge=1, le=1_000_000)
     MIN_RECURRENCE_INTERVAL_MINUTES: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # Sender identities prove their address or number with a one-time code
+    # (POST /sender-identities/{id}/verify); this is how long a code stays valid.
+    VERIFICATION_CODE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    # Send only through verified sender identities (an unverified one falls back to the
+    # platform sender: DEFAULT_FROM_EMAIL / TWILIO_*). Unset: on in production only.
+    REQUIRE_VERIFIED_SENDERS: bool | None = None
 
     # Sign-in throttling (POST /api/v1/auth/token and /admin/login), shared through Redis
     # when REDIS_URL is set: once an account has this many failed attempts, or an address
@@ -201,6 +209,12 @@ class Settings(BaseSettings):
         return []
 
     @property
+    def require_verified_senders(self) -> bool:
+        if self.REQUIRE_VERIFIED_SENDERS is None:
+            return self.is_production
+        return self.REQUIRE_VERIFIED_SENDERS
+
+    @property
     def smtp_implicit_tls(self) -> bool:
         if self.SMTP_IMPLICIT_TLS is None:
             return self.SMTP_PORT == 465
@@ -259,6 +273,20 @@ class Settings(BaseSettings):
             problems.append("ALLOWED_HOSTS must name the hosts, not '*'")
         if self.FORCE_HTTPS is False:
             problems.append("FORCE_HTTPS must not be off")
+        if not (self.ENCRYPTION_KEYS or "").strip():
+            problems.append(
+                "ENCRYPTION_KEYS is not set (Fernet keys, comma-separated; they encrypt the "
+                "stored SMTP passwords)"
+            )
+        else:
+            from core.crypto import invalid_keys
+
+            bad = invalid_keys(self.ENCRYPTION_KEYS)
+            if bad:
+                problems.append(
+                    f"ENCRYPTION_KEYS entry {', '.join(map(str, bad))} is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes)"
+                )
         return problems
 
     def check_production_safety(self) -> None:

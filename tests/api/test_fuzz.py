@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from core.settings import Settings
 from tests.conftest import PASSWORD, TEST_SECRET
+from tests.fakes.smtp import unused_port
 
 # Generated cases per operation, besides the coverage phase's boundary cases: the module
 # takes about a minute on two cores. FUZZ_MAX_EXAMPLES=200 digs deeper, locally.
@@ -43,7 +44,14 @@ SKIPPED_PATHS = [
 ]
 
 # Path parameters that should often name a seeded row instead of a random string.
-SEEDED_PARAMETERS = ("client_id", "template_id", "identity_id", "member_id", "reminder_id")
+SEEDED_PARAMETERS = (
+    "client_id",
+    "template_id",
+    "identity_id",
+    "config_id",
+    "member_id",
+    "reminder_id",
+)
 
 # Operations that need Temporal (or report it, like /readyz): without it they answer 503.
 TEMPORAL_OPERATIONS = [
@@ -151,6 +159,17 @@ async def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
                 "/sender-identities",
                 {"channel": "email", "from_email": "office@example.com", "from_name": "Office"},
             ),
+            # A closed port: its `/test` answers `ok: false` at once.
+            "config_id": await created(
+                "/email-configurations",
+                {
+                    "name": "Office",
+                    "host": "127.0.0.1",
+                    "port": unused_port(),
+                    "security": "none",
+                    "from_email": "office@example.com",
+                },
+            ),
             "member_id": await created(
                 "/business/members",
                 {
@@ -222,7 +241,12 @@ def fuzz(settings: Settings) -> Iterator[Fuzz]:
         headers, ids = portal.call(_seed, settings)
     # One caller sends every case: the throttles are not what is being fuzzed here.
     unthrottled = settings.model_copy(
-        update={"API_RATE_LIMIT": "1000000/minute", "LOGIN_MAX_FAILURES_PER_IP": 1_000_000}
+        update={
+            "API_RATE_LIMIT": "1000000/minute",
+            "LOGIN_MAX_FAILURES_PER_IP": 1_000_000,
+            # A fuzzed host may not answer: each `/test` of it gives up quickly.
+            "SMTP_TEST_TIMEOUT_SECONDS": 1.0,
+        }
     )
     yield Fuzz(app=create_app(unthrottled), headers=headers, ids=ids)
     with start_blocking_portal() as portal:

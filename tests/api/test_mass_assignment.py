@@ -71,6 +71,12 @@ UPDATES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         {"from_name": "Renamed"},
         {**COMMON, "verified_at": NOW, "channel": "sms"},
     ),
+    (
+        "email-configurations",
+        "/api/v1/email-configurations/{config_id}",
+        {"from_name": "Renamed"},
+        {**COMMON, "password_encrypted": "gAAAA-not-ours", "has_password": False},
+    ),
     # A delivery's results are written by the worker and Twilio's signed callbacks only.
     (
         "reminders",
@@ -82,7 +88,8 @@ UPDATES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-OWNERS_ONLY = {"business", "sender-identities"}  # a member's update is a 403 there
+# A member's update is a 403 there.
+OWNERS_ONLY = {"business", "sender-identities", "email-configurations"}
 
 
 async def test_update_routes_refuse_bookkeeping_fields_and_change_nothing(
@@ -116,6 +123,12 @@ CREATES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         "/api/v1/sender-identities",
         {"channel": "email", "from_email": "new@acme.example.com"},
         {**COMMON, "verified_at": NOW},
+    ),
+    (
+        "email_configurations",
+        "/api/v1/email-configurations",
+        {"name": "Another", "host": "smtp.example.com", "from_email": "new@acme.example.com"},
+        {**COMMON, "password_encrypted": "gAAAA-not-ours", "has_password": True},
     ),
     (
         "reminders",

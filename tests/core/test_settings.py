@@ -18,6 +18,7 @@ SAFE_PRODUCTION = {
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "t" * 32,
     "PUBLIC_BASE_URL": "https://reminders.example.com",
+    "ENCRYPTION_KEYS": "ZmVybmV0LWtleS1mb3ItcHJvZHVjdGlvbi10ZXN0cyE=",
 }
 
 
@@ -64,6 +65,8 @@ def test_safe_production_settings_start() -> None:
         ({"TWILIO_AUTH_TOKEN": None}, "TWILIO_AUTH_TOKEN"),
         ({"PUBLIC_BASE_URL": "http://reminders.example.com"}, "PUBLIC_BASE_URL"),
         ({"PUBLIC_BASE_URL": "https://127.0.0.1:8000"}, "PUBLIC_BASE_URL"),
+        ({"ENCRYPTION_KEYS": None}, "ENCRYPTION_KEYS"),
+        ({"ENCRYPTION_KEYS": "not-a-fernet-key"}, "ENCRYPTION_KEYS"),
     ],
 )
 def test_production_refuses_unsafe_setting_naming_it(override: dict, named: str) -> None:

@@ -1,0 +1,1 @@
+"""A business's own SMTP servers (email configurations); passwords write-only, encrypted."""

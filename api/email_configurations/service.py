@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Actor
+from api.email_configurations.probe import SmtpTarget, probe, test_message
+from api.email_configurations.schemas import (
+    EmailConfigurationCreate,
+    EmailConfigurationTestResult,
+    EmailConfigurationUpdate,
+)
+from api.errors import Conflict, NotFound, Unprocessable
+from core.crypto import secret_box
+from core.models import EmailConfiguration
+from core.repositories.email_configurations import EmailConfigurationRepository
+from core.settings import Settings
+
+_PLAIN_FIELDS = ("name", "host", "port", "security", "username", "from_email", "from_name")
+
+
+async def get_configuration(
+    session: AsyncSession, actor: Actor, config_id: uuid.UUID
+) -> EmailConfiguration:
+    config = await EmailConfigurationRepository(session).get(actor.business_id, config_id)
+    if config is None:
+        raise NotFound("Email configuration not found")
+    return config
+
+
+def _record(
+    session: AsyncSession, actor: Actor, action: str, config: EmailConfiguration, **extra: Any
+) -> None:
+    # Names and places only: never the password, in any form.
+    actor.record(
+        session,
+        action,
+        "email_configuration",
+        config.id,
+        name=config.name,
+        host=config.host,
+        port=config.port,
+        is_default=config.is_default,
+        **extra,
+    )
+
+
+async def _check_name(
+    session: AsyncSession, actor: Actor, name: str, config_id: uuid.UUID | None = None
+) -> None:
+    found = await EmailConfigurationRepository(session).by_name(actor.business_id, name)
+    if found is not None and found.id != config_id:
+        raise Conflict(f"An email configuration named {name!r} already exists")
+
+
+async def create_configuration(
+    session: AsyncSession, actor: Actor, settings: Settings, data: EmailConfigurationCreate
+) -> EmailConfiguration:
+    await _check_name(session, actor, data.name)
+    repo = EmailConfigurationRepository(session)
+    config = await repo.add(
+        EmailConfiguration(
+            business_id=actor.business_id,
+            is_default=False,
+            password_encrypted=(
+                secret_box(settings).encrypt(data.password) if data.password else None
+            ),
+            **data.model_dump(include=set(_PLAIN_FIELDS)),
+        )
+    )
+    # The first one is used at once (it becomes the default) unless the caller says not.
+    if data.is_default or (
+        data.is_default is None and await repo.get_default(actor.business_id) is None
+    ):
+        await repo.make_default(config)
+    _record(session, actor, "email_configuration.created", config)
+    return config
+
+
+async def update_configuration(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    config: EmailConfiguration,
+    data: EmailConfigurationUpdate,
+) -> EmailConfiguration:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("name", "host", "port", "security", "from_email", "is_default"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"{required} cannot be null")
+    if "name" in changes:
+        await _check_name(session, actor, changes["name"], config.id)
+    if "password" in changes:
+        password = changes.pop("password")
+        config.password_encrypted = secret_box(settings).encrypt(password) if password else None
+    wanted_default = changes.pop("is_default", None)
+    for name, value in changes.items():
+        setattr(config, name, value)
+    repo = EmailConfigurationRepository(session)
+    if wanted_default:
+        await repo.make_default(config)
+    elif wanted_default is False:
+        config.is_default = False  # the business's email goes through the platform again
+    _record(
+        session,
+        actor,
+        "email_configuration.updated",
+        config,
+        fields=sorted(data.model_fields_set),
+    )
+    await session.flush()
+    return config
+
+
+async def delete_configuration(
+    session: AsyncSession, actor: Actor, config: EmailConfiguration
+) -> None:
+    # A deleted default leaves none: email goes through the platform's SMTP settings,
+    # never silently through another of the business's servers.
+    _record(session, actor, "email_configuration.deleted", config)
+    await EmailConfigurationRepository(session).delete(config)
+
+
+async def test_configuration(
+    session: AsyncSession, actor: Actor, settings: Settings, config: EmailConfiguration
+) -> EmailConfigurationTestResult:
+    """Send a test message to the caller with this configuration."""
+    password = (
+        secret_box(settings).decrypt(config.password_encrypted)
+        if config.password_encrypted
+        else None
+    )
+    target = SmtpTarget(
+        host=config.host,
+        port=config.port,
+        security=config.security,
+        username=config.username,
+        password=password,
+        from_email=config.from_email,
+        from_name=config.from_name,
+    )
+    message = test_message(target, actor.user.email, config.name)
+    result = await probe(target, message, settings.SMTP_TEST_TIMEOUT_SECONDS)
+    _record(
+        session,
+        actor,
+        "email_configuration.tested",
+        config,
+        ok=result.ok,
+        stage=result.stage,
+    )
+    return result

@@ -1,0 +1,182 @@
+"""A business's own SMTP server, end to end on the time-skipping server: business X sends
+through its default email configuration, business Y (none) through the platform's SMTP
+settings; the password is decrypted only inside the send activity, so neither Temporal's
+history nor any database row ever holds it in clear."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any
+
+import pytest
+from google.protobuf.json_format import MessageToJson
+from sqlalchemy import select, text
+
+from activities import build_providers
+from api.reminders.history import fetch_runs
+from core.crypto import encrypt
+from core.models import Base, EmailConfiguration, Reminder
+from core.ratelimit import LocalRateLimiter
+from core.settings import Settings
+from tests.conftest import build_worker
+from tests.fakes.smtp import FakeSmtpServer
+from tests.seed import BOB, Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
+from workflows.reminder import ReminderWorkflow
+
+PASSWORD = "X-Own-Smtp-Pass-Canary-77"
+LONDON = "Europe/London"
+
+
+@dataclass
+class World:
+    env: Any
+    settings: Settings
+    task_queue: str
+    x: Seeded  # with its own configuration, on `own`
+    y: Seeded  # without one: the platform's server, `platform`
+    own: FakeSmtpServer
+    platform: FakeSmtpServer
+
+    async def reminder(self, seed: Seeded, subject: str) -> Reminder:
+        now = (await self.env.get_current_time()).astimezone(UTC)
+        return await add_reminder(
+            seed,
+            {"kind": "once", "at": (now + timedelta(hours=1)).isoformat()},
+            subject=subject,
+            body="Hi {{ client.name }}, please send your documents.",
+        )
+
+    async def run(self, *rows: Reminder) -> None:
+        client = self.env.client
+        handles = [
+            await client.start_workflow(
+                ReminderWorkflow.run,
+                reminder_input(row),
+                id=row.workflow_id,
+                task_queue=self.task_queue,
+            )
+            for row in rows
+        ]
+        providers = build_providers(self.settings)
+        try:
+            async with build_worker(
+                client,
+                self.settings,
+                self.task_queue,
+                self.x.sessionmaker,
+                providers,
+                LocalRateLimiter(),
+            ):
+                for handle in handles:
+                    await handle.result()
+        finally:
+            for provider in providers.values():
+                await provider.close()
+
+
+def configuration(settings: Settings, server: FakeSmtpServer, password: str) -> Any:
+    return lambda business_id: EmailConfiguration(
+        business_id=business_id,
+        name="Own server",
+        host=server.host,
+        port=server.port,
+        security="none",
+        username="x-mailer",
+        password_encrypted=encrypt(password, settings),
+        from_email="office@x.example.com",
+        from_name="X Accountants",
+        is_default=True,
+    )
+
+
+@pytest.fixture
+async def world(
+    temporal_time_skipping: Any, settings: Settings, database_url: str
+) -> AsyncIterator[World]:
+    async with AsyncExitStack() as stack:
+        own = await stack.enter_async_context(
+            FakeSmtpServer(username="x-mailer", password=PASSWORD)
+        )
+        platform = await stack.enter_async_context(FakeSmtpServer())
+        x = await stack.enter_async_context(
+            seeded_business(database_url, "X", LONDON, configuration(settings, own, PASSWORD))
+        )
+        y = await stack.enter_async_context(seeded_business(database_url, "Y", LONDON))
+        yield World(
+            env=temporal_time_skipping,
+            settings=settings.model_copy(
+                update={
+                    **platform.smtp_settings(),
+                    "EMAIL_BACKEND": "smtp",
+                    "DEFAULT_FROM_EMAIL": "noreply@platform.example.com",
+                    "SMTP_TIMEOUT_SECONDS": 5.0,
+                }
+            ),
+            task_queue=f"email-config-{uuid.uuid4().hex[:8]}",
+            x=x,
+            y=y,
+            own=own,
+            platform=platform,
+        )
+
+
+async def _database_dump(seed: Seeded) -> str:
+    rows: list[str] = []
+    async with seed.sessionmaker() as session:
+        for table in Base.metadata.sorted_tables:
+            result = await session.execute(text(f"SELECT * FROM {table.name}"))
+            rows.extend(repr(tuple(row)) for row in result.all())
+    return "\n".join(rows)
+
+
+async def test_each_business_sends_through_its_own_server_and_no_password_leaks(
+    world: World,
+) -> None:
+    row_x = await world.reminder(world.x, "From X")
+    row_y = await world.reminder(world.y, "From Y")
+    await world.run(row_x, row_y)
+
+    [own] = world.own.messages
+    [platform] = world.platform.messages
+    assert own.message["Subject"] == "From X"
+    assert own.login == "x-mailer"
+    assert own.message["From"] == "X Accountants <office@x.example.com>"
+    assert own.rcpt_tos == (BOB["email"],)
+    assert platform.message["Subject"] == "From Y"
+    assert platform.mail_from == "noreply@platform.example.com"
+    assert [d.status for d in await deliveries_of(world.x, row_x)] == ["sent"]
+    assert [d.status for d in await deliveries_of(world.y, row_y)] == ["sent"]
+
+    for row in (row_x, row_y):
+        runs = await fetch_runs(world.env.client, row.workflow_id)
+        assert runs
+        history = "\n".join(MessageToJson(event) for run in runs for event in run)
+        assert "send_email" in history  # the activity is there, its password is not
+        assert PASSWORD not in history
+    assert PASSWORD not in await _database_dump(world.x)
+
+
+async def test_a_wrong_password_fails_the_delivery_at_once_with_smtp_auth(
+    world: World,
+) -> None:
+    async with world.x.sessionmaker() as session:
+        stmt = select(EmailConfiguration).where(
+            EmailConfiguration.business_id == world.x.business_id
+        )
+        stored = (await session.scalars(stmt)).one()
+        stored.password_encrypted = encrypt("Not-The-Password", world.settings)
+        await session.commit()
+    row = await world.reminder(world.x, "From X")
+    await world.run(row)
+
+    [delivery] = await deliveries_of(world.x, row)
+    assert delivery.status == "failed"
+    assert delivery.error_code == "smtp_auth"
+    assert "Own server" in (delivery.error_message or "")
+    assert delivery.attempts == 1  # not retried: a retry cannot fix a wrong password
+    assert world.own.messages == []
+    assert world.platform.messages == []  # never quietly sent another way
