@@ -59,7 +59,7 @@ def compose(
     message = OutgoingMessage(
         channel=channel, to=address, subject=subject, body=body, delivery_id=delivery_id
     )
-    sender = parts.sender
+    sender = usable_sender(parts.sender, settings)
     if channel == "email":
         message.from_email = sender.from_email if sender else None
         message.from_name = (sender.from_name if sender else None) or parts.business.name
@@ -78,6 +78,15 @@ def compose(
             for name, source in (reminder.whatsapp_content_variables or {}).items()
         }
     return message
+
+
+def usable_sender(sender: SenderIdentity | None, settings: Settings) -> SenderIdentity | None:
+    """The business's sender identity, unless it must be verified (production) and is not:
+    then None, so the platform's own sender (DEFAULT_FROM_EMAIL / TWILIO_*) sends instead.
+    Falling back keeps reminders flowing; failing them would punish the clients."""
+    if sender is not None and settings.require_verified_senders and sender.verified_at is None:
+        return None
+    return sender
 
 
 def in_session(client: Client, now: datetime) -> bool:

@@ -74,6 +74,11 @@ class Unprocessable(AppError):
         return {**super().content(), **({"errors": self.errors} if self.errors else {})}
 
 
+class BadGateway(AppError):
+    status_code = 502
+    default_detail = "An upstream provider refused the request"
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     default_detail = "Service unavailable"
@@ -102,6 +107,7 @@ _ERROR_DESCRIPTIONS = {
     415: "Unsupported media type",
     422: "Invalid input; `errors` names the fields",
     429: "Too many requests; `Retry-After` says when to try again",
+    502: "A provider (SMTP, Twilio) refused the message; `detail` says why",
     503: "A service it needs (database or Temporal) is unavailable; try again shortly",
 }
 

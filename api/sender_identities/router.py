@@ -4,14 +4,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import CurrentActor, OwnerActor, PageDep, SessionDep, id_or_404
-from api.errors import ACTOR_ERRORS, error_responses
+from api.deps import CurrentActor, OwnerActor, PageDep, SessionDep, SettingsDep, id_or_404
+from api.errors import ACTOR_ERRORS, BadRequest, error_responses
 from api.schemas import ListResponse
-from api.sender_identities import service
+from api.sender_identities import service, verification
 from api.sender_identities.schemas import (
     SenderIdentityCreate,
     SenderIdentityRead,
     SenderIdentityUpdate,
+    VerificationConfirm,
+    VerificationSent,
 )
 from core.enums import Channel
 from core.models import SenderIdentity
@@ -88,3 +90,38 @@ async def delete_identity(
     await service.delete_identity(session, actor, identity)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{identity_id}/verify",
+    response_model=VerificationSent,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(403, 502),
+)
+async def verify_identity(
+    actor: OwnerActor, identity: IdentityDep, session: SessionDep, settings: SettingsDep
+) -> VerificationSent:
+    """Send a one-time code to the identity's address or number (owners); replaces any."""
+    sent = await verification.send_code(session, actor, identity, settings)
+    await session.commit()
+    return VerificationSent(sent_to=sent.sent_to, expires_at=sent.expires_at)
+
+
+@router.post(
+    "/{identity_id}/confirm", response_model=SenderIdentityRead, responses=error_responses(403)
+)
+async def confirm_identity(
+    data: VerificationConfirm,
+    actor: OwnerActor,
+    identity: IdentityDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> SenderIdentityRead:
+    """Mark the identity verified with the code it was sent (owners)."""
+    try:
+        identity = await verification.confirm_code(session, actor, identity, data.code, settings)
+    except BadRequest:
+        await session.commit()  # a wrong code still uses up a try
+        raise
+    await session.commit()
+    return SenderIdentityRead.model_validate(identity)

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, computed_field
+from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraints, computed_field
 
 from api.schemas import InputModel, ReadModel
 from core.enums import Channel
@@ -73,3 +73,12 @@ class SenderIdentityRead(ReadModel):
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
+
+
+class VerificationSent(ReadModel):
+    sent_to: str  # the identity's address or number, masked
+    expires_at: datetime
+
+
+class VerificationConfirm(InputModel):
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]

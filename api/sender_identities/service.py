@@ -99,7 +99,11 @@ async def update_identity(
     current = {name: getattr(identity, name) for name in ADDRESS_FIELDS}
     _check(identity.channel, {**current, **changes})
     if any(changes.get(name, current[name]) != current[name] for name in _PROVEN_FIELDS):
+        # ...and a code sent to the old address must not prove the new one.
         identity.verified_at = None
+        identity.verification_code_hash = None
+        identity.verification_expires_at = None
+        identity.verification_attempts = 0
     for name, value in changes.items():
         setattr(identity, name, value)
     if wanted_default:

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import SenderIdentity
@@ -67,3 +68,44 @@ class SenderIdentityRepository:
     async def delete(self, identity: SenderIdentity) -> None:
         await self.session.delete(identity)
         await self.session.flush()
+
+    async def take_code_attempt(
+        self, identity: SenderIdentity, code_hash: str, max_attempts: int
+    ) -> int | None:
+        """Count one try of the pending code `code_hash` in one statement, so parallel
+        guesses cannot share a try: the tries made (this one included), or None when that
+        code was replaced or used, or has no tries left."""
+        stmt = (
+            update(SenderIdentity)
+            .where(
+                SenderIdentity.id == identity.id,
+                SenderIdentity.verification_code_hash == code_hash,
+                SenderIdentity.verification_attempts < max_attempts,
+            )
+            .values(verification_attempts=SenderIdentity.verification_attempts + 1)
+            .returning(SenderIdentity.verification_attempts)
+            .execution_options(synchronize_session=False)
+        )
+        attempts: int | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return attempts
+
+    async def consume_code(self, identity: SenderIdentity, code_hash: str, now: datetime) -> bool:
+        """Mark the identity verified and forget the code, if `code_hash` is still pending
+        (one of two parallel confirmations wins); False when it is not."""
+        stmt = (
+            update(SenderIdentity)
+            .where(
+                SenderIdentity.id == identity.id,
+                SenderIdentity.verification_code_hash == code_hash,
+            )
+            .values(
+                verified_at=now,
+                verification_code_hash=None,
+                verification_expires_at=None,
+                verification_attempts=0,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        await self.session.refresh(identity)
+        return bool(result.rowcount)  # type: ignore[attr-defined]

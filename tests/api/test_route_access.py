@@ -31,7 +31,11 @@ import httpx
 from core.models import Delivery
 from core.types import utcnow
 from tests.conftest import PASSWORD, Tenant, add_member, register_tenant, superuser_headers
+from tests.fakes.smtp import unused_port
 from tests.seed import Seeded, add_reminder
+
+# The password of A's email configuration (never in any answer: tests/api/test_leaks.py).
+EMAIL_CONFIG_PASSWORD = "smtp-config-pass-leak-canary"
 
 # -- categories ---------------------------------------------------------------------------
 
@@ -88,6 +92,17 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sender-identities/{identity_id}"): Rule(BUSINESS, 200),
     ("PATCH", "/api/v1/sender-identities/{identity_id}"): Rule(OWNER_ONLY, 200),
     ("DELETE", "/api/v1/sender-identities/{identity_id}"): Rule(OWNER_ONLY, 204),
+    # a code goes out through the (sandbox) provider; a wrong code is a 400
+    ("POST", "/api/v1/sender-identities/{identity_id}/verify"): Rule(OWNER_ONLY, 202),
+    ("POST", "/api/v1/sender-identities/{identity_id}/confirm"): Rule(OWNER_ONLY, 400),
+    # email configurations (the business's SMTP servers): staff read them, owners manage
+    # and test them (A's points at a closed port: the test answers 200 with ok: false)
+    ("GET", "/api/v1/email-configurations"): Rule(BUSINESS, 200),
+    ("POST", "/api/v1/email-configurations"): Rule(OWNER_ONLY, 201),
+    ("GET", "/api/v1/email-configurations/{config_id}"): Rule(BUSINESS, 200),
+    ("PATCH", "/api/v1/email-configurations/{config_id}"): Rule(OWNER_ONLY, 200),
+    ("DELETE", "/api/v1/email-configurations/{config_id}"): Rule(OWNER_ONLY, 204),
+    ("POST", "/api/v1/email-configurations/{config_id}/test"): Rule(OWNER_ONLY, 200),
     # templates
     ("GET", "/api/v1/templates"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/templates"): Rule(BUSINESS, 201),
@@ -206,6 +221,19 @@ class World:
                 "/api/v1/sender-identities",
                 {"channel": "email", "from_email": "office@acme.example.com"},
             )
+        elif name == "config_id":
+            self.ids[name] = await self._post(
+                "/api/v1/email-configurations",
+                {
+                    "name": f"Office {uuid.uuid4().hex[:6]}",
+                    "host": "127.0.0.1",
+                    "port": unused_port(),
+                    "security": "none",
+                    "username": "office",
+                    "password": EMAIL_CONFIG_PASSWORD,
+                    "from_email": "office@acme.example.com",
+                },
+            )
         elif name == "member_id":
             staff = await add_member(self.http, self.owner)
             self.staff_email = staff.email
@@ -269,6 +297,10 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         ("/api/v1/clients", {"name": "Rival Client"}),
         ("/api/v1/templates", {"name": "Rival", "body": "Hi"}),
         ("/api/v1/sender-identities", {"channel": "email", "from_email": "b@rival.example"}),
+        (
+            "/api/v1/email-configurations",
+            {"name": "Rival", "host": "smtp.rival.example", "from_email": "b@rival.example"},
+        ),
     ):
         response = await http.post(path, headers=world.other.headers, json=body)
         assert response.status_code == 201, response.text
@@ -276,6 +308,7 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         "client_id",
         "template_id",
         "identity_id",
+        "config_id",
         "member_id",
         "reminder_id",
         "token",
@@ -311,6 +344,19 @@ def body_for(world: World, route: tuple[str, str]) -> dict[str, Any]:
             "json": {"channel": "sms", "from_number": "+447911000111"}
         },
         ("PATCH", "/api/v1/sender-identities/{identity_id}"): lambda: {
+            "json": {"from_name": "Renamed"}
+        },
+        ("POST", "/api/v1/sender-identities/{identity_id}/confirm"): lambda: {
+            "json": {"code": "000000"}
+        },
+        ("POST", "/api/v1/email-configurations"): lambda: {
+            "json": {
+                "name": f"New {uuid.uuid4().hex[:6]}",
+                "host": "smtp.example.com",
+                "from_email": "new@acme.example.com",
+            }
+        },
+        ("PATCH", "/api/v1/email-configurations/{config_id}"): lambda: {
             "json": {"from_name": "Renamed"}
         },
         ("POST", "/api/v1/templates"): lambda: {
