@@ -20,25 +20,26 @@ from core.ratelimit import RateLimiter, build_rate_limiter
 from core.settings import EmailBackend, MessagingBackend, Settings
 
 
-def build_providers(settings: Settings) -> dict[str, Provider]:
-    """The provider per channel, as the *_BACKEND settings say (sandbox: nothing leaves)."""
-    from activities.smtp import SmtpProvider
-    from activities.twilio_messages import TwilioProvider
+def build_provider(settings: Settings, channel: str) -> Provider:
+    """The platform's provider for `channel`, as the *_BACKEND settings say (sandbox:
+    nothing leaves)."""
+    if channel == "email":
+        if settings.EMAIL_BACKEND == EmailBackend.smtp:
+            from activities.smtp import SmtpProvider
 
-    providers: dict[str, Provider] = {}
-    providers["email"] = (
-        SmtpProvider(settings) if settings.EMAIL_BACKEND == EmailBackend.smtp else SandboxProvider()
-    )
-    for channel, backend in (
-        ("sms", settings.SMS_BACKEND),
-        ("whatsapp", settings.WHATSAPP_BACKEND),
-    ):
-        providers[channel] = (
-            TwilioProvider(settings, channel)
-            if backend == MessagingBackend.twilio
-            else SandboxProvider()
-        )
-    return providers
+            return SmtpProvider(settings)
+        return SandboxProvider()
+    backend = settings.SMS_BACKEND if channel == "sms" else settings.WHATSAPP_BACKEND
+    if backend == MessagingBackend.twilio:
+        from activities.twilio_messages import TwilioProvider
+
+        return TwilioProvider(settings, channel)
+    return SandboxProvider()
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """The provider per channel (see build_provider)."""
+    return {channel: build_provider(settings, channel) for channel in ("email", "sms", "whatsapp")}
 
 
 @dataclass

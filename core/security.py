@@ -106,10 +106,15 @@ def generate_password() -> str:
 PASSWORD_RESET = "password_reset"
 
 
+def password_fingerprint(hashed_password: str, purpose: str) -> str:
+    """Names the password a token or session was made with, per purpose: once the password
+    changes, whatever carries the old fingerprint no longer matches."""
+    return hashlib.sha256(f"{purpose}:{hashed_password}".encode()).hexdigest()[:32]
+
+
 def password_reset_fingerprint(hashed_password: str) -> str:
-    """Names the password a reset token was made for: once the password changes (the
-    token was used, or the user changed it) the token no longer matches."""
-    return hashlib.sha256(f"password-reset:{hashed_password}".encode()).hexdigest()[:32]
+    """A reset token dies once used (the password changed) or when the user changes it."""
+    return password_fingerprint(hashed_password, "password-reset")
 
 
 def create_password_reset_token(

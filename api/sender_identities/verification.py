@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities import build_provider
 from activities.providers import DeliveryFailure, OutgoingMessage, Provider, SandboxProvider
 from api.deps import Actor
 from api.errors import BadGateway, BadRequest, ServiceUnavailable, Unprocessable
@@ -28,7 +29,7 @@ from api.throttle import TooManyRequests
 from core.enums import Channel
 from core.models import SenderIdentity
 from core.repositories.sender_identities import SenderIdentityRepository
-from core.settings import EmailBackend, MessagingBackend, Settings
+from core.settings import MessagingBackend, Settings
 from core.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,8 @@ def mask(destination: str) -> str:
 
 
 def code_provider(settings: Settings, channel: str) -> Provider:
-    """The platform's provider for `channel`, chosen as `activities.build_providers` does."""
-    if channel == Channel.email:
-        if settings.EMAIL_BACKEND == EmailBackend.smtp:
-            from activities.smtp import SmtpProvider
-
-            return SmtpProvider(settings)
-        return SandboxProvider()
+    """The platform's provider for `channel`: the one the worker would send with."""
+    return build_provider(settings, channel)
     backend = settings.SMS_BACKEND if channel == Channel.sms else settings.WHATSAPP_BACKEND
     if backend == MessagingBackend.twilio:
         from activities.twilio_messages import TwilioProvider

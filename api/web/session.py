@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import Response
 from jose import JWTError, jwt
 
+from core import security
 from core.security import JWT_ALGORITHM
 from core.settings import Settings
 from core.types import utcnow
@@ -44,7 +45,7 @@ class WebSession:
 
 
 def password_fingerprint(hashed_password: str) -> str:
-    return hashlib.sha256(f"web-session:{hashed_password}".encode()).hexdigest()[:32]
+    return security.password_fingerprint(hashed_password, "web-session")
 
 
 def issue(
