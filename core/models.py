@@ -168,6 +168,16 @@ class SenderIdentity(IdMixin, TimestampMixin, Base):
         Integer, default=0, server_default=text("0")
     )
     verification_window_started_at: Mapped[datetime | None]
+    # Email only: the business's SMTP server that sends as this identity. (The name the
+    # naming convention would give is longer than PostgreSQL's 63 characters.)
+    email_configuration_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(
+            "email_configurations.id",
+            ondelete="SET NULL",
+            name="fk_sender_identities_email_configuration_id",
+        ),
+        index=True,
+    )
 
 
 class Template(IdMixin, TimestampMixin, Base):
@@ -261,6 +271,11 @@ class Reminder(IdMixin, TimestampMixin, Base):
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # The business's SMTP server this reminder's email goes through (else the sender
+    # identity's, else the business's default, else the platform's).
+    email_configuration_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("email_configurations.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Delivery(IdMixin, TimestampMixin, Base):
@@ -341,3 +356,19 @@ class EmailConfiguration(IdMixin, TimestampMixin, Base):
     from_email: Mapped[str] = mapped_column(String(320))
     from_name: Mapped[str | None] = mapped_column(String(200))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TwilioCredentials(IdMixin, TimestampMixin, Base):
+    """A business's own Twilio account, used for its SMS and WhatsApp instead of the
+    platform's. The auth token is stored only as Fernet ciphertext (core/crypto.py) and
+    decrypted inside the send activity or the webhook check, never in workflow inputs."""
+
+    __tablename__ = "twilio_credentials"
+
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), unique=True
+    )
+    account_sid: Mapped[str] = mapped_column(String(34), index=True)
+    auth_token_encrypted: Mapped[str] = mapped_column(Text)
+    # The sender when the business has no sender identity for the channel.
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
