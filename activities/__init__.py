@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.business_email import BusinessEmailProvider
+from activities.business_twilio import BusinessTwilioProvider
 from activities.delivery import DeliveryBook
 from activities.diagnostics import DiagnosticsActivities
 from activities.email import EmailActivities
@@ -84,6 +85,11 @@ def build_activities(
         EmailActivities(
             book, BusinessEmailProvider(providers["email"], sessionmaker, settings)
         ).send_email,
-        SmsActivities(book, providers["sms"]).send_sms,
-        WhatsAppActivities(book, providers["whatsapp"]).send_whatsapp,
+        SmsActivities(
+            book, BusinessTwilioProvider(providers["sms"], "sms", sessionmaker, settings)
+        ).send_sms,
+        WhatsAppActivities(
+            book,
+            BusinessTwilioProvider(providers["whatsapp"], "whatsapp", sessionmaker, settings),
+        ).send_whatsapp,
     ]

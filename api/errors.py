@@ -13,6 +13,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.crypto import SecretUnreadable
+
 log = logging.getLogger(__name__)
 
 
@@ -181,6 +183,18 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Database unavailable, try again shortly"}, status_code=503)
 
 
+async def _secret_unreadable(_: Request, exc: Exception) -> JSONResponse:
+    # An operator dropped a key from ENCRYPTION_KEYS before `reminders rotate-keys`.
+    log.error("a stored secret cannot be decrypted: %s", exc)
+    return JSONResponse(
+        {
+            "detail": "A stored password or token cannot be decrypted with the current "
+            "ENCRYPTION_KEYS; enter it again (operators: see `reminders rotate-keys`)"
+        },
+        status_code=409,
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
@@ -194,4 +208,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    app.add_exception_handler(SecretUnreadable, _secret_unreadable)
     app.add_exception_handler(Exception, _unexpected)

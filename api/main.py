@@ -26,6 +26,7 @@ from api.reminders.router import router as reminders_router
 from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
 from api.throttle import Throttle
+from api.twilio_credentials.router import router as twilio_credentials_router
 from api.unsubscribe.router import router as unsubscribe_router
 from api.usage.router import router as usage_router
 from api.users.router import router as users_router
@@ -56,6 +57,7 @@ def api_router() -> APIRouter:
         clients_router,
         sender_identities_router,
         email_configurations_router,
+        twilio_credentials_router,
         templates_router,
         reminders_router,
         notifications_router,

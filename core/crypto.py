@@ -1,4 +1,5 @@
-"""Secrets at rest (the SMTP passwords of email configurations): Fernet under ENCRYPTION_KEYS.
+"""Secrets at rest (the SMTP passwords of email configurations, the auth tokens of businesses'
+Twilio accounts): Fernet under ENCRYPTION_KEYS.
 
 `ENCRYPTION_KEYS` is a comma-separated list of Fernet keys (`Fernet.generate_key()`): the
 first encrypts, every one decrypts, so a key is rotated by putting the new one first,
@@ -117,29 +118,42 @@ async def rotate_stored_secrets(
 ) -> RotationReport:
     """Re-encrypt every stored secret under the first key of ENCRYPTION_KEYS (idempotent:
     what the first key already opens is left alone). All in one transaction."""
-    from core.models import EmailConfiguration
+    from core.models import EmailConfiguration, TwilioCredentials
     from core.repositories.email_configurations import EmailConfigurationRepository
+    from core.repositories.twilio_credentials import TwilioCredentialsRepository
 
     box = secret_box(settings)
     first = Fernet(box.first_key)
     report = RotationReport(rotated=0, current=0)
-    async with sessionmaker() as session:
-        for config in await EmailConfigurationRepository(session).all_with_secrets():
-            token = config.password_encrypted
-            assert token is not None
-            try:
-                first.decrypt(token.encode())
-            except InvalidToken:
-                pass
-            else:
-                report.current += 1
-                continue
-            # Through a statement that keeps updated_at: the configuration did not change.
-            await session.execute(
-                update(EmailConfiguration)
-                .where(EmailConfiguration.id == config.id)
-                .values(password_encrypted=box.rotate(token), updated_at=config.updated_at)
-            )
+
+    def rotated(token: str) -> str | None:
+        """The token under the first key, or None when it already is."""
+        try:
+            first.decrypt(token.encode())
+        except InvalidToken:
             report.rotated += 1
+            return box.rotate(token)
+        report.current += 1
+        return None
+
+    async with sessionmaker() as session:
+        # Through statements that keep updated_at: the configurations did not change.
+        for config in await EmailConfigurationRepository(session).all_with_secrets():
+            assert config.password_encrypted is not None
+            token = rotated(config.password_encrypted)
+            if token is not None:
+                await session.execute(
+                    update(EmailConfiguration)
+                    .where(EmailConfiguration.id == config.id)
+                    .values(password_encrypted=token, updated_at=config.updated_at)
+                )
+        for credentials in await TwilioCredentialsRepository(session).all():
+            token = rotated(credentials.auth_token_encrypted)
+            if token is not None:
+                await session.execute(
+                    update(TwilioCredentials)
+                    .where(TwilioCredentials.id == credentials.id)
+                    .values(auth_token_encrypted=token, updated_at=credentials.updated_at)
+                )
         await session.commit()
     return report

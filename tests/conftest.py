@@ -80,6 +80,8 @@ def settings(database_url: str) -> Settings:
         WHATSAPP_BACKEND="sandbox",
         TWILIO_ACCOUNT_SID=TWILIO_SID,
         TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        # Nothing listens here either: no test may reach the real Twilio.
+        TWILIO_API_BASE_URL="http://127.0.0.1:1",
         PUBLIC_BASE_URL=PUBLIC_BASE_URL,
     )
 

@@ -1,13 +1,23 @@
-"""Twilio calls these, not our users: no bearer token, Twilio's request signature instead."""
+"""Twilio calls these, not our users: no bearer token, Twilio's request signature instead.
+
+A request is signed with the auth token of the Twilio account it comes from: the platform's
+(TWILIO_AUTH_TOKEN), or a business's own (`/business/twilio`), found by the request's
+AccountSid. A request signed by a business's token can only touch that business's
+deliveries and clients.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -15,6 +25,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from api.deps import SessionDep, SettingsDep, as_uuid
 from api.errors import AppError, BadRequest, Forbidden, error_responses
 from api.webhooks import service
+from core.crypto import SecretUnreadable, secret_box
+from core.repositories.twilio_credentials import TwilioCredentialsRepository
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +41,7 @@ SHARED_KEY_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 200
 XML_TYPE = "application/xml"
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 
 
 class UnsupportedMediaType(AppError):
@@ -62,10 +75,37 @@ def _form(body: bytes, content_type: str | None) -> Params:
     return ImmutableMultiDict(fields)
 
 
-async def twilio_params(request: Request, settings: SettingsDep) -> Params:
+@dataclass(frozen=True)
+class Signed:
+    """A Twilio request whose signature checked out, and whose token signed it."""
+
+    params: Params
+    # None: the platform's token. Else the businesses whose own Twilio account (by its
+    # AccountSid and token) signed it; the request may touch only their rows.
+    business_ids: frozenset[uuid.UUID] | None
+
+
+async def _business_signers(
+    session: AsyncSession, settings: Settings, params: Params, url: str, signature: str
+) -> frozenset[uuid.UUID]:
+    account_sid = (params.get("AccountSid") or "").strip()
+    if not _ACCOUNT_SID.fullmatch(account_sid):
+        return frozenset()
+    box = secret_box(settings)
+    signers = set()
+    for credentials in await TwilioCredentialsRepository(session).for_account(account_sid):
+        try:
+            token = box.decrypt(credentials.auth_token_encrypted)
+        except SecretUnreadable:
+            log.error("business %s: its Twilio token cannot be decrypted", credentials.business_id)
+            continue
+        if RequestValidator(token).validate(url, params, signature):
+            signers.add(credentials.business_id)
+    return frozenset(signers)
+
+
+async def twilio_params(request: Request, settings: SettingsDep, session: SessionDep) -> Signed:
     """The form fields, once Twilio's signature over them and the URL checks out."""
-    if not settings.TWILIO_AUTH_TOKEN:
-        raise Forbidden("Cannot verify Twilio's signature: TWILIO_AUTH_TOKEN is not set")
     signature = request.headers.get(SIGNATURE_HEADER)
     if not signature:
         raise Forbidden(f"Missing {SIGNATURE_HEADER} header")
@@ -75,15 +115,29 @@ async def twilio_params(request: Request, settings: SettingsDep) -> Params:
         )
     params = _form(await request.body(), request.headers.get("content-type"))
     url = public_url(settings, request)
-    if not RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, params, signature):
+    signed: Signed | None = None
+    if settings.TWILIO_AUTH_TOKEN and RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(
+        url, params, signature
+    ):
+        signed = Signed(params, None)
+    else:
+        signers = await _business_signers(session, settings, params, url, signature)
+        if signers:
+            signed = Signed(params, signers)
+    if signed is None:
         log.warning("rejected a Twilio webhook with a bad signature for %s", url)
+        if not settings.TWILIO_AUTH_TOKEN:
+            raise Forbidden(
+                "Cannot verify Twilio's signature: TWILIO_AUTH_TOKEN is not set, and no "
+                "business's own Twilio account signed it"
+            )
         raise Forbidden(f"Invalid {SIGNATURE_HEADER}")
     if any("\x00" in value for _, value in params.multi_items()):
         raise BadRequest("Parameters must not contain NUL characters")
-    return params
+    return signed
 
 
-TwilioParams = Annotated[Params, Depends(twilio_params)]
+TwilioParams = Annotated[Signed, Depends(twilio_params)]
 
 
 class StatusAnswer(BaseModel):
@@ -92,13 +146,14 @@ class StatusAnswer(BaseModel):
 
 @router.post("/status", response_model=StatusAnswer)
 async def twilio_status(
-    params: TwilioParams,
+    signed: TwilioParams,
     session: SessionDep,
     delivery_id: Annotated[
         str | None, Query(description="The delivery the StatusCallback URL was made for.")
     ] = None,
 ) -> StatusAnswer:
     """Twilio's message status callback: records sent, delivered, undelivered or failed."""
+    params = signed.params
     report = service.StatusReport(
         message_sid=(params.get("MessageSid") or params.get("SmsSid") or "").strip(),
         message_status=params.get("MessageStatus") or params.get("SmsStatus") or "",
@@ -106,7 +161,7 @@ async def twilio_status(
         error_message=(params.get("ErrorMessage") or "").strip() or None,
         delivery_id=as_uuid(delivery_id) if delivery_id else None,
     )
-    outcome = await service.apply_status(session, report)
+    outcome = await service.apply_status(session, report, signed.business_ids)
     await session.commit()
     return StatusAnswer(outcome=outcome)
 
@@ -116,15 +171,16 @@ async def twilio_status(
     response_class=Response,
     responses={200: {"content": {XML_TYPE: {}}, "description": "TwiML"}},
 )
-async def twilio_inbound(params: TwilioParams, session: SessionDep) -> Response:
+async def twilio_inbound(signed: TwilioParams, session: SessionDep) -> Response:
     """Twilio's incoming message webhook: STOP / START opt out and in, HELP replies."""
+    params = signed.params
     message = service.InboundMessage(
         from_=params.get("From", ""),
         to=params.get("To", ""),
         body=params.get("Body", ""),
         messaging_service_sid=params.get("MessagingServiceSid") or None,
     )
-    reply = await service.handle_inbound(session, message)
+    reply = await service.handle_inbound(session, message, signed.business_ids)
     await session.commit()
     twiml = MessagingResponse()
     if reply:

@@ -72,7 +72,10 @@ def _progress(delivery: Delivery) -> int | None:
     return _PROGRESS.get(delivery.status)
 
 
-async def _find_delivery(session: AsyncSession, report: StatusReport) -> Delivery | None:
+async def _find_delivery(
+    session: AsyncSession, report: StatusReport, business_ids: frozenset[uuid.UUID] | None
+) -> Delivery | None:
+    """The delivery the report is about; only among `business_ids`' when those signed it."""
     # Locked, so two reports for one message (they come close together) apply in turn.
     by_sid = (
         select(Delivery)
@@ -81,12 +84,16 @@ async def _find_delivery(session: AsyncSession, report: StatusReport) -> Deliver
         .limit(1)
         .with_for_update()
     )
+    if business_ids is not None:
+        by_sid = by_sid.where(Delivery.business_id.in_(business_ids))
     delivery = (await session.scalars(by_sid)).first()
     if delivery is not None or report.delivery_id is None:
         return delivery
     delivery = await session.get(Delivery, report.delivery_id, with_for_update=True)
+    if delivery is None or (business_ids is not None and delivery.business_id not in business_ids):
+        return None
     # A row that records another message (a later attempt) is not this report's.
-    if delivery is None or delivery.provider_message_id not in (None, "", report.message_sid):
+    if delivery.provider_message_id not in (None, "", report.message_sid):
         return None
     return delivery
 
@@ -110,14 +117,20 @@ def _advance(delivery: Delivery, status: DeliveryStatus, report: StatusReport) -
         )
 
 
-async def apply_status(session: AsyncSession, report: StatusReport) -> StatusOutcome:
-    """Record what Twilio says happened to a message; never moves a delivery backwards."""
+async def apply_status(
+    session: AsyncSession,
+    report: StatusReport,
+    business_ids: frozenset[uuid.UUID] | None = None,
+) -> StatusOutcome:
+    """Record what Twilio says happened to a message; never moves a delivery backwards.
+    `business_ids`: the businesses whose own Twilio account sent the report (None: the
+    platform's account, which may report on any delivery)."""
     status = _STATUS_FROM_TWILIO.get(report.message_status.strip().lower())
     if status is None:
         return "ignored"
     if not report.message_sid or len(report.message_sid) > MAX_SID_LENGTH:
         return "unknown_message"
-    delivery = await _find_delivery(session, report)
+    delivery = await _find_delivery(session, report, business_ids)
     if delivery is None:
         return "unknown_message"
     current = _progress(delivery)
@@ -210,13 +223,22 @@ async def _business_names(session: AsyncSession, ids: Iterable[uuid.UUID]) -> li
     return list((await session.scalars(stmt)).all())
 
 
-async def handle_inbound(session: AsyncSession, message: InboundMessage) -> str | None:
-    """Apply an inbound message to the clients who sent it; the reply text, if any."""
+async def handle_inbound(
+    session: AsyncSession,
+    message: InboundMessage,
+    business_ids: frozenset[uuid.UUID] | None = None,
+) -> str | None:
+    """Apply an inbound message to the clients who sent it; the reply text, if any.
+    `business_ids`: the businesses whose own Twilio account received it (None: the
+    platform's account); only their clients are touched."""
     channel, number = parse_address(message.from_)
     if not number:
         return None
     _, to_number = parse_address(message.to)
     senders = await _sender_businesses(session, channel, to_number, message.messaging_service_sid)
+    if business_ids is not None:
+        # A business's own account: its number is its own, whatever identities say.
+        senders = (senders & business_ids) or set(business_ids)
     # No identity matched: the platform's shared number, which every business may send
     # from, so a STOP there is honoured for the number in every business.
     clients = await _clients_with_number(session, channel, number, senders or None)

@@ -21,8 +21,10 @@ from tests.api.test_route_access import (
     EMAIL_CONFIG_PASSWORD,
     MEMBER,
     OWNER,
+    RIVAL_TWILIO_TOKEN,
     SUPERUSER,
     TABLE,
+    TWILIO_CONFIG_TOKEN,
     World,
     body_for,
     build_world,
@@ -44,7 +46,7 @@ SECRET_KEY_NAMES = re.compile(
     re.IGNORECASE,
 )
 # Flags that say a secret is stored, never what it is.
-ALLOWED_KEYS = {"has_password"}
+ALLOWED_KEYS = {"has_password", "has_auth_token"}
 
 
 def keys_of(value: Any) -> Iterator[str]:
@@ -92,11 +94,20 @@ async def secret_app(
 
 
 async def _stored_secrets(app: Any) -> list[str]:
-    """Every password hash and refresh-token hash in the database."""
+    """Every password hash, refresh-token hash and encrypted secret in the database."""
     async with app.state.engine.connect() as conn:
         hashes = (await conn.execute(text("SELECT hashed_password FROM users"))).scalars()
         tokens = (await conn.execute(text("SELECT token_hash FROM refresh_tokens"))).scalars()
-        return [*hashes, *tokens]
+        sealed = (
+            await conn.execute(
+                text(
+                    "SELECT password_encrypted FROM email_configurations "
+                    "WHERE password_encrypted IS NOT NULL "
+                    "UNION ALL SELECT auth_token_encrypted FROM twilio_credentials"
+                )
+            )
+        ).scalars()
+        return [*hashes, *tokens, *sealed]
 
 
 async def _activity(http: httpx.AsyncClient, world: World) -> list[str]:
@@ -148,6 +159,8 @@ async def test_no_get_answer_carries_a_secret(app: Any, settings: Settings) -> N
             ENCRYPTION_SECRET,
             ADMIN_SECRET,
             EMAIL_CONFIG_PASSWORD,
+            TWILIO_CONFIG_TOKEN,
+            RIVAL_TWILIO_TOKEN,
             PASSWORD,
             NEW_PASSWORD,
             *tokens,

@@ -36,6 +36,12 @@ from tests.seed import Seeded, add_reminder
 
 # The password of A's email configuration (never in any answer: tests/api/test_leaks.py).
 EMAIL_CONFIG_PASSWORD = "smtp-config-pass-leak-canary"
+# A's and B's Twilio auth tokens (32 hex characters, as Twilio's; never in any answer).
+TWILIO_CONFIG_TOKEN = "dec0ded0" * 4
+RIVAL_TWILIO_TOKEN = "0ddba11e" * 4
+TWILIO_PATH = "/api/v1/business/twilio"
+# Routes on an object that has no id, one per business: deleting it means making it again.
+SINGLETONS = {TWILIO_PATH: ("twilio",)}
 
 # -- categories ---------------------------------------------------------------------------
 
@@ -103,6 +109,12 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/email-configurations/{config_id}"): Rule(OWNER_ONLY, 200),
     ("DELETE", "/api/v1/email-configurations/{config_id}"): Rule(OWNER_ONLY, 204),
     ("POST", "/api/v1/email-configurations/{config_id}/test"): Rule(OWNER_ONLY, 200),
+    # the business's own Twilio account (one per business, no id: B's owner acts on B's;
+    # the test reaches no Twilio here, so it answers 200 with ok: false)
+    ("GET", TWILIO_PATH): Rule(BUSINESS, 200),
+    ("PUT", TWILIO_PATH): Rule(OWNER_ONLY, 200),
+    ("DELETE", TWILIO_PATH): Rule(OWNER_ONLY, 204),
+    ("POST", f"{TWILIO_PATH}/test"): Rule(OWNER_ONLY, 200),
     # templates
     ("GET", "/api/v1/templates"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/templates"): Rule(BUSINESS, 201),
@@ -274,6 +286,17 @@ class World:
                 session.add(delivery)
                 await session.commit()
                 self.ids["delivery_id"] = str(delivery.id)
+        elif name == "twilio":
+            for tenant, token in (
+                (self.owner, TWILIO_CONFIG_TOKEN),
+                (self.other, RIVAL_TWILIO_TOKEN),
+            ):
+                response = await self.http.put(
+                    TWILIO_PATH,
+                    headers=tenant.headers,
+                    json={"account_sid": "AC" + "ab" * 16, "auth_token": token},
+                )
+                assert response.status_code in (200, 201), response.text
         elif name == "token":
             self.ids[name] = "not-a-signed-token"
         elif name == "user_id":
@@ -313,6 +336,7 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         "reminder_id",
         "token",
         "user_id",
+        "twilio",
     ):
         await world.make(name)
     return world
@@ -359,6 +383,7 @@ def body_for(world: World, route: tuple[str, str]) -> dict[str, Any]:
         ("PATCH", "/api/v1/email-configurations/{config_id}"): lambda: {
             "json": {"from_name": "Renamed"}
         },
+        ("PUT", TWILIO_PATH): lambda: {"json": {"account_sid": "AC" + "ab" * 16}},
         ("POST", "/api/v1/templates"): lambda: {
             "json": {"name": f"New {uuid.uuid4().hex[:6]}", "body": "Hi"}
         },
@@ -459,7 +484,7 @@ async def test_every_route_answers_each_caller_as_the_table_says(
                 assert absent.status_code == want, (route, absent.text)
                 assert _swap(absent.json(), back) == response.json(), (route, absent.text)
             if method == "DELETE" and response.status_code == 204:
-                for name in path_params(path):
+                for name in path_params(path) or SINGLETONS.get(path, ()):
                     await world.make(name)
     assert not wrong, "\n".join(wrong)
     assert calls == len(TABLE) * len(CALLERS)

@@ -12,6 +12,13 @@ parameters, Twilio's error JSON, a 201 Message resource), on 127.0.0.1 only.
 Routes:
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json          create (send) a message
     GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json    fetch one
+    GET  /2010-04-01/Accounts/{AccountSid}.json                   fetch the account
+    GET  /v1/Services/{Sid}                                       fetch a messaging service
+                                                                  (messaging.twilio.com)
+
+Like Twilio it holds many accounts, each with its own auth token: the one given to the
+constructor, and any added with `add_account` (a business's own account). A caller sees
+only its own account's resources.
 
 Checks, in Twilio's order and with its codes: a scripted failure (`fail_next`); Basic auth
 (401, 20003); the path's account is the caller's (404, 20404); To present (21604) and E.164
@@ -24,6 +31,8 @@ recipient (`stopped`, 21610). Otherwise 201 with the message, status "queued" (o
 
 Scripting and inspection:
     fake.url                               base URL for TWILIO_API_BASE_URL
+    fake.add_account(sid, token)           another account (a business's own)
+    fake.add_service(account_sid, "MG...") a messaging service of that account
     fake.stopped.add("+447700900999")      that number answers 21610 (it replied STOP)
     fake.fail_next(2, status=503)          the next two requests fail (Twilio error JSON);
                                            status=429 with retry_after=... sends Retry-After
@@ -175,6 +184,8 @@ class FakeTwilio:
     def __init__(self, account_sid: str, auth_token: str, port: int = 0) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.accounts: dict[str, str] = {account_sid: auth_token}  # sid -> auth token
+        self.services: dict[str, str] = {}  # messaging service sid -> its account sid
         self.stopped: set[str] = set()
         self.requests: list[RecordedRequest] = []
         self.messages: list[FakeMessage] = []
@@ -198,6 +209,8 @@ class FakeTwilio:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
         app.router.add_get("/2010-04-01/Accounts/{account}/Messages/{sid}.json", self._fetch)
+        app.router.add_get("/2010-04-01/Accounts/{account}.json", self._fetch_account)
+        app.router.add_get("/v1/Services/{sid}", self._fetch_service)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -228,6 +241,12 @@ class FakeTwilio:
         await self.stop()
 
     # -- scripting ---------------------------------------------------------------------
+
+    def add_account(self, account_sid: str, auth_token: str) -> None:
+        self.accounts[account_sid] = auth_token
+
+    def add_service(self, account_sid: str, service_sid: str) -> None:
+        self.services[service_sid] = account_sid
 
     def fail_next(
         self,
@@ -344,6 +363,30 @@ class FakeTwilio:
                 return web.json_response(message.resource | {"status": message.status})
         return _error(404, 20404, MESSAGES[20404].format(path=request.path))
 
+    async def _fetch_account(self, request: web.Request) -> web.StreamResponse:
+        refusal = self._refusal(request, None)
+        if refusal is not None:
+            return refusal
+        sid = request.match_info["account"]
+        return web.json_response(
+            {
+                "sid": sid,
+                "friendly_name": f"Account {sid[-6:]}",
+                "status": "active",
+                "type": "Full",
+                "uri": f"/{API_VERSION}/Accounts/{sid}.json",
+            }
+        )
+
+    async def _fetch_service(self, request: web.Request) -> web.StreamResponse:
+        auth = _basic_auth(request)
+        if auth is None or self.accounts.get(auth[0]) != auth[1]:
+            return _error(401, 20003, MESSAGES[20003])
+        sid = request.match_info["sid"]
+        if self.services.get(sid) != auth[0]:
+            return _error(404, 20404, MESSAGES[20404].format(path=request.path))
+        return web.json_response({"sid": sid, "account_sid": auth[0], "friendly_name": sid})
+
     async def _not_found(self, request: web.Request) -> web.StreamResponse:
         return _error(404, 20404, MESSAGES[20404].format(path=request.path))
 
@@ -356,11 +399,11 @@ class FakeTwilio:
                 headers["Retry-After"] = f"{failure.retry_after:g}"
             return _error(failure.status, failure.code, failure.message, headers)
         auth = record.auth if record is not None else _basic_auth(request)
-        if auth != (self.account_sid, self.auth_token):
+        if auth is None or self.accounts.get(auth[0]) != auth[1]:
             return _error(
                 401, 20003, MESSAGES[20003], {"WWW-Authenticate": 'Basic realm="Twilio API"'}
             )
-        if request.match_info["account"] != self.account_sid:
+        if request.match_info["account"] != auth[0]:
             return _error(404, 20404, MESSAGES[20404].format(path=request.path))
         return None
 

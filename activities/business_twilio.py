@@ -1,0 +1,99 @@
+"""SMS and WhatsApp through the business's own Twilio account when it has saved one, else
+through the platform's provider (TWILIO_* settings, or the sandbox).
+
+Like `activities.business_email`: the credentials are looked up by the delivery being sent
+and the auth token decrypted here, for this one send; workflow inputs and Temporal's history
+only carry ids. The platform's own numbers (TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM,
+TWILIO_MESSAGING_SERVICE_SID) belong to the platform's account and are never used with a
+business's: its sender identity, else its own messaging service, sends. Twilio refusing the
+business's credentials fails the delivery at once (`twilio_auth`): retrying cannot fix a
+business's wrong token, and the owner sees it on the delivery.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.providers import DeliveryFailure, OutgoingMessage, Provider, ProviderResult
+from activities.twilio_messages import TwilioProvider
+from core.crypto import SecretUnreadable, secret_box
+from core.models import Delivery, TwilioCredentials
+from core.settings import Settings
+
+
+def settings_for(settings: Settings, credentials: TwilioCredentials, token: str) -> Settings:
+    """The platform's settings with TWILIO_* replaced by the business's (in memory only)."""
+    return settings.model_copy(
+        update={
+            "TWILIO_ACCOUNT_SID": credentials.account_sid,
+            "TWILIO_AUTH_TOKEN": token,
+            "TWILIO_MESSAGING_SERVICE_SID": credentials.messaging_service_sid,
+            "TWILIO_FROM_NUMBER": None,
+            "TWILIO_WHATSAPP_FROM": None,
+        }
+    )
+
+
+class BusinessTwilioProvider:
+    """Chooses, per message, the business's own Twilio account or the platform provider."""
+
+    def __init__(
+        self,
+        platform: Provider,
+        channel: str,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        self.platform = platform
+        self.name = platform.name
+        self.channel = channel
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+
+    async def send(self, message: OutgoingMessage) -> ProviderResult:
+        credentials = await self._credentials(message.delivery_id)
+        if credentials is None:
+            return await self.platform.send(message)
+        try:
+            token = secret_box(self.settings).decrypt(credentials.auth_token_encrypted)
+        except SecretUnreadable as exc:
+            raise DeliveryFailure(
+                "secret_unreadable", f"the business's Twilio credentials: {exc}", retryable=False
+            ) from None
+        provider = TwilioProvider(settings_for(self.settings, credentials, token), self.channel)
+        try:
+            return await provider.send(message)
+        except DeliveryFailure as failure:
+            if failure.code == "twilio_auth":
+                raise DeliveryFailure(
+                    failure.code,
+                    f"Twilio refused the business's account {credentials.account_sid}: "
+                    f"{failure.message}",
+                    retryable=False,
+                ) from failure
+            raise
+        finally:
+            await provider.close()
+
+    async def close(self) -> None:
+        await self.platform.close()
+
+    async def _credentials(self, delivery_id: str) -> TwilioCredentials | None:
+        stmt = (
+            select(TwilioCredentials)
+            .join(Delivery, Delivery.business_id == TwilioCredentials.business_id)
+            .where(Delivery.id == uuid.UUID(delivery_id))
+        )
+        try:
+            async with self.sessionmaker() as session:
+                return (await session.scalars(stmt)).one_or_none()
+        except Exception as exc:
+            # Nothing was sent: a retry may send (unlike an error from Twilio itself).
+            raise DeliveryFailure(
+                "configuration_unavailable",
+                f"could not read the business's Twilio credentials: {exc.__class__.__name__}",
+                retryable=True,
+            ) from exc

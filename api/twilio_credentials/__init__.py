@@ -1,0 +1,1 @@
+"""A business's own Twilio account: `/business/twilio`."""

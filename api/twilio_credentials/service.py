@@ -1,0 +1,153 @@
+"""Save, read, remove and test a business's own Twilio account.
+
+The auth token is encrypted before it is stored (core/crypto.py), never answered back,
+never written to an event, and decrypted only to send (activities/business_twilio.py), to
+check a webhook's signature (api/webhooks/router.py) or to test it here.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from activities.twilio_messages import BaseUrlAsyncHttpClient
+from api.deps import Actor
+from api.errors import NotFound, Unprocessable
+from api.twilio_credentials.schemas import TwilioCredentialsTestResult, TwilioCredentialsWrite
+from core.crypto import secret_box
+from core.models import TwilioCredentials
+from core.repositories.twilio_credentials import TwilioCredentialsRepository
+from core.settings import Settings
+
+MAX_ERROR = 500
+NONE_YET = (
+    "This business has no Twilio credentials: its SMS and WhatsApp go through the platform's "
+    "Twilio account"
+)
+
+
+async def get_credentials(session: AsyncSession, actor: Actor) -> TwilioCredentials:
+    credentials = await TwilioCredentialsRepository(session).get(actor.business_id)
+    if credentials is None:
+        raise NotFound(NONE_YET)
+    return credentials
+
+
+async def save_credentials(
+    session: AsyncSession, actor: Actor, settings: Settings, data: TwilioCredentialsWrite
+) -> tuple[TwilioCredentials, bool]:
+    """Create or replace; True when created."""
+    repo = TwilioCredentialsRepository(session)
+    credentials = await repo.get(actor.business_id)
+    if data.auth_token is None and (
+        credentials is None or credentials.account_sid != data.account_sid
+    ):
+        raise Unprocessable(
+            "auth_token is required for a new Twilio account (it may be left out only to "
+            "keep the stored token of the same account)"
+        )
+    token = secret_box(settings).encrypt(data.auth_token) if data.auth_token else None
+    created = credentials is None
+    if credentials is None:
+        assert token is not None
+        credentials = await repo.add(
+            TwilioCredentials(
+                business_id=actor.business_id,
+                account_sid=data.account_sid,
+                auth_token_encrypted=token,
+                messaging_service_sid=data.messaging_service_sid,
+            )
+        )
+    else:
+        credentials.account_sid = data.account_sid
+        credentials.messaging_service_sid = data.messaging_service_sid
+        if token is not None:
+            credentials.auth_token_encrypted = token
+        await session.flush()
+    actor.record(
+        session,
+        "twilio_credentials.created" if created else "twilio_credentials.updated",
+        "twilio_credentials",
+        credentials.id,
+        account_sid=credentials.account_sid,
+        messaging_service_sid=credentials.messaging_service_sid,
+        token_changed=token is not None,
+    )
+    return credentials, created
+
+
+async def delete_credentials(
+    session: AsyncSession, actor: Actor, credentials: TwilioCredentials
+) -> None:
+    actor.record(
+        session,
+        "twilio_credentials.deleted",
+        "twilio_credentials",
+        credentials.id,
+        account_sid=credentials.account_sid,
+    )
+    await TwilioCredentialsRepository(session).delete(credentials)
+
+
+async def test_credentials(
+    session: AsyncSession, actor: Actor, settings: Settings, credentials: TwilioCredentials
+) -> TwilioCredentialsTestResult:
+    """Fetch the account (and the messaging service) with the stored token; sends nothing."""
+    token = secret_box(settings).decrypt(credentials.auth_token_encrypted)
+    result = await probe(
+        settings,
+        credentials.account_sid,
+        token,
+        credentials.messaging_service_sid,
+    )
+    actor.record(
+        session,
+        "twilio_credentials.tested",
+        "twilio_credentials",
+        credentials.id,
+        account_sid=credentials.account_sid,
+        ok=result.ok,
+        stage=result.stage,
+    )
+    return result
+
+
+async def probe(
+    settings: Settings, account_sid: str, token: str, service_sid: str | None
+) -> TwilioCredentialsTestResult:
+    http = BaseUrlAsyncHttpClient(settings.TWILIO_API_BASE_URL, settings.TWILIO_TIMEOUT_SECONDS)
+    client = Client(account_sid, token, http_client=http)
+    stage = "auth"
+    try:
+        account = await client.api.v2010.accounts(account_sid).fetch_async()
+        if service_sid:
+            stage = "messaging_service"
+            await client.messaging.v1.services(service_sid).fetch_async()
+    except TwilioRestException as exc:
+        if stage == "auth" and int(exc.status) not in (401, 403, 404):
+            stage = "connect"  # Twilio answered, but not about these credentials
+        text = str(exc.msg).removeprefix("Unable to fetch record: ")
+        return _failure(stage, f"Twilio answered {exc.status}: {text}", token)
+    except TimeoutError:
+        return _failure(
+            "connect", f"no answer from Twilio within {settings.TWILIO_TIMEOUT_SECONDS:g} s", token
+        )
+    except aiohttp.ClientError as exc:
+        return _failure("connect", f"{exc.__class__.__name__}: {exc}", token)
+    finally:
+        await http.close()
+    return TwilioCredentialsTestResult(
+        ok=True,
+        account_name=account.friendly_name,
+        account_status=str(account.status) if account.status is not None else None,
+    )
+
+
+def _failure(stage: str, text: str, token: str) -> TwilioCredentialsTestResult:
+    return TwilioCredentialsTestResult(
+        ok=False,
+        stage=stage,  # type: ignore[arg-type]
+        error=text.replace(token, "***")[:MAX_ERROR],
+    )
