@@ -1,5 +1,7 @@
-"""Email through the business's own SMTP server when it has a default email configuration,
-else through the platform's provider (SMTP_* settings, or the sandbox).
+"""Email through the business's own SMTP server: the email configuration the message names
+(the reminder's, else its sender identity's), else the business's default one, else the
+platform's provider (SMTP_* settings, or the sandbox). A named configuration is looked up
+only within the delivery's business; one deleted since falls back to the default.
 
 The configuration is looked up by the delivery being sent and its password decrypted here,
 inside the activity, for this one send: workflow inputs and Temporal's history only ever
@@ -45,7 +47,7 @@ def settings_for(settings: Settings, config: EmailConfiguration, password: str |
 
 
 class BusinessEmailProvider:
-    """Chooses, per message, the business's default configuration or the platform provider."""
+    """Chooses, per message, the named or default configuration, or the platform provider."""
 
     def __init__(
         self,
@@ -61,7 +63,7 @@ class BusinessEmailProvider:
         self.tls_context = tls_context
 
     async def send(self, message: OutgoingMessage) -> ProviderResult:
-        config = await self._configuration(message.delivery_id)
+        config = await self._configuration(message.delivery_id, message.email_configuration_id)
         if config is None:
             return await self.platform.send(message)
         try:
@@ -97,15 +99,23 @@ class BusinessEmailProvider:
     async def close(self) -> None:
         await self.platform.close()
 
-    async def _configuration(self, delivery_id: str) -> EmailConfiguration | None:
-        """The default configuration of the business the delivery belongs to, if any."""
-        stmt = (
-            select(EmailConfiguration)
-            .join(Delivery, Delivery.business_id == EmailConfiguration.business_id)
-            .where(Delivery.id == uuid.UUID(delivery_id), EmailConfiguration.is_default.is_(True))
+    async def _configuration(
+        self, delivery_id: str, named: str | None
+    ) -> EmailConfiguration | None:
+        """The configuration `named`, if the delivery's business has it, else that business's
+        default configuration, if any."""
+        of_business = select(EmailConfiguration).join(
+            Delivery, Delivery.business_id == EmailConfiguration.business_id
         )
+        of_business = of_business.where(Delivery.id == uuid.UUID(delivery_id))
         try:
             async with self.sessionmaker() as session:
+                if named is not None:
+                    stmt = of_business.where(EmailConfiguration.id == uuid.UUID(named))
+                    config = (await session.scalars(stmt)).one_or_none()
+                    if config is not None:
+                        return config
+                stmt = of_business.where(EmailConfiguration.is_default.is_(True))
                 return (await session.scalars(stmt)).one_or_none()
         except Exception as exc:
             # Nothing was sent: a retry may send (unlike an error from the provider itself).

@@ -65,6 +65,11 @@ def compose(
         message.from_name = (sender.from_name if sender else None) or parts.business.name
         message.reply_to = sender.reply_to if sender else None
         message.unsubscribe_url = unsubscribe_url(settings, client.id, channel)
+        # An unusable identity's server is not used either (it would send as that identity).
+        config_id = reminder.email_configuration_id or (
+            sender.email_configuration_id if sender else None
+        )
+        message.email_configuration_id = str(config_id) if config_id else None
         return message
     if sender is not None:
         message.from_number = sender.from_number

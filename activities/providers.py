@@ -25,6 +25,9 @@ class OutgoingMessage:
     from_name: str | None = None
     reply_to: str | None = None
     unsubscribe_url: str | None = None
+    # Email: the business's SMTP server (an email configuration id) the reminder or its
+    # sender identity names; None: the business's default server, else the platform's.
+    email_configuration_id: str | None = None
     # SMS and WhatsApp: a from-number (E.164, no prefix) or a messaging service.
     from_number: str | None = None
     messaging_service_sid: str | None = None

@@ -84,12 +84,13 @@ async def update_configuration(
 
 
 @router.delete(
-    "/{config_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403)
+    "/{config_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 409)
 )
 async def delete_configuration(
     actor: OwnerActor, config: ConfigurationDep, session: SessionDep
 ) -> Response:
-    """Remove an SMTP server (owners); without a default, email uses the platform's."""
+    """Remove an SMTP server (owners) no live reminder or sender identity names; 409 if one
+    does. Without a default, email uses the platform's."""
     await service.delete_configuration(session, actor, config)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -30,6 +30,15 @@ async def get_configuration(
     return config
 
 
+async def check_configuration_id(session: AsyncSession, actor: Actor, config_id: uuid.UUID) -> None:
+    """422 naming the field unless the id is one of the caller's business's configurations
+    (another business's answers the same as a missing one)."""
+    if await EmailConfigurationRepository(session).get(actor.business_id, config_id) is None:
+        raise Unprocessable(
+            f"email_configuration_id: no email configuration {config_id} in this business"
+        )
+
+
 def _record(
     session: AsyncSession, actor: Actor, action: str, config: EmailConfiguration, **extra: Any
 ) -> None:
@@ -55,9 +64,20 @@ async def _check_name(
         raise Conflict(f"An email configuration named {name!r} already exists")
 
 
+def _check_clear_text_password(settings: Settings, security: str, has_password: bool) -> None:
+    """In production, refuse a login whose password would cross the network unencrypted
+    (elsewhere a password-protected relay on a trusted network stays allowed)."""
+    if settings.is_production and security == "none" and has_password:
+        raise Unprocessable(
+            "security: 'none' with a password would send the password across the network "
+            "in clear text; use 'starttls' or 'tls', or remove the password"
+        )
+
+
 async def create_configuration(
     session: AsyncSession, actor: Actor, settings: Settings, data: EmailConfigurationCreate
 ) -> EmailConfiguration:
+    _check_clear_text_password(settings, data.security, bool(data.password))
     await _check_name(session, actor, data.name)
     repo = EmailConfigurationRepository(session)
     config = await repo.add(
@@ -90,6 +110,13 @@ async def update_configuration(
     for required in ("name", "host", "port", "security", "from_email", "is_default"):
         if required in changes and changes[required] is None:
             raise Unprocessable(f"{required} cannot be null")
+    _check_clear_text_password(
+        settings,
+        changes.get("security", config.security),
+        bool(changes["password"])
+        if "password" in changes
+        else config.password_encrypted is not None,
+    )
     if "name" in changes:
         await _check_name(session, actor, changes["name"], config.id)
     if "password" in changes:
@@ -117,10 +144,30 @@ async def update_configuration(
 async def delete_configuration(
     session: AsyncSession, actor: Actor, config: EmailConfiguration
 ) -> None:
+    # Whatever names this server would silently switch to another one: refuse instead.
+    reminders, identities = await EmailConfigurationRepository(session).users(config)
+    users = [
+        _count(number, noun)
+        for number, noun in (
+            (reminders, "scheduled or paused reminder"),
+            (identities, "sender identity"),
+        )
+        if number
+    ]
+    if users:
+        raise Conflict(
+            f"Email configuration {config.name!r} is in use by {' and '.join(users)}; "
+            "point them at another configuration (or none) first"
+        )
     # A deleted default leaves none: email goes through the platform's SMTP settings,
     # never silently through another of the business's servers.
     _record(session, actor, "email_configuration.deleted", config)
     await EmailConfigurationRepository(session).delete(config)
+
+
+def _count(number: int, noun: str) -> str:
+    plural = noun.removesuffix("y") + "ies" if noun.endswith("y") else noun + "s"
+    return f"{number} {noun if number == 1 else plural}"
 
 
 async def test_configuration(

@@ -87,6 +87,11 @@ class ReminderCreate(_ReminderInput):
     )
     whatsapp_content_sid: ContentSid | None = None
     whatsapp_content_variables: ContentVariables = Field(default_factory=dict)
+    email_configuration_id: uuid.UUID | None = Field(
+        default=None,
+        description="The business's SMTP server (an email configuration) this reminder's "
+        "email goes through; else the sender identity's, else the business's default.",
+    )
 
     @model_validator(mode="after")
     def _one_audience_and_a_body(self) -> ReminderCreate:
@@ -113,6 +118,11 @@ class ReminderUpdate(_ReminderInput):
     fallback: bool | None = None
     whatsapp_content_sid: ContentSid | None = None
     whatsapp_content_variables: ContentVariables | None = None
+    email_configuration_id: uuid.UUID | None = Field(
+        default=None,
+        description="The business's SMTP server (an email configuration) this reminder's "
+        "email goes through; null clears it.",
+    )
 
     @model_validator(mode="after")
     def _one_audience(self) -> ReminderUpdate:
@@ -136,6 +146,7 @@ class ReminderRead(ReadModel):
     fallback: bool
     whatsapp_content_sid: str | None
     whatsapp_content_variables: dict[str, str]
+    email_configuration_id: uuid.UUID | None
     workflow_id: str
     status: ReminderStatus
     next_fire_at: datetime | None

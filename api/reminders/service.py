@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Actor, as_uuid
+from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
 from api.reminders import history
 from api.reminders.schemas import ReminderCreate, ReminderDetail, ReminderRead, ReminderUpdate
@@ -274,6 +275,8 @@ async def create_reminder(
         await _check_tag_reach(session, actor, data.tag, settings)
     if data.template_id is not None:
         await _check_template_id(session, actor, data.template_id)
+    if data.email_configuration_id is not None:
+        await check_configuration_id(session, actor, data.email_configuration_id)
     check_template(data.subject, data.body, data.whatsapp_content_variables)
     timezone = data.timezone or _default_timezone(actor, zones)
     now = utcnow()
@@ -296,6 +299,7 @@ async def create_reminder(
         fallback=data.fallback,
         whatsapp_content_sid=data.whatsapp_content_sid,
         whatsapp_content_variables=data.whatsapp_content_variables,
+        email_configuration_id=data.email_configuration_id,
         timezone=timezone,
         schedule=schedule,
         status=Status.scheduled.value,
@@ -408,6 +412,8 @@ async def _apply_content(
     await _apply_audience(session, actor, reminder, changes, settings)
     if changes.get("template_id") is not None:
         await _check_template_id(session, actor, changes["template_id"])
+    if changes.get("email_configuration_id") is not None:
+        await check_configuration_id(session, actor, changes["email_configuration_id"])
     check_template(
         changes.get("subject"), changes.get("body"), changes.get("whatsapp_content_variables")
     )
@@ -419,6 +425,7 @@ async def _apply_content(
         "fallback",
         "whatsapp_content_sid",
         "whatsapp_content_variables",
+        "email_configuration_id",
     ):
         if name in changes:
             setattr(reminder, name, changes[name])

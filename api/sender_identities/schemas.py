@@ -5,7 +5,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraints, computed_field
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    computed_field,
+)
 
 from api.schemas import InputModel, ReadModel
 from core.enums import Channel
@@ -33,6 +40,13 @@ def _check_sid(value: str) -> str:
 
 
 MessagingServiceSid = Annotated[str, AfterValidator(_check_sid)]
+EmailConfigurationId = Annotated[
+    uuid.UUID | None,
+    Field(
+        description="Email identities only: the business's SMTP server (an email "
+        "configuration) that sends as this identity; null: the business's default."
+    ),
+]
 
 
 class SenderIdentityCreate(InputModel):
@@ -42,6 +56,7 @@ class SenderIdentityCreate(InputModel):
     reply_to: EmailStr | None = None
     from_number: SenderNumber | None = None
     messaging_service_sid: MessagingServiceSid | None = None
+    email_configuration_id: EmailConfigurationId = None
     is_default: bool | None = None
 
 
@@ -53,6 +68,7 @@ class SenderIdentityUpdate(InputModel):
     reply_to: EmailStr | None = None
     from_number: SenderNumber | None = None
     messaging_service_sid: MessagingServiceSid | None = None
+    email_configuration_id: EmailConfigurationId = None
     is_default: bool | None = None
 
 
@@ -64,6 +80,7 @@ class SenderIdentityRead(ReadModel):
     reply_to: str | None
     from_number: str | None
     messaging_service_sid: str | None
+    email_configuration_id: uuid.UUID | None
     is_default: bool
     verified_at: datetime | None
     created_at: datetime

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Actor
+from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, NotFound, Unprocessable
 from api.sender_identities.schemas import SenderIdentityCreate, SenderIdentityUpdate
 from core.enums import Channel
@@ -45,6 +46,19 @@ def _check(channel: str, values: Mapping[str, Any]) -> None:
         raise Unprocessable(problem)
 
 
+async def _check_configuration(
+    session: AsyncSession, actor: Actor, channel: str, config_id: uuid.UUID | None
+) -> None:
+    if config_id is None:
+        return
+    if channel != Channel.email:
+        raise Unprocessable(
+            f"email_configuration_id: only email identities send through an email "
+            f"configuration, not {channel} ones"
+        )
+    await check_configuration_id(session, actor, config_id)
+
+
 async def get_identity(
     session: AsyncSession, actor: Actor, identity_id: uuid.UUID
 ) -> SenderIdentity:
@@ -74,9 +88,16 @@ async def create_identity(
     channel = data.channel.value
     values = data.model_dump(include=set(ADDRESS_FIELDS))
     _check(channel, values)
+    await _check_configuration(session, actor, channel, data.email_configuration_id)
     repo = SenderIdentityRepository(session)
     identity = await repo.add(
-        SenderIdentity(business_id=actor.business_id, channel=channel, is_default=False, **values)
+        SenderIdentity(
+            business_id=actor.business_id,
+            channel=channel,
+            is_default=False,
+            email_configuration_id=data.email_configuration_id,
+            **values,
+        )
     )
     # A channel with identities always has a default, so the first one takes the role.
     if data.is_default or await repo.get_default(actor.business_id, channel) is None:
@@ -98,6 +119,9 @@ async def update_identity(
         )
     current = {name: getattr(identity, name) for name in ADDRESS_FIELDS}
     _check(identity.channel, {**current, **changes})
+    await _check_configuration(
+        session, actor, identity.channel, changes.get("email_configuration_id")
+    )
     if any(changes.get(name, current[name]) != current[name] for name in _PROVEN_FIELDS):
         # ...and a code sent to the old address must not prove the new one.
         identity.verified_at = None

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import EmailConfiguration
+from core.enums import ReminderStatus
+from core.models import EmailConfiguration, Reminder, SenderIdentity
 from core.repositories.base import paginate
 
 
@@ -42,6 +43,24 @@ class EmailConfigurationRepository:
             EmailConfiguration.is_default.is_(True),
         )
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def users(self, config: EmailConfiguration) -> tuple[int, int]:
+        """How many live (scheduled or paused) reminders and how many sender identities of
+        the configuration's business name it."""
+        live = (ReminderStatus.scheduled.value, ReminderStatus.paused.value)
+        reminders = select(func.count()).where(
+            Reminder.business_id == config.business_id,
+            Reminder.email_configuration_id == config.id,
+            Reminder.status.in_(live),
+        )
+        identities = select(func.count()).where(
+            SenderIdentity.business_id == config.business_id,
+            SenderIdentity.email_configuration_id == config.id,
+        )
+        return (
+            int(await self.session.scalar(reminders) or 0),
+            int(await self.session.scalar(identities) or 0),
+        )
 
     async def all_with_secrets(self) -> Sequence[EmailConfiguration]:
         """Every configuration holding an encrypted password, of every business."""
