@@ -16,9 +16,10 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings, get_settings
@@ -113,47 +114,43 @@ class RotationReport:
     current: int  # already under the first key: left alone
 
 
+def _sealed_columns() -> list[Any]:
+    """Every column that holds a secret as Fernet ciphertext."""
+    from core.models import EmailConfiguration, TwilioCredentials
+
+    return [EmailConfiguration.password_encrypted, TwilioCredentials.auth_token_encrypted]
+
+
 async def rotate_stored_secrets(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> RotationReport:
     """Re-encrypt every stored secret under the first key of ENCRYPTION_KEYS (idempotent:
     what the first key already opens is left alone). All in one transaction."""
-    from core.models import EmailConfiguration, TwilioCredentials
-    from core.repositories.email_configurations import EmailConfigurationRepository
-    from core.repositories.twilio_credentials import TwilioCredentialsRepository
-
     box = secret_box(settings)
     first = Fernet(box.first_key)
     report = RotationReport(rotated=0, current=0)
-
-    def rotated(token: str) -> str | None:
-        """The token under the first key, or None when it already is."""
-        try:
-            first.decrypt(token.encode())
-        except InvalidToken:
-            report.rotated += 1
-            return box.rotate(token)
-        report.current += 1
-        return None
-
     async with sessionmaker() as session:
-        # Through statements that keep updated_at: the configurations did not change.
-        for config in await EmailConfigurationRepository(session).all_with_secrets():
-            assert config.password_encrypted is not None
-            token = rotated(config.password_encrypted)
-            if token is not None:
+        for column in _sealed_columns():
+            table = column.class_
+            rows = await session.execute(
+                select(table.id, column, table.updated_at)
+                .where(column.is_not(None))
+                .order_by(table.id)
+            )
+            for row_id, token, updated_at in rows.all():
+                try:
+                    first.decrypt(token.encode())
+                except InvalidToken:
+                    pass
+                else:
+                    report.current += 1
+                    continue
+                # Through a statement that keeps updated_at: the row did not change.
                 await session.execute(
-                    update(EmailConfiguration)
-                    .where(EmailConfiguration.id == config.id)
-                    .values(password_encrypted=token, updated_at=config.updated_at)
+                    update(table)
+                    .where(table.id == row_id)
+                    .values({column.key: box.rotate(token), "updated_at": updated_at})
                 )
-        for credentials in await TwilioCredentialsRepository(session).all():
-            token = rotated(credentials.auth_token_encrypted)
-            if token is not None:
-                await session.execute(
-                    update(TwilioCredentials)
-                    .where(TwilioCredentials.id == credentials.id)
-                    .values(auth_token_encrypted=token, updated_at=credentials.updated_at)
-                )
+                report.rotated += 1
         await session.commit()
     return report

@@ -100,3 +100,49 @@ async def deliveries_of(seed: Seeded, row: Reminder) -> list[Delivery]:
             .order_by(Delivery.scheduled_for, Delivery.created_at)
         )
         return list((await session.scalars(stmt)).all())
+
+
+async def run_to_end(
+    env: Any,
+    settings: Any,
+    task_queue: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rows: Sequence[Reminder],
+) -> None:
+    """Start each row's workflow on the time-skipping `env` and run a worker with the real
+    providers `settings` name until every one has ended."""
+    from activities import build_providers
+    from core.ratelimit import LocalRateLimiter
+    from tests.conftest import build_worker
+    from workflows.reminder import ReminderWorkflow
+
+    handles = [
+        await env.client.start_workflow(
+            ReminderWorkflow.run, reminder_input(row), id=row.workflow_id, task_queue=task_queue
+        )
+        for row in rows
+    ]
+    providers = build_providers(settings)
+    try:
+        async with build_worker(
+            env.client, settings, task_queue, sessionmaker, providers, LocalRateLimiter()
+        ):
+            for handle in handles:
+                await handle.result()
+    finally:
+        for provider in providers.values():
+            await provider.close()
+
+
+async def database_dump(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+    """Every row of every table, as text: for checking that a secret is nowhere in clear."""
+    from sqlalchemy import text
+
+    from core.models import Base
+
+    rows: list[str] = []
+    async with sessionmaker() as session:
+        for table in Base.metadata.sorted_tables:
+            result = await session.execute(text(f"SELECT * FROM {table.name}"))
+            rows.extend(repr(tuple(row)) for row in result.all())
+    return "\n".join(rows)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,15 +60,6 @@ class EmailConfigurationRepository:
             int(await self.session.scalar(reminders) or 0),
             int(await self.session.scalar(identities) or 0),
         )
-
-    async def all_with_secrets(self) -> Sequence[EmailConfiguration]:
-        """Every configuration holding an encrypted password, of every business."""
-        stmt = (
-            select(EmailConfiguration)
-            .where(EmailConfiguration.password_encrypted.is_not(None))
-            .order_by(EmailConfiguration.id)
-        )
-        return (await self.session.scalars(stmt)).all()
 
     async def add(self, config: EmailConfiguration) -> EmailConfiguration:
         self.session.add(config)

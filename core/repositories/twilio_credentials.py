@@ -31,11 +31,6 @@ class TwilioCredentialsRepository:
         )
         return (await self.session.scalars(stmt)).all()
 
-    async def all(self) -> Sequence[TwilioCredentials]:
-        """Every business's credentials (each holds an encrypted token)."""
-        stmt = select(TwilioCredentials).order_by(TwilioCredentials.id)
-        return (await self.session.scalars(stmt)).all()
-
     async def add(self, credentials: TwilioCredentials) -> TwilioCredentials:
         self.session.add(credentials)
         await self.session.flush()

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select, text
+from sqlalchemy import select, update
 
 from core.crypto import SecretUnreadable, decrypt, rotate_stored_secrets
-from core.models import Base, TwilioCredentials
+from core.models import TwilioCredentials
 from core.settings import Settings
 from tests.api.test_webhooks import (
     INBOUND,
@@ -35,6 +35,7 @@ from tests.conftest import (
     register_tenant,
 )
 from tests.fakes.twilio_api import FakeTwilio, sign
+from tests.seed import database_dump
 
 URL = "/api/v1/business/twilio"
 ACCOUNT = "AC" + "5e" * 16
@@ -59,13 +60,15 @@ async def stored(app: Any, business_id: str) -> TwilioCredentials | None:
         return (await session.scalars(stmt)).one_or_none()
 
 
-async def database_dump(app: Any) -> str:
-    rows: list[str] = []
-    async with app.state.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            result = await conn.execute(text(f"SELECT * FROM {table.name}"))
-            rows.extend(repr(tuple(row)) for row in result.all())
-    return "\n".join(rows)
+async def seal_token(app: Any, business_id: str, key: Fernet) -> None:
+    """Store the business's token as if `key` had encrypted it."""
+    async with app.state.sessionmaker() as session:
+        await session.execute(
+            update(TwilioCredentials)
+            .where(TwilioCredentials.business_id == uuid.UUID(business_id))
+            .values(auth_token_encrypted=key.encrypt(TOKEN.encode()).decode())
+        )
+        await session.commit()
 
 
 # -- saving and reading ------------------------------------------------------------------
@@ -89,7 +92,7 @@ async def test_saved_credentials_answer_without_the_token_and_store_it_encrypted
     assert row is not None
     assert decrypt(row.auth_token_encrypted, settings) == TOKEN
     # Nowhere in the database in clear: not the row, not the audit log.
-    dump = await database_dump(app)
+    dump = await database_dump(app.state.sessionmaker)
     assert ACCOUNT in dump
     assert TOKEN not in dump
     events = await client.get("/api/v1/events", headers=owner.headers)
@@ -271,16 +274,7 @@ async def test_a_token_no_key_opens_answers_409_not_500(
 ) -> None:
     assert (await save(client, owner)).status_code == 201
     other_key = Fernet(Fernet.generate_key())
-    async with app.state.sessionmaker() as session:
-        row = (
-            await session.scalars(
-                select(TwilioCredentials).where(
-                    TwilioCredentials.business_id == uuid.UUID(owner.business_id)
-                )
-            )
-        ).one()
-        row.auth_token_encrypted = other_key.encrypt(TOKEN.encode()).decode()
-        await session.commit()
+    await seal_token(app, owner.business_id, other_key)
     response = await client.post(f"{URL}/test", headers=owner.headers)
     assert response.status_code == 409
     assert "ENCRYPTION_KEYS" in response.json()["detail"]
@@ -378,16 +372,7 @@ async def test_rotating_keys_reencrypts_twilio_tokens_too(
     only_b = settings.model_copy(update={"ENCRYPTION_KEYS": key_b})
     b_then_a = settings.model_copy(update={"ENCRYPTION_KEYS": f"{key_b},{key_a}"})
     # Stored under key A, as if A had been the key all along.
-    async with app.state.sessionmaker() as session:
-        row = (
-            await session.scalars(
-                select(TwilioCredentials).where(
-                    TwilioCredentials.business_id == uuid.UUID(owner.business_id)
-                )
-            )
-        ).one()
-        row.auth_token_encrypted = Fernet(key_a).encrypt(TOKEN.encode()).decode()
-        await session.commit()
+    await seal_token(app, owner.business_id, Fernet(key_a))
 
     report = await rotate_stored_secrets(app.state.sessionmaker, b_then_a)
     assert (report.rotated, report.current) == (1, 0)

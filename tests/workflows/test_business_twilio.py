@@ -5,6 +5,8 @@ activity, so neither Temporal's history nor any database row ever holds it in cl
 
 from __future__ import annotations
 
+import base64
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -14,18 +16,23 @@ from typing import Any
 
 import pytest
 from google.protobuf.json_format import MessageToJson
-from sqlalchemy import select, text
+from sqlalchemy import update
 
-from activities import build_providers
 from api.reminders.history import fetch_runs
 from core.crypto import encrypt
-from core.models import Base, Reminder, SenderIdentity, TwilioCredentials
-from core.ratelimit import LocalRateLimiter
+from core.models import Reminder, SenderIdentity, TwilioCredentials
 from core.settings import Settings
-from tests.conftest import TWILIO_SID, TWILIO_TOKEN, build_worker
+from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from tests.fakes.twilio_api import FakeTwilio
-from tests.seed import BOB, Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
-from workflows.reminder import ReminderWorkflow
+from tests.seed import (
+    BOB,
+    Seeded,
+    add_reminder,
+    database_dump,
+    deliveries_of,
+    run_to_end,
+    seeded_business,
+)
 
 X_SID = "AC" + "a1" * 16
 X_TOKEN = "c0ffee" + "0123456789abcdef0123456789"  # 32 hex characters
@@ -53,32 +60,18 @@ class World:
             channels=channels,
         )
 
-    async def run(self, *rows: Reminder) -> None:
-        client = self.env.client
-        handles = [
-            await client.start_workflow(
-                ReminderWorkflow.run,
-                reminder_input(row),
-                id=row.workflow_id,
-                task_queue=self.task_queue,
+    async def change_credentials(self, **values: Any) -> None:
+        """Change X's stored Twilio credentials."""
+        async with self.x.sessionmaker() as session:
+            await session.execute(
+                update(TwilioCredentials)
+                .where(TwilioCredentials.business_id == self.x.business_id)
+                .values(**values)
             )
-            for row in rows
-        ]
-        providers = build_providers(self.settings)
-        try:
-            async with build_worker(
-                client,
-                self.settings,
-                self.task_queue,
-                self.x.sessionmaker,
-                providers,
-                LocalRateLimiter(),
-            ):
-                for handle in handles:
-                    await handle.result()
-        finally:
-            for provider in providers.values():
-                await provider.close()
+            await session.commit()
+
+    async def run(self, *rows: Reminder) -> None:
+        await run_to_end(self.env, self.settings, self.task_queue, self.x.sessionmaker, rows)
 
 
 def own_account(settings: Settings, token: str) -> Callable[[uuid.UUID], Any]:
@@ -128,18 +121,10 @@ async def world(
         )
 
 
-async def _database_dump(seed: Seeded) -> str:
-    rows: list[str] = []
-    async with seed.sessionmaker() as session:
-        for table in Base.metadata.sorted_tables:
-            result = await session.execute(text(f"SELECT * FROM {table.name}"))
-            rows.extend(repr(tuple(row)) for row in result.all())
-    return "\n".join(rows)
-
-
 async def test_each_business_texts_through_its_own_account_and_no_token_leaks(
-    world: World,
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the Twilio SDK logs every request at INFO
     row_x = await world.reminder(world.x, ("sms", "whatsapp"))
     row_y = await world.reminder(world.y, ("sms",))
     await world.run(row_x, row_y)
@@ -171,22 +156,17 @@ async def test_each_business_texts_through_its_own_account_and_no_token_leaks(
     assert "send_sms" in history
     assert "send_whatsapp" in history
     assert X_TOKEN not in history
-    assert X_TOKEN not in await _database_dump(world.x)
+    assert X_TOKEN not in await database_dump(world.x.sessionmaker)
+    basic = base64.b64encode(f"{X_SID}:{X_TOKEN}".encode()).decode()
+    assert "Messages.json" in caplog.text  # the requests were logged, without the token
+    assert X_TOKEN not in caplog.text
+    assert basic not in caplog.text
 
 
 async def test_a_refused_token_fails_the_delivery_at_once_and_nothing_goes_another_way(
     world: World,
 ) -> None:
-    async with world.x.sessionmaker() as session:
-        stored = (
-            await session.scalars(
-                select(TwilioCredentials).where(
-                    TwilioCredentials.business_id == world.x.business_id
-                )
-            )
-        ).one()
-        stored.auth_token_encrypted = encrypt("f" * 32, world.settings)
-        await session.commit()
+    await world.change_credentials(auth_token_encrypted=encrypt("f" * 32, world.settings))
     row = await world.reminder(world.x, ("sms",))
     await world.run(row)
 
@@ -200,16 +180,7 @@ async def test_a_refused_token_fails_the_delivery_at_once_and_nothing_goes_anoth
 
 
 async def test_without_a_messaging_service_or_sender_sms_fails_clearly(world: World) -> None:
-    async with world.x.sessionmaker() as session:
-        stored = (
-            await session.scalars(
-                select(TwilioCredentials).where(
-                    TwilioCredentials.business_id == world.x.business_id
-                )
-            )
-        ).one()
-        stored.messaging_service_sid = None
-        await session.commit()
+    await world.change_credentials(messaging_service_sid=None)
     row = await world.reminder(world.x, ("sms",))
     await world.run(row)
 

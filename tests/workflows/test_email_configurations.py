@@ -14,18 +14,22 @@ from typing import Any
 
 import pytest
 from google.protobuf.json_format import MessageToJson
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from activities import build_providers
 from api.reminders.history import fetch_runs
 from core.crypto import encrypt
-from core.models import Base, EmailConfiguration, Reminder
-from core.ratelimit import LocalRateLimiter
+from core.models import EmailConfiguration, Reminder
 from core.settings import Settings
-from tests.conftest import build_worker
 from tests.fakes.smtp import FakeSmtpServer
-from tests.seed import BOB, Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
-from workflows.reminder import ReminderWorkflow
+from tests.seed import (
+    BOB,
+    Seeded,
+    add_reminder,
+    database_dump,
+    deliveries_of,
+    run_to_end,
+    seeded_business,
+)
 
 PASSWORD = "X-Own-Smtp-Pass-Canary-77"
 LONDON = "Europe/London"
@@ -51,31 +55,7 @@ class World:
         )
 
     async def run(self, *rows: Reminder) -> None:
-        client = self.env.client
-        handles = [
-            await client.start_workflow(
-                ReminderWorkflow.run,
-                reminder_input(row),
-                id=row.workflow_id,
-                task_queue=self.task_queue,
-            )
-            for row in rows
-        ]
-        providers = build_providers(self.settings)
-        try:
-            async with build_worker(
-                client,
-                self.settings,
-                self.task_queue,
-                self.x.sessionmaker,
-                providers,
-                LocalRateLimiter(),
-            ):
-                for handle in handles:
-                    await handle.result()
-        finally:
-            for provider in providers.values():
-                await provider.close()
+        await run_to_end(self.env, self.settings, self.task_queue, self.x.sessionmaker, rows)
 
 
 def configuration(settings: Settings, server: FakeSmtpServer, password: str) -> Any:
@@ -124,15 +104,6 @@ async def world(
         )
 
 
-async def _database_dump(seed: Seeded) -> str:
-    rows: list[str] = []
-    async with seed.sessionmaker() as session:
-        for table in Base.metadata.sorted_tables:
-            result = await session.execute(text(f"SELECT * FROM {table.name}"))
-            rows.extend(repr(tuple(row)) for row in result.all())
-    return "\n".join(rows)
-
-
 async def test_each_business_sends_through_its_own_server_and_no_password_leaks(
     world: World,
 ) -> None:
@@ -157,7 +128,7 @@ async def test_each_business_sends_through_its_own_server_and_no_password_leaks(
         history = "\n".join(MessageToJson(event) for run in runs for event in run)
         assert "send_email" in history  # the activity is there, its password is not
         assert PASSWORD not in history
-    assert PASSWORD not in await _database_dump(world.x)
+    assert PASSWORD not in await database_dump(world.x.sessionmaker)
 
 
 async def test_a_wrong_password_fails_the_delivery_at_once_with_smtp_auth(

@@ -14,15 +14,18 @@ from typing import Any
 import pytest
 from sqlalchemy import delete
 
-from activities import build_providers
 from core.crypto import encrypt
 from core.models import EmailConfiguration, Reminder, SenderIdentity
-from core.ratelimit import LocalRateLimiter
 from core.settings import Environment, Settings
-from tests.conftest import build_worker
 from tests.fakes.smtp import FakeSmtpServer
-from tests.seed import BOB, Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
-from workflows.reminder import ReminderWorkflow
+from tests.seed import (
+    BOB,
+    Seeded,
+    add_reminder,
+    deliveries_of,
+    run_to_end,
+    seeded_business,
+)
 
 LONDON = "Europe/London"
 A_ID, B_ID = uuid.uuid4(), uuid.uuid4()
@@ -70,32 +73,9 @@ class World:
         )
 
     async def run(self, *rows: Reminder, settings: Settings | None = None) -> None:
-        client = self.env.client
-        handles = [
-            await client.start_workflow(
-                ReminderWorkflow.run,
-                reminder_input(row),
-                id=row.workflow_id,
-                task_queue=self.task_queue,
-            )
-            for row in rows
-        ]
-        settings = settings or self.settings
-        providers = build_providers(settings)
-        try:
-            async with build_worker(
-                client,
-                settings,
-                self.task_queue,
-                self.x.sessionmaker,
-                providers,
-                LocalRateLimiter(),
-            ):
-                for handle in handles:
-                    await handle.result()
-        finally:
-            for provider in providers.values():
-                await provider.close()
+        await run_to_end(
+            self.env, settings or self.settings, self.task_queue, self.x.sessionmaker, rows
+        )
 
     async def add(self, row: Any) -> None:
         async with self.x.sessionmaker() as session:
