@@ -5,6 +5,8 @@ history nor any database row ever holds it in clear."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -105,8 +107,9 @@ async def world(
 
 
 async def test_each_business_sends_through_its_own_server_and_no_password_leaks(
-    world: World,
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     row_x = await world.reminder(world.x, "From X")
     row_y = await world.reminder(world.y, "From Y")
     await world.run(row_x, row_y)
@@ -129,6 +132,12 @@ async def test_each_business_sends_through_its_own_server_and_no_password_leaks(
         assert "send_email" in history  # the activity is there, its password is not
         assert PASSWORD not in history
     assert PASSWORD not in await database_dump(world.x.sessionmaker)
+    # Nor in any log line (AUTH PLAIN / LOGIN carry it base64-encoded).
+    plain = base64.b64encode(f"\0x-mailer\0{PASSWORD}".encode()).decode()
+    assert "delivery" in caplog.text
+    assert PASSWORD not in caplog.text
+    assert plain not in caplog.text
+    assert base64.b64encode(PASSWORD.encode()).decode() not in caplog.text
 
 
 async def test_a_wrong_password_fails_the_delivery_at_once_with_smtp_auth(
