@@ -50,6 +50,12 @@ class BusinessAdminRead(ReadModel):
 
 
 class PasswordResetRead(BaseModel):
-    reset_url: str = Field(description="Give it to the user; POST the token with a new password.")
-    token: str = Field(description="Works once, until `expires_at`.")
+    reset_url: str = Field(
+        description="Give it to the user: a page where they choose a new password (the "
+        "token rides in the URL's fragment, which no server log sees)."
+    )
+    token: str = Field(
+        description="The same code, to paste into that page or POST to /auth/password-reset; "
+        "works once, until `expires_at`."
+    )
     expires_at: datetime

@@ -114,7 +114,8 @@ def issue_password_reset(
     )
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     return PasswordResetRead(
-        reset_url=f"{base}/api/v1/auth/password-reset?{urlencode({'token': token})}",
+        # In the fragment: a browser never sends it, so no server or proxy log holds it.
+        reset_url=f"{base}/admin/reset-password#{urlencode({'token': token})}",
         token=token,
         expires_at=expires_at,
     )

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import Client
 
-from api.auth.service import authenticate_throttled
+from api.auth.service import authenticate_throttled, reset_password
 from api.dashboard import service as dashboard
 from api.dashboard.router import CacheDep
 from api.deps import Actor, SessionDep, SettingsDep, as_uuid
-from api.errors import AppError, Conflict, ServiceUnavailable, Unauthorized
+from api.errors import AppError, BadRequest, Conflict, ServiceUnavailable, Unauthorized
 from api.reminders import history
 from api.reminders import service as reminders
 from api.throttle import TooManyRequests
@@ -31,6 +31,7 @@ from api.web.render import redirect, render
 from core.enums import ReminderStatus, Role
 from core.models import Reminder
 from core.repositories.users import BusinessRepository
+from core.security import password_problem
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -63,12 +64,16 @@ def _login_page(request: Request, settings: SettingsDep, next_url: str, **data: 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(
-    request: Request, settings: SettingsDep, next: Annotated[str, Query(max_length=500)] = ""
+    request: Request,
+    settings: SettingsDep,
+    next: Annotated[str, Query(max_length=500)] = "",
+    reset: Annotated[str, Query(max_length=1)] = "",
 ) -> Response:
     found = web_session.read(settings, request.cookies.get(web_session.SESSION_COOKIE))
     if found is not None:
         return redirect(safe_next(next))
-    return _login_page(request, settings, safe_next(next))
+    notice = "Your password was changed. Sign in with it." if reset == "1" else None
+    return _login_page(request, settings, safe_next(next), notice=notice)
 
 
 @router.post("/login")
@@ -107,6 +112,59 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
     token, _ = web_session.issue(settings, user.id, user.hashed_password)
     response = redirect(next_url)
     web_session.set_session(response, settings, token)
+    response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path=web_session.PATH)
+    return response
+
+
+def _reset_page(request: Request, settings: SettingsDep, **data: object) -> Response:
+    # The same double-submit CSRF cookie as the login form: there is no session yet.
+    token = web_session.new_login_csrf()
+    status_code = int(str(data.pop("status_code", 200)))
+    response = render(request, "reset_password.html", None, status_code, csrf=token, **data)
+    web_session.set_login_csrf(response, settings, token)
+    return response
+
+
+@router.get("/reset-password", response_class=HTMLResponse)
+async def reset_password_page(request: Request, settings: SettingsDep) -> Response:
+    """Where a password-reset link leads (`POST /admin/users/{id}/password-reset`). The
+    link's code is in its fragment, which the page's script puts into the form; it can
+    also be pasted."""
+    return _reset_page(request, settings)
+
+
+@router.post("/reset-password")
+async def reset_password_submit(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    form = await read_form(request)
+    token, password, confirm = (
+        str(form.get(name) or "") for name in ("token", "password", "confirm")
+    )
+    kept = {"token": token[:2000]}
+    if not web_session.login_csrf_ok(
+        request.cookies.get(web_session.LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or "")
+    ):
+        return _reset_page(
+            request, settings, status_code=403, error="The form expired; try again.", **kept
+        )
+    problem = (
+        "Enter the reset code."
+        if not token
+        else "The two passwords differ."
+        if password != confirm
+        else password_problem(password)
+    )
+    if problem:
+        return _reset_page(
+            request, settings, status_code=422, error=problem[:1].upper() + problem[1:], **kept
+        )
+    try:
+        await reset_password(session, token[:2000], password, settings, _client_ip(request))
+    except BadRequest as exc:
+        return _reset_page(request, settings, status_code=400, error=exc.detail)
+    await session.commit()
+    response = redirect("/admin/login?reset=1")
     response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path=web_session.PATH)
     return response
 

@@ -8,11 +8,13 @@ import os
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from tests.conftest import register_tenant, superuser_headers
 from tests.web.conftest import (
     NARROW,
     ContextFactory,
@@ -380,3 +382,30 @@ async def test_clients_and_failed_deliveries_pages_then_sign_out(
     await expect(page).to_have_url(LOGIN_URL)
     await page.goto("/admin")
     await expect(page).to_have_url(LOGIN_URL)
+
+
+# -- a password-reset link -----------------------------------------------------------------
+
+
+async def test_a_reset_link_opens_a_page_that_sets_the_password(
+    page: Page, live_app: Any, live_server: str
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        user = await register_tenant(http, "Resetco")
+        root = await superuser_headers(live_app, http)
+        issued = await http.post(f"/api/v1/admin/users/{user.user_id}/password-reset", headers=root)
+        assert issued.status_code == 200, issued.text
+    link = urlsplit(issued.json()["reset_url"])
+    await page.goto(f"{link.path}#{link.fragment}")
+
+    # The page's script moved the code into the form and out of the address bar.
+    await expect(page.get_by_label("Reset code")).to_have_value(issued.json()["token"])
+    await expect(page).to_have_url(re.compile(r"/admin/reset-password$"))
+    await expect(page.get_by_label("New password", exact=True)).to_be_focused()
+    await page.get_by_label("New password", exact=True).fill("Chosen-In-Browser-5")
+    await page.get_by_label("New password again").fill("Chosen-In-Browser-5")
+    await page.get_by_role("button", name="Set the password").click()
+
+    await expect(page).to_have_url(LOGIN_URL)
+    await expect(page.get_by_role("status")).to_contain_text("Your password was changed")
+    await sign_in(page, user.email, "Chosen-In-Browser-5")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from core.models import User
-from tests.conftest import PASSWORD, Tenant, add_superuser, register_tenant
+from tests.conftest import PASSWORD, Tenant, add_superuser, register_tenant, superuser_headers
 from tests.seed import Seeded, add_reminder
 
 LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -347,3 +348,103 @@ async def test_the_usage_page_shows_the_months_messages_per_channel(
     assert acme_row["total"] == "3"
     assert rival_row["whatsapp"] == "1"
     assert rival_row["total"] == "1"
+
+
+# -- choosing a new password with a reset link ------------------------------------------
+
+NEW_PASSWORD = "Fresh-Start-Pass-4"
+
+
+async def _reset_code(app: Any, http: httpx.AsyncClient, user_id: str) -> str:
+    """A reset link a superuser issued for the user; its code (from the URL fragment)."""
+    root = await superuser_headers(app, http)
+    issued = await http.post(f"/api/v1/admin/users/{user_id}/password-reset", headers=root)
+    assert issued.status_code == 200, issued.text
+    link = urlsplit(issued.json()["reset_url"])
+    assert link.path == "/admin/reset-password"
+    return parse_qs(link.fragment)["token"][0]
+
+
+async def _logs_in(http: httpx.AsyncClient, email: str, password: str) -> bool:
+    response = await http.post("/api/v1/auth/token", data={"username": email, "password": password})
+    return response.status_code == 200
+
+
+async def _submit_reset(
+    http: httpx.AsyncClient, token: str, password: str, confirm: str | None = None
+) -> httpx.Response:
+    page = await http.get("/admin/reset-password")
+    assert page.status_code == 200
+    return await http.post(
+        "/admin/reset-password",
+        data={
+            "token": token,
+            "password": password,
+            "confirm": password if confirm is None else confirm,
+            "csrf_token": _csrf(page.text),
+        },
+    )
+
+
+async def test_a_reset_link_sets_a_new_password_once_from_the_page(
+    app: Any, browser_like: httpx.AsyncClient, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    token = await _reset_code(app, client, owner.user_id)
+    page = await browser_like.get("/admin/reset-password")
+    assert "Content-Security-Policy" in page.headers
+    assert 'id="reset-token"' in page.text
+
+    done = await _submit_reset(browser_like, token, NEW_PASSWORD)
+    assert done.status_code == 303
+    assert done.headers["location"] == "/admin/login?reset=1"
+    notice = await browser_like.get("/admin/login?reset=1")
+    assert "Your password was changed" in notice.text
+    assert await _logs_in(client, owner.email, NEW_PASSWORD)
+    assert not await _logs_in(client, owner.email, PASSWORD)
+
+    again = await _submit_reset(browser_like, token, "Another-Pass-9")
+    assert again.status_code == 400
+    assert "already used" in again.text
+    assert await _logs_in(client, owner.email, NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("password", "confirm", "status", "says"),
+    [
+        (NEW_PASSWORD, "Something-Else-7", 422, "The two passwords differ"),
+        ("short", "short", 422, "at least"),
+    ],
+)
+async def test_a_bad_new_password_keeps_the_old_one_and_the_link(
+    app: Any,
+    browser_like: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    owner: Tenant,
+    password: str,
+    confirm: str,
+    status: int,
+    says: str,
+) -> None:
+    token = await _reset_code(app, client, owner.user_id)
+    refused = await _submit_reset(browser_like, token, password, confirm)
+    assert refused.status_code == status
+    assert says in refused.text
+    assert token in refused.text  # the code stays in the form for the next try
+    assert await _logs_in(client, owner.email, PASSWORD)
+    assert (await _submit_reset(browser_like, token, NEW_PASSWORD)).status_code == 303
+
+
+async def test_a_reset_without_the_forms_csrf_value_or_with_a_forged_code_changes_nothing(
+    app: Any, browser_like: httpx.AsyncClient, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    token = await _reset_code(app, client, owner.user_id)
+    await browser_like.get("/admin/reset-password")
+    forged = await browser_like.post(
+        "/admin/reset-password",
+        data={"token": token, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert forged.status_code == 403
+    tampered = await _submit_reset(browser_like, token[:-4] + "AAAA", NEW_PASSWORD)
+    assert tampered.status_code == 400
+    assert "Password reset failed" in tampered.text
+    assert await _logs_in(client, owner.email, PASSWORD)

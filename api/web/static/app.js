@@ -65,8 +65,21 @@
     }, every);
   }
 
+  // A password-reset link carries its code in the URL fragment (#token=...), which no
+  // server or log ever sees: put it in the form, then take it out of the address bar.
+  function fillResetCode() {
+    var field = document.getElementById("reset-token");
+    var match = /^#token=([A-Za-z0-9._-]+)$/.exec(window.location.hash);
+    if (!field || !match) return;
+    field.value = match[1];
+    window.history.replaceState(null, "", window.location.pathname);
+    var password = document.getElementById("new-password");
+    if (password) password.focus();
+  }
+
   function start() {
     drawChart();
+    fillResetCode();
     document.querySelectorAll("[data-refresh-url]").forEach(keepFresh);
   }
 
