@@ -6,6 +6,7 @@ workflow continued as new."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -267,6 +268,10 @@ async def test_history_shows_who_signalled_and_what_was_delivered(
     manual_key = trigger.json()["occurrence_key"]
     await wait_for_delivery(client, owner, created["id"], "delivered")
     await wait_for_status(client, owner, created["id"], "completed")
+    # The row says completed as soon as the workflow's last activity records it, a moment
+    # before the workflow itself closes: read the history once it has.
+    handle = temporal_dev.client.get_workflow_handle(created["workflow_id"])
+    await asyncio.wait_for(handle.result(), timeout=30)
 
     found = await history(client, owner, created["id"], limit=200)
     assert found["workflow_id"] == created["workflow_id"]
