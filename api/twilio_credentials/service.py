@@ -138,10 +138,15 @@ async def probe(
         return _failure("connect", f"{exc.__class__.__name__}: {exc}", token)
     finally:
         await http.close()
+    account_status = str(account.status) if account.status is not None else None
+    if account_status not in (None, "active"):
+        # The token works, but a suspended or closed account sends nothing.
+        refused = _failure("auth", f"Twilio says the account is {account_status}", token)
+        return refused.model_copy(
+            update={"account_name": account.friendly_name, "account_status": account_status}
+        )
     return TwilioCredentialsTestResult(
-        ok=True,
-        account_name=account.friendly_name,
-        account_status=str(account.status) if account.status is not None else None,
+        ok=True, account_name=account.friendly_name, account_status=account_status
     )
 
 

@@ -247,6 +247,19 @@ async def test_a_wrong_token_or_service_is_reported_by_stage_without_the_token(
     assert "404" in missing["error"]
 
 
+async def test_a_suspended_account_is_not_ok_though_its_token_works(
+    http: httpx.AsyncClient, twilio: FakeTwilio
+) -> None:
+    boss = await register_tenant(http, "Acme")
+    assert (await save(http, boss)).status_code == 201
+    twilio.account_status[ACCOUNT] = "suspended"
+    result = (await http.post(f"{URL}/test", headers=boss.headers)).json()
+    assert result["ok"] is False
+    assert result["stage"] == "auth"
+    assert result["account_status"] == "suspended"
+    assert "suspended" in result["error"]
+
+
 async def test_an_unreachable_twilio_is_a_connect_failure_not_a_500(settings: Settings) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))

@@ -33,6 +33,7 @@ Scripting and inspection:
     fake.url                               base URL for TWILIO_API_BASE_URL
     fake.add_account(sid, token)           another account (a business's own)
     fake.add_service(account_sid, "MG...") a messaging service of that account
+    fake.account_status[sid] = "suspended" what fetching that account says
     fake.stopped.add("+447700900999")      that number answers 21610 (it replied STOP)
     fake.fail_next(2, status=503)          the next two requests fail (Twilio error JSON);
                                            status=429 with retry_after=... sends Retry-After
@@ -186,6 +187,7 @@ class FakeTwilio:
         self.auth_token = auth_token
         self.accounts: dict[str, str] = {account_sid: auth_token}  # sid -> auth token
         self.services: dict[str, str] = {}  # messaging service sid -> its account sid
+        self.account_status: dict[str, str] = {}  # sid -> "suspended" | "closed" (else active)
         self.stopped: set[str] = set()
         self.requests: list[RecordedRequest] = []
         self.messages: list[FakeMessage] = []
@@ -372,7 +374,7 @@ class FakeTwilio:
             {
                 "sid": sid,
                 "friendly_name": f"Account {sid[-6:]}",
-                "status": "active",
+                "status": self.account_status.get(sid, "active"),
                 "type": "Full",
                 "uri": f"/{API_VERSION}/Accounts/{sid}.json",
             }
