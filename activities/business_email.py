@@ -11,7 +11,6 @@ retrying cannot fix a business's wrong password, and the owner sees it on the de
 
 from __future__ import annotations
 
-import logging
 import ssl
 import uuid
 from dataclasses import replace
@@ -19,13 +18,11 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.providers import DeliveryFailure, OutgoingMessage, Provider, ProviderResult
+from activities.business_accounts import open_secret, reading, send_as_business
+from activities.providers import OutgoingMessage, Provider, ProviderResult
 from activities.smtp import SmtpProvider
-from core.crypto import SecretUnreadable, secret_box
 from core.models import Delivery, EmailConfiguration
 from core.settings import Settings
-
-log = logging.getLogger(__name__)
 
 # Failures of a business's own credentials: no retry will fix them.
 PERMANENT_FOR_A_BUSINESS = {"smtp_auth", "smtp_auth_unavailable"}
@@ -66,16 +63,12 @@ class BusinessEmailProvider:
         config = await self._configuration(message.delivery_id, message.email_configuration_id)
         if config is None:
             return await self.platform.send(message)
-        try:
-            password = (
-                secret_box(self.settings).decrypt(config.password_encrypted)
-                if config.password_encrypted
-                else None
-            )
-        except SecretUnreadable as exc:
-            raise DeliveryFailure(
-                "secret_unreadable", f"email configuration {config.name!r}: {exc}", retryable=False
-            ) from None
+        owner = f"email configuration {config.name!r}"
+        password = (
+            open_secret(self.settings, config.password_encrypted, owner)
+            if config.password_encrypted
+            else None
+        )
         provider = SmtpProvider(settings_for(self.settings, config, password), self.tls_context)
         # The business's server authenticates its own address: that is the From.
         message = replace(
@@ -83,18 +76,7 @@ class BusinessEmailProvider:
             from_email=config.from_email,
             from_name=config.from_name or message.from_name,
         )
-        try:
-            return await provider.send(message)
-        except DeliveryFailure as failure:
-            if failure.code in PERMANENT_FOR_A_BUSINESS:
-                raise DeliveryFailure(
-                    failure.code,
-                    f"email configuration {config.name!r}: {failure.message}",
-                    retryable=False,
-                ) from failure
-            raise
-        finally:
-            await provider.close()
+        return await send_as_business(provider, message, PERMANENT_FOR_A_BUSINESS, owner)
 
     async def close(self) -> None:
         await self.platform.close()
@@ -108,19 +90,11 @@ class BusinessEmailProvider:
             Delivery, Delivery.business_id == EmailConfiguration.business_id
         )
         of_business = of_business.where(Delivery.id == uuid.UUID(delivery_id))
-        try:
-            async with self.sessionmaker() as session:
-                if named is not None:
-                    stmt = of_business.where(EmailConfiguration.id == uuid.UUID(named))
-                    config = (await session.scalars(stmt)).one_or_none()
-                    if config is not None:
-                        return config
-                stmt = of_business.where(EmailConfiguration.is_default.is_(True))
-                return (await session.scalars(stmt)).one_or_none()
-        except Exception as exc:
-            # Nothing was sent: a retry may send (unlike an error from the provider itself).
-            raise DeliveryFailure(
-                "configuration_unavailable",
-                f"could not read the business's email configuration: {exc.__class__.__name__}",
-                retryable=True,
-            ) from exc
+        async with reading(self.sessionmaker, "email configuration") as session:
+            if named is not None:
+                stmt = of_business.where(EmailConfiguration.id == uuid.UUID(named))
+                config = (await session.scalars(stmt)).one_or_none()
+                if config is not None:
+                    return config
+            stmt = of_business.where(EmailConfiguration.is_default.is_(True))
+            return (await session.scalars(stmt)).one_or_none()

@@ -17,9 +17,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.providers import DeliveryFailure, OutgoingMessage, Provider, ProviderResult
+from activities.business_accounts import open_secret, reading, send_as_business
+from activities.providers import OutgoingMessage, Provider, ProviderResult
 from activities.twilio_messages import TwilioProvider
-from core.crypto import SecretUnreadable, secret_box
 from core.models import Delivery, TwilioCredentials
 from core.settings import Settings
 
@@ -57,26 +57,16 @@ class BusinessTwilioProvider:
         credentials = await self._credentials(message.delivery_id)
         if credentials is None:
             return await self.platform.send(message)
-        try:
-            token = secret_box(self.settings).decrypt(credentials.auth_token_encrypted)
-        except SecretUnreadable as exc:
-            raise DeliveryFailure(
-                "secret_unreadable", f"the business's Twilio credentials: {exc}", retryable=False
-            ) from None
+        token = open_secret(
+            self.settings, credentials.auth_token_encrypted, "the business's Twilio credentials"
+        )
         provider = TwilioProvider(settings_for(self.settings, credentials, token), self.channel)
-        try:
-            return await provider.send(message)
-        except DeliveryFailure as failure:
-            if failure.code == "twilio_auth":
-                raise DeliveryFailure(
-                    failure.code,
-                    f"Twilio refused the business's account {credentials.account_sid}: "
-                    f"{failure.message}",
-                    retryable=False,
-                ) from failure
-            raise
-        finally:
-            await provider.close()
+        return await send_as_business(
+            provider,
+            message,
+            {"twilio_auth"},
+            f"Twilio refused the business's account {credentials.account_sid}",
+        )
 
     async def close(self) -> None:
         await self.platform.close()
@@ -87,13 +77,5 @@ class BusinessTwilioProvider:
             .join(Delivery, Delivery.business_id == TwilioCredentials.business_id)
             .where(Delivery.id == uuid.UUID(delivery_id))
         )
-        try:
-            async with self.sessionmaker() as session:
-                return (await session.scalars(stmt)).one_or_none()
-        except Exception as exc:
-            # Nothing was sent: a retry may send (unlike an error from Twilio itself).
-            raise DeliveryFailure(
-                "configuration_unavailable",
-                f"could not read the business's Twilio credentials: {exc.__class__.__name__}",
-                retryable=True,
-            ) from exc
+        async with reading(self.sessionmaker, "Twilio credentials") as session:
+            return (await session.scalars(stmt)).one_or_none()

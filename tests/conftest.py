@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,28 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
     await application.state.engine.dispose()
     if application.state.redis is not None:
         await application.state.redis.aclose()
+
+
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of its own on `settings` (where a test needs other providers than the
+    session's app), with a client for it (`client.app`); everything closed afterwards."""
+    from api.main import create_app
+    from api.throttle import Throttle
+
+    application = create_app(settings)
+    await application.state.throttle.close()
+    application.state.throttle = Throttle(settings, key_prefix=f"test-{uuid.uuid4().hex}")
+    transport = httpx.ASGITransport(app=application)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            http.app = application  # type: ignore[attr-defined]
+            yield http
+    finally:
+        await application.state.throttle.close()
+        await application.state.engine.dispose()
+        if application.state.redis is not None:
+            await application.state.redis.aclose()
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 from temporalio.client import Client
 
 from api.auth.service import authenticate_throttled, reset_password
@@ -54,12 +55,26 @@ def _client_ip(request: Request) -> str | None:
 # -- signing in and out -----------------------------------------------------------------
 
 
-def _login_page(request: Request, settings: SettingsDep, next_url: str, **data: object) -> Response:
+def _signed_out_form(
+    request: Request, settings: SettingsDep, template: str, **data: object
+) -> Response:
+    """A form for someone without a session (signing in, choosing a new password): its CSRF
+    value is a double-submit cookie, since there is no session to bind it to."""
     token = web_session.new_login_csrf()
     status_code = int(str(data.pop("status_code", 200)))
-    response = render(request, "login.html", None, status_code, csrf=token, next=next_url, **data)
+    response = render(request, template, None, status_code, csrf=token, **data)
     web_session.set_login_csrf(response, settings, token)
     return response
+
+
+def _signed_out_form_ok(request: Request, form: FormData) -> bool:
+    return web_session.login_csrf_ok(
+        request.cookies.get(web_session.LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or "")
+    )
+
+
+def _login_page(request: Request, settings: SettingsDep, next_url: str, **data: object) -> Response:
+    return _signed_out_form(request, settings, "login.html", next=next_url, **data)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -81,9 +96,7 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
     form = await read_form(request)
     next_url = safe_next(form.get("next"))
     email, password = form.get("email"), form.get("password")
-    if not web_session.login_csrf_ok(
-        request.cookies.get(web_session.LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or "")
-    ):
+    if not _signed_out_form_ok(request, form):
         return _login_page(
             request, settings, next_url, status_code=403, error="The form expired; sign in again."
         )
@@ -117,12 +130,7 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
 
 
 def _reset_page(request: Request, settings: SettingsDep, **data: object) -> Response:
-    # The same double-submit CSRF cookie as the login form: there is no session yet.
-    token = web_session.new_login_csrf()
-    status_code = int(str(data.pop("status_code", 200)))
-    response = render(request, "reset_password.html", None, status_code, csrf=token, **data)
-    web_session.set_login_csrf(response, settings, token)
-    return response
+    return _signed_out_form(request, settings, "reset_password.html", **data)
 
 
 @router.get("/reset-password", response_class=HTMLResponse)
@@ -142,9 +150,7 @@ async def reset_password_submit(
         str(form.get(name) or "") for name in ("token", "password", "confirm")
     )
     kept = {"token": token[:2000]}
-    if not web_session.login_csrf_ok(
-        request.cookies.get(web_session.LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or "")
-    ):
+    if not _signed_out_form_ok(request, form):
         return _reset_page(
             request, settings, status_code=403, error="The form expired; try again.", **kept
         )

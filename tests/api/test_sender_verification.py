@@ -20,7 +20,14 @@ from activities.sms import SmsActivities
 from core.models import SenderIdentity
 from core.ratelimit import LocalRateLimiter
 from core.settings import EmailBackend, Environment, MessagingBackend, Settings
-from tests.conftest import TWILIO_SID, TWILIO_TOKEN, Tenant, add_member, register_tenant
+from tests.conftest import (
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    Tenant,
+    add_member,
+    app_client,
+    register_tenant,
+)
 from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilio
 from tests.seed import LONDON, add_reminder, seeded_business
@@ -51,9 +58,6 @@ async def http(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose platform providers are the real SMTP and Twilio clients, pointed at
     the local servers."""
-    from api.main import create_app
-    from api.throttle import Throttle
-
     purpose = settings.model_copy(
         update={
             **smtp.smtp_settings(),
@@ -67,19 +71,8 @@ async def http(
             "TWILIO_WHATSAPP_FROM": PLATFORM_NUMBER,
         }
     )
-    app = create_app(purpose)
-    await app.state.throttle.close()
-    app.state.throttle = Throttle(purpose, key_prefix=f"test-{uuid.uuid4().hex}")
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
-    finally:
-        await app.state.throttle.close()
-        await app.state.engine.dispose()
-        if app.state.redis is not None:
-            await app.state.redis.aclose()
+    async with app_client(purpose) as client:
+        yield client
 
 
 @pytest.fixture

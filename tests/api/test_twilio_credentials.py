@@ -32,6 +32,7 @@ from tests.conftest import (
     TWILIO_SID,
     TWILIO_TOKEN,
     Tenant,
+    app_client,
     register_tenant,
 )
 from tests.fakes.twilio_api import FakeTwilio, sign
@@ -183,33 +184,17 @@ async def twilio() -> AsyncIterator[FakeTwilio]:
         yield fake
 
 
-async def app_for(settings: Settings, base_url: str) -> Any:
-    from api.main import create_app
-    from api.throttle import Throttle
-
-    purpose = settings.model_copy(
+def twilio_at(settings: Settings, base_url: str) -> Settings:
+    return settings.model_copy(
         update={"TWILIO_API_BASE_URL": base_url, "TWILIO_TIMEOUT_SECONDS": 3.0}
     )
-    app = create_app(purpose)
-    await app.state.throttle.close()
-    app.state.throttle = Throttle(purpose, key_prefix=f"test-{uuid.uuid4().hex}")
-    return app
 
 
 @pytest.fixture
 async def http(settings: Settings, twilio: FakeTwilio) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose Twilio is the local one."""
-    app = await app_for(settings, twilio.url)
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as client:
-            yield client
-    finally:
-        await app.state.throttle.close()
-        await app.state.engine.dispose()
-        if app.state.redis is not None:
-            await app.state.redis.aclose()
+    async with app_client(twilio_at(settings, twilio.url)) as client:
+        yield client
 
 
 async def test_the_test_fetches_the_account_and_service_and_sends_nothing(
@@ -264,19 +249,10 @@ async def test_an_unreachable_twilio_is_a_connect_failure_not_a_500(settings: Se
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = await app_for(settings, f"http://127.0.0.1:{port}")
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as http:
-            boss = await register_tenant(http, "Acme")
-            assert (await save(http, boss)).status_code == 201
-            response = await http.post(f"{URL}/test", headers=boss.headers)
-    finally:
-        await app.state.throttle.close()
-        await app.state.engine.dispose()
-        if app.state.redis is not None:
-            await app.state.redis.aclose()
+    async with app_client(twilio_at(settings, f"http://127.0.0.1:{port}")) as http:
+        boss = await register_tenant(http, "Acme")
+        assert (await save(http, boss)).status_code == 201
+        response = await http.post(f"{URL}/test", headers=boss.headers)
     assert response.status_code == 200
     assert response.json()["ok"] is False
     assert response.json()["stage"] == "connect"
