@@ -7,6 +7,10 @@ The configuration is looked up by the delivery being sent and its password decry
 inside the activity, for this one send: workflow inputs and Temporal's history only ever
 carry ids. A configuration's login being refused fails the delivery at once (`smtp_auth`):
 retrying cannot fix a business's wrong password, and the owner sees it on the delivery.
+
+The server is the tenant's choice, so it is connected to only at a public address on an
+SMTP port (core/network.py, checked after resolving its name), and what a failure records
+is what happened and the SMTP code, never the server's own words.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from activities.business_accounts import open_secret, reading, send_as_business
 from activities.providers import OutgoingMessage, Provider, ProviderResult
 from activities.smtp import SmtpProvider
 from core.models import Delivery, EmailConfiguration
+from core.network import DestinationPolicy
 from core.settings import Settings
 
 # Failures of a business's own credentials: no retry will fix them.
@@ -69,7 +74,11 @@ class BusinessEmailProvider:
             if config.password_encrypted
             else None
         )
-        provider = SmtpProvider(settings_for(self.settings, config, password), self.tls_context)
+        provider = SmtpProvider(
+            settings_for(self.settings, config, password),
+            self.tls_context,
+            destination=DestinationPolicy.for_smtp(self.settings),
+        )
         # The business's server authenticates its own address: that is the From.
         message = replace(
             message,

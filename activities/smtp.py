@@ -55,6 +55,7 @@ from aiosmtplib import (
 )
 
 from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult
+from core.network import DestinationPolicy, DestinationRefused
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,20 +66,32 @@ QUIT_TIMEOUT_SECONDS = 5.0
 # RFC 4954: the server wants a login we did not give; that is our configuration.
 AUTH_REQUIRED = 530
 _ADDRESS_FORBIDDEN = re.compile(r"[\s<>,;\"\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 class SmtpProvider:
     """Sends each message on its own SMTP connection: implicit TLS, STARTTLS (required
-    when SMTP_STARTTLS is set) or plain, with a login when SMTP_USERNAME is set."""
+    when SMTP_STARTTLS is set) or plain, with a login when SMTP_USERNAME is set.
+
+    With a `destination` policy the server is a tenant's (a business's own SMTP server):
+    the connection goes only to an address the policy allows, checked after resolving
+    the name, and failures say what happened without the server's own words.
+    """
 
     name = "smtp"
 
-    def __init__(self, settings: Settings, tls_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        tls_context: ssl.SSLContext | None = None,
+        destination: DestinationPolicy | None = None,
+    ) -> None:
         if not settings.SMTP_HOST:
             raise ValueError("SMTP_HOST is not set; the SMTP provider has nowhere to send")
         self.settings = settings
         # None: the system's trusted certificates, hostname checked (built off the loop).
         self.tls_context = tls_context
+        self.destination = destination
 
     async def send(self, message: OutgoingMessage) -> ProviderResult:
         sender = message.from_email or self.settings.DEFAULT_FROM_EMAIL
@@ -91,43 +104,77 @@ class SmtpProvider:
             )
         _check_address(sender, "From")
         _check_address(message.to, "To")
-        mime = build_email(message, sender)
-        client = _Client(
-            hostname=self.settings.SMTP_HOST,
-            port=self.settings.SMTP_PORT,
-            timeout=self.settings.SMTP_TIMEOUT_SECONDS,
-            use_tls=self.settings.smtp_implicit_tls,
-            start_tls=False,  # upgraded in _open, where "required" is enforced
-            tls_context=self.tls_context,
-        )
+        mime = _built(message, sender)
+        client: _Client | None = None
         try:
+            client = await self._connected()
             await self._open(client)
             await client.send_message(mime, sender=sender, recipients=[message.to])
         except DeliveryFailure:
             raise
         except Exception as exc:
-            if client.data_started and not isinstance(exc, SMTPResponseException):
+            after_data = client is not None and client.data_started
+            if after_data and not isinstance(exc, SMTPResponseException):
                 log.warning(
                     "delivery %s: no reply after the message content (%r); outcome unknown",
                     message.delivery_id,
                     exc,
                 )
                 raise
-            failure = classify(exc)
+            failure = self._failure(exc)
             if failure is None:
                 raise
             raise failure from exc
         else:
+            assert client is not None
             await self._quit(client, message.delivery_id)
         finally:
-            client.close()
+            if client is not None:
+                client.close()
         return ProviderResult(provider_message_id=mime["Message-ID"].strip("<>"), status="sent")
 
     async def close(self) -> None:
         return None  # no connection outlives a send
 
+    def _failure(self, exc: Exception) -> DeliveryFailure | None:
+        """How `exc` fails the delivery; None when it is unexpected (it propagates)."""
+        if isinstance(exc, DestinationRefused):
+            # The business's server resolves to an address it may not use: retrying sends
+            # nowhere else, and the owner must change the configuration.
+            return DeliveryFailure("destination_refused", str(exc), retryable=False)
+        failure = classify(exc)
+        if failure is None or self.destination is None:
+            return failure
+        return tenant_safe(failure)
+
+    async def _connected(self) -> _Client:
+        """A client connected to the server (its greeting read): directly to the
+        platform's own server; to a vetted address of a tenant's."""
+        host, port = self.settings.SMTP_HOST or "", self.settings.SMTP_PORT
+        timeout = self.settings.SMTP_TIMEOUT_SECONDS
+        options: dict[str, Any] = {
+            "timeout": timeout,
+            "use_tls": self.settings.smtp_implicit_tls,
+            "start_tls": False,  # upgraded in _open, where "required" is enforced
+            "tls_context": self.tls_context,
+        }
+        sock = None
+        if self.destination is None:
+            client = _Client(hostname=host, port=port, **options)
+        else:
+            sock = await self.destination.connect(host, port, timeout)
+            # The name stays the TLS server name: the certificate is checked against it.
+            client = _Client(hostname=host.strip("[]"), sock=sock, **options)
+        try:
+            await client.connect()
+        except BaseException:
+            client.close()
+            if sock is not None:
+                sock.close()  # a transport that never started did not take it over
+            raise
+        return client
+
     async def _open(self, client: _Client) -> None:
-        await client.connect()
         if self.settings.SMTP_STARTTLS and not self.settings.smtp_implicit_tls:
             await client.ehlo()
             if not client.supports_extension("starttls"):
@@ -192,16 +239,54 @@ def classify(exc: BaseException) -> DeliveryFailure | None:
     return None
 
 
+# What each failure is called when the server is a tenant's: the server's own words stay
+# out of what the tenant reads (its "SMTP server" could be any service that talks).
+_TENANT_WORDING = {
+    "timeout": "no answer from the server in time",
+    "connection_error": "could not connect to the server, or it closed the connection",
+    "tls_error": "the TLS handshake with the server failed",
+    "smtp_auth": "the server refused the login",
+    "smtp_not_supported": "the server does not support a non-ASCII address",
+}
+
+
+def tenant_safe(failure: DeliveryFailure) -> DeliveryFailure:
+    """`failure` with its message replaced by what happened and the SMTP reply code."""
+    wording = _TENANT_WORDING.get(failure.code)
+    if wording is None and failure.code.startswith("smtp_") and failure.code[5:].isdigit():
+        wording = f"the server answered SMTP {failure.code[5:]}"
+    if wording is None:
+        return failure  # our own words (no_sender, invalid_address, ..._unavailable)
+    return DeliveryFailure(failure.code, wording, retryable=failure.retryable)
+
+
+def _built(message: OutgoingMessage, sender: str) -> EmailMessage:
+    """The MIME message, or a permanent failure when it cannot be one: nothing has been
+    sent, so no retry is owed and the outcome is known."""
+    try:
+        return build_email(message, sender)
+    except (ValueError, TypeError) as exc:
+        raise DeliveryFailure(
+            "invalid_message", f"the message cannot be built: {exc}", retryable=False
+        ) from exc
+
+
+def header_text(value: str) -> str:
+    """Text for a header: line breaks and other control characters become spaces (a
+    header holding them would be refused, or worse, split into two headers)."""
+    return _CONTROL.sub(" ", value).strip()
+
+
 def build_email(message: OutgoingMessage, sender: str) -> EmailMessage:
     """The MIME message: plain text with an HTML alternative, and the headers that make
     it a well-behaved automated message."""
     domain = sender.rpartition("@")[2]
     mime = EmailMessage()
-    mime["From"] = formataddr((message.from_name or "", sender))
+    mime["From"] = formataddr((header_text(message.from_name or ""), sender))
     mime["To"] = message.to
     if message.reply_to:
         mime["Reply-To"] = message.reply_to
-    mime["Subject"] = message.subject or DEFAULT_SUBJECT
+    mime["Subject"] = header_text(message.subject or "") or DEFAULT_SUBJECT
     mime["Date"] = format_datetime(datetime.now(UTC))
     mime["Message-ID"] = f"<{message.delivery_id}@{domain}>"
     mime["Auto-Submitted"] = "auto-generated"

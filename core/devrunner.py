@@ -303,6 +303,12 @@ def child_env(
     )
     if "PUBLIC_BASE_URL" not in settings.model_fields_set:
         env["PUBLIC_BASE_URL"] = f"http://{HOST}:{options.api_port}"
+    # A business's SMTP server may be a local test server (Mailpit, aiosmtpd) here; the
+    # defaults (public addresses, SMTP ports) are for a deployment.
+    if "ALLOW_PRIVATE_DESTINATIONS" not in settings.model_fields_set:
+        env["ALLOW_PRIVATE_DESTINATIONS"] = "true"
+    if "TENANT_SMTP_PORTS" not in settings.model_fields_set:
+        env["TENANT_SMTP_PORTS"] = "*"
     return env
 
 

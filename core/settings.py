@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     SMTP_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     # POST /email-configurations/{id}/test gives up after this long, all stages together.
     SMTP_TEST_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
+    # Where a tenant may make the platform connect (a business's own SMTP server): public
+    # internet addresses only, unless this is on (development and tests, whose servers
+    # are on loopback; production refuses it). Checked at save and again at connect time.
+    ALLOW_PRIVATE_DESTINATIONS: bool = False
+    # The ports a business's own SMTP server may use (comma-separated), or "*" for any.
+    TENANT_SMTP_PORTS: str = "25,465,587,2525"
     # The From address when a business has no default email sender identity.
     DEFAULT_FROM_EMAIL: str | None = None
     SMS_BACKEND: MessagingBackend | None = None
@@ -116,6 +122,12 @@ class Settings(BaseSettings):
     # Sender identities prove their address or number with a one-time code
     # (POST /sender-identities/{id}/verify); this is how long a code stays valid.
     VERIFICATION_CODE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    # Codes the platform sends for free, so bounded by who receives them as well as by
+    # identity: to one address or number (whichever business asks) an hour and a day, and
+    # for one business a day. Each counts in the business's usage.
+    VERIFICATION_CODES_PER_DESTINATION_HOURLY: int = Field(default=5, ge=1, le=1000)
+    VERIFICATION_CODES_PER_DESTINATION_DAILY: int = Field(default=10, ge=1, le=10_000)
+    VERIFICATION_CODES_PER_BUSINESS_DAILY: int = Field(default=20, ge=1, le=100_000)
     # Send only through verified sender identities (an unverified one falls back to the
     # platform sender: DEFAULT_FROM_EMAIL / TWILIO_*). Unset: on in production only.
     REQUIRE_VERIFIED_SENDERS: bool | None = None
@@ -129,9 +141,20 @@ class Settings(BaseSettings):
     # Authenticated API requests per user, in the `limits` notation ("600/minute",
     # "10 per second", "1000/hour"); shared through Redis when REDIS_URL is set.
     API_RATE_LIMIT: str = "600/minute"
+    # Registrations (POST /api/v1/auth/register) per client address, counted whatever their
+    # outcome, in the same notation and shared the same way; past it 429.
+    REGISTRATIONS_PER_IP: str = "10/hour"
+    # bcrypt (0.25 s of CPU a hash) runs on this many threads of its own, off the event
+    # loop; a request needing one when PASSWORD_HASH_MAX_WAITING more already wait gets 503.
+    PASSWORD_HASH_THREADS: int = Field(default=2, ge=1, le=64)
+    PASSWORD_HASH_MAX_WAITING: int = Field(default=32, ge=0, le=10_000)
 
-    # When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
+    # When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>` (production
+    # refuses to start without it).
     METRICS_TOKEN: str | None = None
+    # `GET /metrics` counts rows by state at most this often; scrapes in between (and at
+    # the same moment) share the last count, so scraping costs the database nothing more.
+    METRICS_DATABASE_REFRESH_SECONDS: float = Field(default=15.0, ge=0, le=3600)
     # host:port where the worker serves the Temporal SDK's Prometheus metrics; a bare port
     # means 127.0.0.1:<port>; unset means off. Containers bind 0.0.0.0:<port>.
     WORKER_METRICS_ADDRESS: str | None = None
@@ -148,9 +171,17 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("API_RATE_LIMIT")
+    @field_validator("TENANT_SMTP_PORTS")
     @classmethod
-    def _rate_limit(cls, value: str) -> str:
+    def _tenant_ports(cls, value: str) -> str:
+        from core.network import parse_ports
+
+        parse_ports(value)  # a ValueError says what is wrong
+        return value
+
+    @field_validator("API_RATE_LIMIT", "REGISTRATIONS_PER_IP")
+    @classmethod
+    def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
         from limits import parse
 
         try:
@@ -158,7 +189,7 @@ class Settings(BaseSettings):
         except ValueError:
             amount = 0
         if amount < 1:
-            raise ValueError("API_RATE_LIMIT must read like '600/minute' or '10 per second'")
+            raise ValueError(f"{info.field_name} must read like '600/minute' or '10 per second'")
         return value
 
     @field_validator("WORKER_METRICS_ADDRESS", mode="before")
@@ -213,6 +244,17 @@ class Settings(BaseSettings):
         if self.REQUIRE_VERIFIED_SENDERS is None:
             return self.is_production
         return self.REQUIRE_VERIFIED_SENDERS
+
+    @property
+    def platform_senders(self) -> frozenset[str]:
+        """The platform's own shared numbers and messaging service: no business may claim
+        them (a STOP sent to them opts the sender out in every business)."""
+        senders = (
+            self.TWILIO_FROM_NUMBER,
+            self.TWILIO_WHATSAPP_FROM,
+            self.TWILIO_MESSAGING_SERVICE_SID,
+        )
+        return frozenset(s.strip().removeprefix("whatsapp:") for s in senders if s and s.strip())
 
     @property
     def smtp_implicit_tls(self) -> bool:
@@ -273,6 +315,18 @@ class Settings(BaseSettings):
             problems.append("ALLOWED_HOSTS must name the hosts, not '*'")
         if self.FORCE_HTTPS is False:
             problems.append("FORCE_HTTPS must not be off")
+        if self.ALLOW_PRIVATE_DESTINATIONS:
+            problems.append(
+                "ALLOW_PRIVATE_DESTINATIONS must be off (tenants could reach the platform's "
+                "own network through their SMTP settings)"
+            )
+        if "*" in (ip.strip() for ip in self.FORWARDED_ALLOW_IPS.split(",")):
+            problems.append(
+                "FORWARDED_ALLOW_IPS must name the proxies, not '*' (anyone could set "
+                "X-Forwarded-For and dodge the per-address sign-in limits)"
+            )
+        if not self.METRICS_TOKEN:
+            problems.append("METRICS_TOKEN is not set (GET /metrics would be open to anyone)")
         if not (self.ENCRYPTION_KEYS or "").strip():
             problems.append(
                 "ENCRYPTION_KEYS is not set (Fernet keys, comma-separated; they encrypt the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated
 
@@ -64,8 +65,24 @@ def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def single_line(value: str) -> str:
+    """Names end up in headers (an email's From and Subject): a line break there would
+    end the header and start another, so names are one line with no control characters."""
+    if _CONTROL.search(value):
+        raise ValueError("must be one line without control characters (no line breaks or tabs)")
+    return value
+
+
 Timezone = Annotated[str, AfterValidator(check_timezone)]
 Phone = Annotated[str, AfterValidator(check_phone)]
 ChannelList = Annotated[list[Channel], AfterValidator(unique_channels)]
 TagList = Annotated[list[str], AfterValidator(clean_tags)]
-Name = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200)]
+Name = Annotated[
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(single_line),
+]

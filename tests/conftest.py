@@ -10,7 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,18 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+async def twilio_cloud() -> AsyncIterator[Any]:
+    """The Twilio every app of the session talks to: a local one that speaks Twilio's API
+    (no test reaches the real Twilio). A test that saves a business's own Twilio account
+    adds it here first (`twilio_cloud.add_account(sid, token)`): saving asks Twilio."""
+    from tests.fakes.twilio_api import FakeTwilio
+
+    async with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, twilio_cloud: Any) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         ENV="testing",
@@ -81,9 +92,14 @@ def settings(database_url: str) -> Settings:
         WHATSAPP_BACKEND="sandbox",
         TWILIO_ACCOUNT_SID=TWILIO_SID,
         TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
-        # Nothing listens here either: no test may reach the real Twilio.
-        TWILIO_API_BASE_URL="http://127.0.0.1:1",
+        TWILIO_API_BASE_URL=twilio_cloud.url,
+        TWILIO_TIMEOUT_SECONDS=5.0,
         PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+        # Most tests register from one address; the limit's own tests set a small one.
+        REGISTRATIONS_PER_IP="100000/hour",
+        # The tests' SMTP servers listen on loopback, on ports of their own.
+        ALLOW_PRIVATE_DESTINATIONS=True,
+        TENANT_SMTP_PORTS="*",
     )
 
 
@@ -122,6 +138,18 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         await application.state.engine.dispose()
         if application.state.redis is not None:
             await application.state.redis.aclose()
+
+
+@contextmanager
+def settings_changed(app: Any, **updates: Any) -> Iterator[Settings]:
+    """Run `app` with these settings changed until the block ends (as if the operator had
+    set them): for a test that needs production's rules, or a small limit."""
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update=updates)
+    try:
+        yield app.state.settings
+    finally:
+        app.state.settings = settings
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.credentials import moved_fields, require_secret_for_new_destination
 from api.deps import Actor
 from api.email_configurations.probe import SmtpTarget, probe, test_message
 from api.email_configurations.schemas import (
@@ -12,13 +13,18 @@ from api.email_configurations.schemas import (
     EmailConfigurationTestResult,
     EmailConfigurationUpdate,
 )
-from api.errors import Conflict, NotFound, Unprocessable
+from api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from core.crypto import secret_box
 from core.models import EmailConfiguration
+from core.network import DestinationPolicy, DestinationRefused
 from core.repositories.email_configurations import EmailConfigurationRepository
 from core.settings import Settings
 
 _PLAIN_FIELDS = ("name", "host", "port", "security", "username", "from_email", "from_name")
+# Where the password goes: changing any of these needs the password again.
+_DESTINATION_FIELDS = ("host", "port", "username")
+# A host name is looked up for at most this long when a configuration is saved.
+LOOKUP_TIMEOUT_SECONDS = 5.0
 
 
 async def get_configuration(
@@ -74,10 +80,24 @@ def _check_clear_text_password(settings: Settings, security: str, has_password: 
         )
 
 
+async def _check_destination(settings: Settings, host: str, port: int) -> None:
+    """422 unless the platform may connect there (public addresses, SMTP ports: see
+    core/network.py); the worker checks again, after DNS resolution, at each send."""
+    try:
+        await DestinationPolicy.for_smtp(settings).check_saved(host, port, LOOKUP_TIMEOUT_SECONDS)
+    except DestinationRefused as refused:
+        raise Unprocessable(f"host/port: {refused}") from None
+    except (OSError, TimeoutError):
+        raise ServiceUnavailable(
+            f"Could not look up {host} just now; try again in a moment"
+        ) from None
+
+
 async def create_configuration(
     session: AsyncSession, actor: Actor, settings: Settings, data: EmailConfigurationCreate
 ) -> EmailConfiguration:
     _check_clear_text_password(settings, data.security, bool(data.password))
+    await _check_destination(settings, data.host, data.port)
     await _check_name(session, actor, data.name)
     repo = EmailConfigurationRepository(session)
     config = await repo.add(
@@ -117,6 +137,17 @@ async def update_configuration(
         if "password" in changes
         else config.password_encrypted is not None,
     )
+    moved = moved_fields(config, changes, _DESTINATION_FIELDS)
+    require_secret_for_new_destination(
+        secret="password",
+        stored=config.password_encrypted is not None,
+        given="password" in changes,
+        moved=moved,
+    )
+    if {"host", "port"} & set(moved):
+        await _check_destination(
+            settings, changes.get("host", config.host), changes.get("port", config.port)
+        )
     if "name" in changes:
         await _check_name(session, actor, changes["name"], config.id)
     if "password" in changes:
@@ -189,7 +220,9 @@ async def test_configuration(
         from_name=config.from_name,
     )
     message = test_message(target, actor.user.email, config.name)
-    result = await probe(target, message, settings.SMTP_TEST_TIMEOUT_SECONDS)
+    result = await probe(
+        target, message, settings.SMTP_TEST_TIMEOUT_SECONDS, DestinationPolicy.for_smtp(settings)
+    )
     _record(
         session,
         actor,

@@ -53,7 +53,10 @@ async def test_owner_creates_reads_updates_and_deletes_a_configuration(
     assert created["security"] == "starttls"
     path = f"{URL}/{created['id']}"
     renamed = await client.patch(
-        path, headers=owner.headers, json={"name": "Main office", "port": 465, "security": "tls"}
+        path,
+        headers=owner.headers,
+        # A new port is a new destination: the password comes with it.
+        json={"name": "Main office", "port": 465, "security": "tls", "password": SMTP_PASSWORD},
     )
     assert renamed.status_code == 200, renamed.text
     assert (renamed.json()["name"], renamed.json()["port"]) == ("Main office", 465)

@@ -19,6 +19,8 @@ SAFE_PRODUCTION = {
     "TWILIO_AUTH_TOKEN": "t" * 32,
     "PUBLIC_BASE_URL": "https://reminders.example.com",
     "ENCRYPTION_KEYS": "ZmVybmV0LWtleS1mb3ItcHJvZHVjdGlvbi10ZXN0cyE=",
+    "METRICS_TOKEN": "m" * 32,
+    "FORWARDED_ALLOW_IPS": "10.0.0.2",
 }
 
 
@@ -67,6 +69,10 @@ def test_safe_production_settings_start() -> None:
         ({"PUBLIC_BASE_URL": "https://127.0.0.1:8000"}, "PUBLIC_BASE_URL"),
         ({"ENCRYPTION_KEYS": None}, "ENCRYPTION_KEYS"),
         ({"ENCRYPTION_KEYS": "not-a-fernet-key"}, "ENCRYPTION_KEYS"),
+        ({"ALLOW_PRIVATE_DESTINATIONS": True}, "ALLOW_PRIVATE_DESTINATIONS"),
+        ({"FORWARDED_ALLOW_IPS": "*"}, "FORWARDED_ALLOW_IPS"),
+        ({"FORWARDED_ALLOW_IPS": "10.0.0.2, *"}, "FORWARDED_ALLOW_IPS"),
+        ({"METRICS_TOKEN": None}, "METRICS_TOKEN"),
     ],
 )
 def test_production_refuses_unsafe_setting_naming_it(override: dict, named: str) -> None:
