@@ -54,10 +54,10 @@ async def list_identities(
     responses=error_responses(403, 409),
 )
 async def create_identity(
-    data: SenderIdentityCreate, actor: OwnerActor, session: SessionDep
+    data: SenderIdentityCreate, actor: OwnerActor, session: SessionDep, settings: SettingsDep
 ) -> SenderIdentityRead:
     """Add a sender identity (owners); the first of a channel becomes its default."""
-    identity = await service.create_identity(session, actor, data)
+    identity = await service.create_identity(session, actor, data, settings)
     await session.commit()
     return SenderIdentityRead.model_validate(identity)
 
@@ -72,10 +72,14 @@ async def read_identity(identity: IdentityDep) -> SenderIdentityRead:
     "/{identity_id}", response_model=SenderIdentityRead, responses=error_responses(403, 409)
 )
 async def update_identity(
-    data: SenderIdentityUpdate, actor: OwnerActor, identity: IdentityDep, session: SessionDep
+    data: SenderIdentityUpdate,
+    actor: OwnerActor,
+    identity: IdentityDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> SenderIdentityRead:
     """Change a sender identity or make it its channel's default (owners)."""
-    identity = await service.update_identity(session, actor, identity, data)
+    identity = await service.update_identity(session, actor, identity, data, settings)
     await session.commit()
     return SenderIdentityRead.model_validate(identity)
 

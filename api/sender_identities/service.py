@@ -13,6 +13,7 @@ from api.sender_identities.schemas import SenderIdentityCreate, SenderIdentityUp
 from core.enums import Channel
 from core.models import SenderIdentity
 from core.repositories.sender_identities import SenderIdentityRepository
+from core.settings import Settings
 
 ADDRESS_FIELDS = ("from_email", "reply_to", "from_number", "messaging_service_sid", "from_name")
 _EMAIL_FIELDS = ("from_email", "reply_to")
@@ -40,10 +41,17 @@ def identity_problem(channel: str, values: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _check(channel: str, values: Mapping[str, Any]) -> None:
+def _check(channel: str, values: Mapping[str, Any], settings: Settings) -> None:
     problem = identity_problem(channel, values)
     if problem:
         raise Unprocessable(problem)
+    for name in _PHONE_FIELDS:
+        if values.get(name) and values[name] in settings.platform_senders:
+            # A business claiming the shared number would take its STOPs for itself.
+            raise Unprocessable(
+                f"{name}: {values[name]} is the platform's shared sender, which every "
+                "business sends from; leave the field out to send from it"
+            )
 
 
 async def _check_configuration(
@@ -83,11 +91,11 @@ def _record(
 
 
 async def create_identity(
-    session: AsyncSession, actor: Actor, data: SenderIdentityCreate
+    session: AsyncSession, actor: Actor, data: SenderIdentityCreate, settings: Settings
 ) -> SenderIdentity:
     channel = data.channel.value
     values = data.model_dump(include=set(ADDRESS_FIELDS))
-    _check(channel, values)
+    _check(channel, values, settings)
     await _check_configuration(session, actor, channel, data.email_configuration_id)
     repo = SenderIdentityRepository(session)
     identity = await repo.add(
@@ -107,7 +115,11 @@ async def create_identity(
 
 
 async def update_identity(
-    session: AsyncSession, actor: Actor, identity: SenderIdentity, data: SenderIdentityUpdate
+    session: AsyncSession,
+    actor: Actor,
+    identity: SenderIdentity,
+    data: SenderIdentityUpdate,
+    settings: Settings,
 ) -> SenderIdentity:
     changes = data.model_dump(exclude_unset=True)
     wanted_default = changes.pop("is_default", None)
@@ -118,7 +130,7 @@ async def update_identity(
             f"This is the default {identity.channel} identity; choose another default instead"
         )
     current = {name: getattr(identity, name) for name in ADDRESS_FIELDS}
-    _check(identity.channel, {**current, **changes})
+    _check(identity.channel, {**current, **changes}, settings)
     await _check_configuration(
         session, actor, identity.channel, changes.get("email_configuration_id")
     )

@@ -28,7 +28,7 @@ async def read_credentials(actor: CurrentActor, session: SessionDep) -> TwilioCr
 @router.put(
     "",
     response_model=TwilioCredentialsRead,
-    responses={201: {"model": TwilioCredentialsRead}, **error_responses(403)},
+    responses={201: {"model": TwilioCredentialsRead}, **error_responses(403, 409, 503)},
 )
 async def save_credentials(
     data: TwilioCredentialsWrite,
@@ -37,9 +37,9 @@ async def save_credentials(
     settings: SettingsDep,
     response: Response,
 ) -> TwilioCredentialsRead:
-    """Send this business's SMS and WhatsApp through its own Twilio account (owners):
-    201 when added, 200 when replaced. The messaging service sends SMS for which the
-    business has no sender identity."""
+    """Send this business's SMS and WhatsApp through its own Twilio account (owners),
+    once Twilio accepts the credentials: 201 when added, 200 when replaced. The messaging
+    service sends SMS for which the business has no sender identity."""
     credentials, created = await service.save_credentials(session, actor, settings, data)
     await session.commit()
     if created:

@@ -3,6 +3,10 @@
 The auth token is encrypted before it is stored (core/crypto.py), never answered back,
 never written to an event, and decrypted only to send (activities/business_twilio.py), to
 check a webhook's signature (api/webhooks/router.py) or to test it here.
+
+Saving asks Twilio first: the token must open the account (and the messaging service must
+be the account's). So only whoever holds an account's token can name its SID here, and
+nobody can crowd a business's webhooks out by registering its SID under other businesses.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from activities.twilio_messages import BaseUrlAsyncHttpClient
+from api.credentials import require_secret_for_new_destination
 from api.deps import Actor
-from api.errors import NotFound, Unprocessable
+from api.errors import NotFound, ServiceUnavailable, Unprocessable
 from api.twilio_credentials.schemas import TwilioCredentialsTestResult, TwilioCredentialsWrite
 from core.crypto import secret_box
 from core.models import TwilioCredentials
@@ -38,17 +43,26 @@ async def get_credentials(session: AsyncSession, actor: Actor) -> TwilioCredenti
 async def save_credentials(
     session: AsyncSession, actor: Actor, settings: Settings, data: TwilioCredentialsWrite
 ) -> tuple[TwilioCredentials, bool]:
-    """Create or replace; True when created."""
+    """Create or replace, once Twilio has accepted the credentials; True when created."""
     repo = TwilioCredentialsRepository(session)
     credentials = await repo.get(actor.business_id)
-    if data.auth_token is None and (
-        credentials is None or credentials.account_sid != data.account_sid
-    ):
-        raise Unprocessable(
-            "auth_token is required for a new Twilio account (it may be left out only to "
-            "keep the stored token of the same account)"
-        )
-    token = secret_box(settings).encrypt(data.auth_token) if data.auth_token else None
+    if credentials is None and data.auth_token is None:
+        raise Unprocessable("auth_token: required for a new Twilio account")
+    require_secret_for_new_destination(
+        secret="auth_token",
+        stored=credentials is not None,
+        given=data.auth_token is not None,
+        moved=[]
+        if credentials is None or credentials.account_sid == data.account_sid
+        else ["account_sid"],
+    )
+    box = secret_box(settings)
+    clear = data.auth_token
+    if clear is None:
+        assert credentials is not None
+        clear = box.decrypt(credentials.auth_token_encrypted)  # unreadable: 409
+    await _check_with_twilio(settings, data.account_sid, clear, data.messaging_service_sid)
+    token = box.encrypt(data.auth_token) if data.auth_token else None
     created = credentials is None
     if credentials is None:
         assert token is not None
@@ -76,6 +90,23 @@ async def save_credentials(
         token_changed=token is not None,
     )
     return credentials, created
+
+
+async def _check_with_twilio(
+    settings: Settings, account_sid: str, token: str, service_sid: str | None
+) -> None:
+    """Nothing is saved unless Twilio says the token opens the account (a suspended
+    account still counts: its token is proven) and the messaging service is the account's."""
+    result = await probe(settings, account_sid, token, service_sid)
+    if result.ok or (result.stage == "auth" and result.account_status is not None):
+        return
+    if result.stage == "connect":
+        raise ServiceUnavailable(
+            f"Could not reach Twilio to check these credentials ({result.error}); "
+            "nothing was saved, try again shortly"
+        )
+    field = "messaging_service_sid" if result.stage == "messaging_service" else "auth_token"
+    raise Unprocessable(f"{field}: Twilio refused these credentials ({result.error})")
 
 
 async def delete_credentials(

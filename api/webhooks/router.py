@@ -2,8 +2,9 @@
 
 A request is signed with the auth token of the Twilio account it comes from: the platform's
 (TWILIO_AUTH_TOKEN), or a business's own (`/business/twilio`), found by the request's
-AccountSid. A request signed by a business's token can only touch that business's
-deliveries and clients.
+AccountSid among every business that saved that account (saving needs the account's own
+token, checked with Twilio). A request signed by a business's token can only touch that
+business's deliveries and clients.
 """
 
 from __future__ import annotations
@@ -92,15 +93,20 @@ async def _business_signers(
     if not _ACCOUNT_SID.fullmatch(account_sid):
         return frozenset()
     box = secret_box(settings)
-    signers = set()
+    # Every business that saved this account, grouped by token: several businesses of one
+    # account share its token, which is checked once.
+    by_token: dict[str, set[uuid.UUID]] = {}
     for credentials in await TwilioCredentialsRepository(session).for_account(account_sid):
         try:
             token = box.decrypt(credentials.auth_token_encrypted)
         except SecretUnreadable:
             log.error("business %s: its Twilio token cannot be decrypted", credentials.business_id)
             continue
+        by_token.setdefault(token, set()).add(credentials.business_id)
+    signers: set[uuid.UUID] = set()
+    for token, businesses in by_token.items():
         if RequestValidator(token).validate(url, params, signature):
-            signers.add(credentials.business_id)
+            signers |= businesses
     return frozenset(signers)
 
 
@@ -171,7 +177,9 @@ async def twilio_status(
     response_class=Response,
     responses={200: {"content": {XML_TYPE: {}}, "description": "TwiML"}},
 )
-async def twilio_inbound(signed: TwilioParams, session: SessionDep) -> Response:
+async def twilio_inbound(
+    signed: TwilioParams, session: SessionDep, settings: SettingsDep
+) -> Response:
     """Twilio's incoming message webhook: STOP / START opt out and in, HELP replies."""
     params = signed.params
     message = service.InboundMessage(
@@ -180,7 +188,9 @@ async def twilio_inbound(signed: TwilioParams, session: SessionDep) -> Response:
         body=params.get("Body", ""),
         messaging_service_sid=params.get("MessagingServiceSid") or None,
     )
-    reply = await service.handle_inbound(session, message, signed.business_ids)
+    reply = await service.handle_inbound(
+        session, message, signed.business_ids, settings.platform_senders
+    )
     await session.commit()
     twiml = MessagingResponse()
     if reply:

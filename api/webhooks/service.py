@@ -141,7 +141,7 @@ async def apply_status(
     if report.error_code == TWILIO_UNSUBSCRIBED and delivery.client_id is not None:
         client = await session.get(Client, delivery.client_id, with_for_update=True)
         if client is not None:
-            set_opt_out(
+            await set_opt_out(
                 session, client, delivery.channel, opted_out=True, source="twilio_error_21610"
             )
     await session.flush()
@@ -188,9 +188,15 @@ def parse_address(address: str) -> tuple[Channel, str]:
 
 
 async def _sender_businesses(
-    session: AsyncSession, channel: Channel, to_number: str, service_sid: str | None
+    session: AsyncSession, channel: Channel, message: InboundMessage, platform: frozenset[str]
 ) -> set[uuid.UUID]:
-    """Businesses whose sender identity for the channel received the message."""
+    """Businesses whose verified sender identity for the channel received the message.
+    An unverified identity proves nothing (anyone may type any number), and the platform's
+    own senders belong to no business: neither may narrow who a STOP reaches."""
+    _, to_number = parse_address(message.to)
+    service_sid = message.messaging_service_sid
+    if (to_number and to_number in platform) or (service_sid and service_sid in platform):
+        return set()
     matches = []
     if to_number:
         matches.append(SenderIdentity.from_number == to_number)
@@ -199,7 +205,9 @@ async def _sender_businesses(
     if not matches:
         return set()
     stmt = select(SenderIdentity.business_id).where(
-        SenderIdentity.channel == channel, or_(*matches)
+        SenderIdentity.channel == channel,
+        SenderIdentity.verified_at.is_not(None),
+        or_(*matches),
     )
     return set((await session.scalars(stmt)).all())
 
@@ -227,6 +235,7 @@ async def handle_inbound(
     session: AsyncSession,
     message: InboundMessage,
     business_ids: frozenset[uuid.UUID] | None = None,
+    platform_senders: frozenset[str] = frozenset(),
 ) -> str | None:
     """Apply an inbound message to the clients who sent it; the reply text, if any.
     `business_ids`: the businesses whose own Twilio account received it (None: the
@@ -234,8 +243,7 @@ async def handle_inbound(
     channel, number = parse_address(message.from_)
     if not number:
         return None
-    _, to_number = parse_address(message.to)
-    senders = await _sender_businesses(session, channel, to_number, message.messaging_service_sid)
+    senders = await _sender_businesses(session, channel, message, platform_senders)
     if business_ids is not None:
         # A business's own account: its number is its own, whatever identities say.
         senders = (senders & business_ids) or set(business_ids)
@@ -250,7 +258,10 @@ async def handle_inbound(
             client.whatsapp_session_at = now
         if word in OPT_OUT_WORDS or word in OPT_IN_WORDS:
             opted_out = word in OPT_OUT_WORDS
-            if set_opt_out(session, client, channel, opted_out=opted_out, source="inbound_keyword"):
+            changed = await set_opt_out(
+                session, client, channel, opted_out=opted_out, source="inbound_keyword"
+            )
+            if changed:
                 log.info(
                     "client %s opted %s of %s", client.id, "out" if opted_out else "in", channel
                 )

@@ -8,10 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import TwilioCredentials
 
-# An unauthenticated webhook names an AccountSid; at most this many businesses' tokens are
-# tried for it (several may share one Twilio account).
-MAX_SHARED_ACCOUNT = 20
-
 
 class TwilioCredentialsRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -22,14 +18,11 @@ class TwilioCredentialsRepository:
         return (await self.session.scalars(stmt)).one_or_none()
 
     async def for_account(self, account_sid: str) -> Sequence[TwilioCredentials]:
-        """The businesses that use this Twilio account (for checking its webhooks)."""
-        stmt = (
-            select(TwilioCredentials)
-            .where(TwilioCredentials.account_sid == account_sid)
-            .order_by(TwilioCredentials.id)
-            .limit(MAX_SHARED_ACCOUNT)
-        )
-        return (await self.session.scalars(stmt)).all()
+        """Every business that uses this Twilio account (for checking its webhooks). Not
+        capped: a cap would let whoever saves the SID under enough businesses push the
+        real owner out; saving needs the account's own token, so the list stays short."""
+        stmt = select(TwilioCredentials).where(TwilioCredentials.account_sid == account_sid)
+        return (await self.session.scalars(stmt.order_by(TwilioCredentials.id))).all()
 
     async def add(self, credentials: TwilioCredentials) -> TwilioCredentials:
         self.session.add(credentials)

@@ -27,11 +27,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import delete
 
-from core.models import Delivery
+from core.crypto import encrypt
+from core.models import Delivery, TwilioCredentials
 from core.types import utcnow
 from tests.conftest import PASSWORD, Tenant, add_member, register_tenant, superuser_headers
 from tests.fakes.smtp import unused_port
+from tests.fakes.twilio_api import FakeTwilio
 from tests.seed import Seeded, add_reminder
 
 # The password of A's email configuration (never in any answer: tests/api/test_leaks.py).
@@ -40,6 +43,7 @@ EMAIL_CONFIG_PASSWORD = "smtp-config-pass-leak-canary"
 TWILIO_CONFIG_TOKEN = "dec0ded0" * 4
 RIVAL_TWILIO_TOKEN = "0ddba11e" * 4
 TWILIO_PATH = "/api/v1/business/twilio"
+TWILIO_ACCOUNT = "AC" + "ab" * 16
 # Routes on an object that has no id, one per business: deleting it means making it again.
 SINGLETONS = {TWILIO_PATH: ("twilio",)}
 
@@ -287,16 +291,25 @@ class World:
                 await session.commit()
                 self.ids["delivery_id"] = str(delivery.id)
         elif name == "twilio":
-            for tenant, token in (
-                (self.owner, TWILIO_CONFIG_TOKEN),
-                (self.other, RIVAL_TWILIO_TOKEN),
-            ):
-                response = await self.http.put(
-                    TWILIO_PATH,
-                    headers=tenant.headers,
-                    json={"account_sid": "AC" + "ab" * 16, "auth_token": token},
-                )
-                assert response.status_code in (200, 201), response.text
+            # Both businesses use one Twilio account, each with a token of its own (Twilio's
+            # primary and secondary tokens); stored as a saved account is, and the local
+            # Twilio the app checks with knows the account (PUT asks it).
+            twilio = FakeTwilio.serving(self.app.state.settings.TWILIO_API_BASE_URL)
+            twilio.add_account(TWILIO_ACCOUNT, TWILIO_CONFIG_TOKEN)
+            async with self.app.state.sessionmaker() as session:
+                await session.execute(delete(TwilioCredentials))  # made again after a DELETE
+                for tenant, account, token in (
+                    (self.owner, TWILIO_ACCOUNT, TWILIO_CONFIG_TOKEN),
+                    (self.other, TWILIO_ACCOUNT, RIVAL_TWILIO_TOKEN),
+                ):
+                    session.add(
+                        TwilioCredentials(
+                            business_id=uuid.UUID(tenant.business_id),
+                            account_sid=account,
+                            auth_token_encrypted=encrypt(token, self.app.state.settings),
+                        )
+                    )
+                await session.commit()
         elif name == "token":
             self.ids[name] = "not-a-signed-token"
         elif name == "user_id":
@@ -383,7 +396,9 @@ def body_for(world: World, route: tuple[str, str]) -> dict[str, Any]:
         ("PATCH", "/api/v1/email-configurations/{config_id}"): lambda: {
             "json": {"from_name": "Renamed"}
         },
-        ("PUT", TWILIO_PATH): lambda: {"json": {"account_sid": "AC" + "ab" * 16}},
+        ("PUT", TWILIO_PATH): lambda: {
+            "json": {"account_sid": TWILIO_ACCOUNT, "auth_token": TWILIO_CONFIG_TOKEN}
+        },
         ("POST", "/api/v1/templates"): lambda: {
             "json": {"name": f"New {uuid.uuid4().hex[:6]}", "body": "Hi"}
         },

@@ -53,6 +53,14 @@ async def save(http: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> httpx.
     return await http.put(URL, headers=tenant.headers, json=body(**fields))
 
 
+@pytest.fixture(autouse=True)
+def account_in_twilio(twilio_cloud: FakeTwilio) -> None:
+    """The account these tests save exists in the session's (local) Twilio, with its
+    messaging service: saving asks Twilio whether the token opens it."""
+    twilio_cloud.add_account(ACCOUNT, TOKEN)
+    twilio_cloud.add_service(ACCOUNT, SERVICE)
+
+
 async def stored(app: Any, business_id: str) -> TwilioCredentials | None:
     async with app.state.sessionmaker() as session:
         stmt = select(TwilioCredentials).where(
@@ -212,20 +220,39 @@ async def test_the_test_fetches_the_account_and_service_and_sends_nothing(
     assert twilio.messages == []
 
 
-async def test_a_wrong_token_or_service_is_reported_by_stage_without_the_token(
+async def test_a_token_or_service_twilio_refuses_is_422_and_stores_nothing(
     http: httpx.AsyncClient, twilio: FakeTwilio
 ) -> None:
     boss = await register_tenant(http, "Acme")
     wrong = "1234abcd" * 4
-    assert (await save(http, boss, auth_token=wrong)).status_code == 201
+    refused = await save(http, boss, auth_token=wrong)
+    assert refused.status_code == 422, refused.text
+    assert "auth_token" in refused.json()["detail"]
+    assert "401" in refused.json()["detail"]
+    assert wrong not in refused.text
+    assert await stored(http.app, boss.business_id) is None  # type: ignore[attr-defined]
+
+    unknown = "MG" + "00" * 16
+    missing = await save(http, boss, messaging_service_sid=unknown)
+    assert missing.status_code == 422, missing.text
+    assert "messaging_service_sid" in missing.json()["detail"]
+    assert await stored(http.app, boss.business_id) is None  # type: ignore[attr-defined]
+
+
+async def test_a_token_revoked_since_is_reported_by_stage_without_the_token(
+    http: httpx.AsyncClient, twilio: FakeTwilio
+) -> None:
+    boss = await register_tenant(http, "Acme")
+    assert (await save(http, boss, messaging_service_sid=SERVICE)).status_code == 201
+    twilio.add_account(ACCOUNT, "feedface" * 4)  # the owner rotated the token at Twilio
     refused = (await http.post(f"{URL}/test", headers=boss.headers)).json()
     assert refused["ok"] is False
     assert refused["stage"] == "auth"
     assert "401" in refused["error"]
-    assert wrong not in refused["error"]
+    assert TOKEN not in refused["error"]
 
-    unknown = "MG" + "00" * 16
-    assert (await save(http, boss, messaging_service_sid=unknown)).status_code == 200
+    twilio.add_account(ACCOUNT, TOKEN)
+    del twilio.services[SERVICE]  # the service was deleted at Twilio
     missing = (await http.post(f"{URL}/test", headers=boss.headers)).json()
     assert missing["ok"] is False
     assert missing["stage"] == "messaging_service"
@@ -245,17 +272,37 @@ async def test_a_suspended_account_is_not_ok_though_its_token_works(
     assert "suspended" in result["error"]
 
 
-async def test_an_unreachable_twilio_is_a_connect_failure_not_a_500(settings: Settings) -> None:
+async def test_an_unreachable_twilio_is_a_connect_failure_not_a_500(
+    http: httpx.AsyncClient, twilio: FakeTwilio
+) -> None:
+    boss = await register_tenant(http, "Acme")
+    assert (await save(http, boss)).status_code == 201
+    await twilio.stop()  # an outage
+    try:
+        response = await http.post(f"{URL}/test", headers=boss.headers)
+        again = await save(http, boss, messaging_service_sid=SERVICE)
+    finally:
+        await twilio.start()
+    assert response.status_code == 200
+    assert response.json()["ok"] is False
+    assert response.json()["stage"] == "connect"
+    # Saving cannot be checked either: 503, and the stored account is kept as it was.
+    assert again.status_code == 503, again.text
+    row = await stored(http.app, boss.business_id)  # type: ignore[attr-defined]
+    assert row is not None
+    assert row.messaging_service_sid is None
+
+
+async def test_with_twilio_nowhere_to_be_found_nothing_is_saved(settings: Settings) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with app_client(twilio_at(settings, f"http://127.0.0.1:{port}")) as http:
         boss = await register_tenant(http, "Acme")
-        assert (await save(http, boss)).status_code == 201
-        response = await http.post(f"{URL}/test", headers=boss.headers)
-    assert response.status_code == 200
-    assert response.json()["ok"] is False
-    assert response.json()["stage"] == "connect"
+        response = await save(http, boss)
+        assert response.status_code == 503, response.text
+        assert "nothing was saved" in response.json()["detail"]
+        assert await stored(http.app, boss.business_id) is None  # type: ignore[attr-defined]
 
 
 async def test_a_token_no_key_opens_answers_409_not_500(

@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import BasicAuth, web
 from twilio.request_validator import RequestValidator
@@ -182,6 +182,14 @@ class _Scripts:
 
 
 class FakeTwilio:
+    # The fakes listening now, by URL: a test that has only an app's settings finds the
+    # Twilio they point at (`FakeTwilio.serving(settings.TWILIO_API_BASE_URL)`).
+    _serving: ClassVar[dict[str, FakeTwilio]] = {}
+
+    @classmethod
+    def serving(cls, url: str) -> FakeTwilio:
+        return cls._serving[url]
+
     def __init__(self, account_sid: str, auth_token: str, port: int = 0) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -221,12 +229,14 @@ class FakeTwilio:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+        FakeTwilio._serving[self.url] = self
 
     async def stop(self) -> None:
         """Stop listening; messages are kept, and `start()` again listens on the same port."""
         if self._release is not None:
             self._release.set()  # wakes delayed requests so shutdown does not wait for them
         if self._runner is not None:
+            FakeTwilio._serving.pop(self.url, None)
             await self._runner.cleanup()
             self._runner = None
 
