@@ -372,3 +372,40 @@ class TwilioCredentials(IdMixin, TimestampMixin, Base):
     auth_token_encrypted: Mapped[str] = mapped_column(Text)
     # The sender when the business has no sender identity for the channel.
     messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
+
+
+class VerificationSend(IdMixin, Base):
+    """One verification code sent to a sender identity's address or number: the platform
+    sent it on the business's behalf, so it counts in the business's usage, and the sends
+    to one destination or of one business are limited (api/sender_identities/verification)."""
+
+    __tablename__ = "verification_sends"
+    __table_args__ = (
+        Index("ix_verification_sends_destination_sent_at", "destination_digest", "sent_at"),
+        Index("ix_verification_sends_business_id_sent_at", "business_id", "sent_at"),
+    )
+
+    business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    # Not a foreign key: the count must outlive the identity (deleting it resets nothing).
+    identity_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    channel: Mapped[str] = mapped_column(String(20))
+    # An HMAC of the address or number (keyed with SECRET_KEY): who was sent codes is
+    # countable without a second copy of the address.
+    destination_digest: Mapped[str] = mapped_column(String(64))
+    segments: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suppression(IdMixin, Base):
+    """An address or number whose owner opted out of a business's messages on a channel
+    themselves (STOP, the unsubscribe link, the carrier's "unsubscribed"): nothing goes to
+    it on that channel, whichever client record holds it, until its owner opts back in."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("business_id", "channel", "address"),)
+
+    business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(320))  # lower-case email, or E.164
+    source: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

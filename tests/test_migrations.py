@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
@@ -48,3 +49,75 @@ async def test_downgrade_to_base_and_up_again(fresh_url: str) -> None:
     assert await _tables(fresh_url) == set()
     await asyncio.to_thread(migrations.upgrade, fresh_url)
     assert await _tables(fresh_url) == set(Base.metadata.tables)
+
+
+async def test_opt_outs_clients_made_before_suppressions_become_suppressions(
+    fresh_url: str,
+) -> None:
+    """The migration that brings suppressions reads the audit log: an opt-out with a
+    client's source (STOP, the unsubscribe link) suppresses the address; one staff set
+    (no such event), or one the client has since lifted, does not."""
+    import json
+    import uuid
+
+    from sqlalchemy import text
+
+    await asyncio.to_thread(migrations.upgrade, fresh_url, "f3a4b5c6d7e8")
+    sqlite = fresh_url.startswith("sqlite")
+    business, by_stop, by_staff, lifted = (uuid.uuid4() for _ in range(4))
+
+    def key(value: uuid.UUID) -> Any:
+        return value.hex if sqlite else value
+
+    engine = create_engine(fresh_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO businesses (id, name, timezone, default_channels, created_at, "
+                "updated_at) VALUES (:id, 'B', 'UTC', '[\"email\"]', :now, :now)"
+            ),
+            {"id": key(business), "now": "2026-11-01T00:00:00+00:00"},
+        )
+        for client_id, phone, opted in (
+            (by_stop, "+447911000001", ["sms"]),
+            (by_staff, "+447911000002", ["sms"]),
+            (lifted, "+447911000003", []),
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO clients (id, business_id, name, phone, preferred_channels, "
+                    "opted_out_channels, created_at, updated_at) VALUES (:id, :b, 'C', :phone, "
+                    "'[]', :opted, :now, :now)"
+                ),
+                {
+                    "id": key(client_id),
+                    "b": key(business),
+                    "phone": phone,
+                    "opted": json.dumps(opted),
+                    "now": "2026-11-01T00:00:00+00:00",
+                },
+            )
+        for client_id in (by_stop, lifted):
+            await conn.execute(
+                text(
+                    "INSERT INTO app_events (id, business_id, action, subject_type, "
+                    "subject_id, payload, created_at) VALUES (:id, :b, 'client.opted_out', "
+                    "'client', :subject, :payload, :now)"
+                ),
+                {
+                    "id": key(uuid.uuid4()),
+                    "b": key(business),
+                    "subject": str(client_id),
+                    "payload": json.dumps({"channel": "sms", "source": "inbound_keyword"}),
+                    "now": "2026-11-02T00:00:00+00:00",
+                },
+            )
+    await engine.dispose()
+
+    await asyncio.to_thread(migrations.upgrade, fresh_url)
+
+    engine = create_engine(fresh_url)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT channel, address, source FROM suppressions"))).all()
+    await engine.dispose()
+    assert [tuple(row) for row in rows] == [("sms", "+447911000001", "inbound_keyword")]

@@ -22,14 +22,23 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities import build_provider
-from activities.providers import DeliveryFailure, OutgoingMessage, Provider, SandboxProvider
+from activities.providers import (
+    DeliveryFailure,
+    OutgoingMessage,
+    Provider,
+    ProviderResult,
+    SandboxProvider,
+)
 from api.deps import Actor
 from api.errors import BadGateway, BadRequest, ServiceUnavailable, Unprocessable
 from api.throttle import TooManyRequests
 from core.enums import Channel
-from core.models import SenderIdentity
-from core.repositories.sender_identities import SenderIdentityRepository
-from core.settings import MessagingBackend, Settings
+from core.models import SenderIdentity, VerificationSend
+from core.repositories.sender_identities import (
+    SenderIdentityRepository,
+    VerificationSendRepository,
+)
+from core.settings import Settings
 from core.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,7 @@ CODE_DIGITS = 6
 MAX_ATTEMPTS = 5  # wrong tries before a code stops working
 MAX_CODES_PER_WINDOW = 5  # codes sent to one identity per window
 WINDOW = timedelta(hours=1)
+DAY = timedelta(days=1)
 SUBJECT = "Your verification code"
 
 
@@ -76,12 +86,14 @@ def mask(destination: str) -> str:
 def code_provider(settings: Settings, channel: str) -> Provider:
     """The platform's provider for `channel`: the one the worker would send with."""
     return build_provider(settings, channel)
-    backend = settings.SMS_BACKEND if channel == Channel.sms else settings.WHATSAPP_BACKEND
-    if backend == MessagingBackend.twilio:
-        from activities.twilio_messages import TwilioProvider
 
-        return TwilioProvider(settings, channel)
-    return SandboxProvider()
+
+def destination_digest(settings: Settings, destination: str) -> str:
+    """Names a destination for counting, without keeping it: an HMAC keyed for this one
+    purpose, the same for every business that sends it codes."""
+    key = hmac.new(settings.SECRET_KEY.encode(), b"verification-destination-v1", hashlib.sha256)
+    normalised = destination.strip().lower().encode()
+    return hmac.new(key.digest(), normalised, hashlib.sha256).hexdigest()
 
 
 def _destination(identity: SenderIdentity) -> str:
@@ -92,6 +104,49 @@ def _destination(identity: SenderIdentity) -> str:
             "(it sends through a messaging service)"
         )
     return destination
+
+
+@dataclass(frozen=True)
+class _Limit:
+    setting: str  # the setting that holds the number, named in the refusal
+    window: timedelta
+    of_business: bool  # counted for the business, else for the destination
+
+    def most(self, settings: Settings) -> int:
+        return int(getattr(settings, self.setting))
+
+
+_LIMITS = (
+    _Limit("VERIFICATION_CODES_PER_DESTINATION_HOURLY", WINDOW, of_business=False),
+    _Limit("VERIFICATION_CODES_PER_DESTINATION_DAILY", DAY, of_business=False),
+    _Limit("VERIFICATION_CODES_PER_BUSINESS_DAILY", DAY, of_business=True),
+)
+
+
+async def _check_limits(
+    sends: VerificationSendRepository,
+    settings: Settings,
+    digest: str,
+    business_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """429 once a destination or a business has had its codes for the window: deleting and
+    re-creating an identity, or naming the number in another business, resets nothing."""
+    for limit in _LIMITS:
+        if limit.of_business:
+            count, earliest = await sends.window(now - limit.window, business_id=business_id)
+        else:
+            count, earliest = await sends.window(now - limit.window, destination_digest=digest)
+        most = limit.most(settings)
+        if count >= most:
+            wait = max(1, math.ceil(((earliest or now) + limit.window - now).total_seconds()))
+            who = "for this business" if limit.of_business else "to this address or number"
+            per = "hour" if limit.window == WINDOW else "day"
+            raise TooManyRequests(
+                f"At most {most} verification codes a {per} go {who} ({limit.setting}); "
+                f"try again in {wait} seconds",
+                retry_after=wait,
+            )
 
 
 def _check_rate(identity: SenderIdentity, now: datetime) -> None:
@@ -123,10 +178,12 @@ def _message(identity: SenderIdentity, to: str, code: str, minutes: int) -> Outg
     )
 
 
-async def _deliver(settings: Settings, message: OutgoingMessage, identity_id: uuid.UUID) -> None:
+async def _deliver(
+    settings: Settings, message: OutgoingMessage, identity_id: uuid.UUID
+) -> ProviderResult:
     provider = code_provider(settings, message.channel)
     try:
-        await provider.send(message)
+        result = await provider.send(message)
     except DeliveryFailure as exc:
         if exc.retryable:
             raise ServiceUnavailable(
@@ -146,6 +203,7 @@ async def _deliver(settings: Settings, message: OutgoingMessage, identity_id: uu
     if isinstance(provider, SandboxProvider) and not settings.is_production:
         # Nothing left the machine (sandbox backend): the log is the only way to the code.
         log.info("sandbox: verification code for sender identity %s: %s", identity_id, message.body)
+    return result
 
 
 async def send_code(
@@ -156,9 +214,23 @@ async def send_code(
     now = utcnow()
     destination = _destination(identity)
     _check_rate(identity, now)
+    digest = destination_digest(settings, destination)
+    sends = VerificationSendRepository(session)
+    await sends.serialize(digest, str(identity.business_id))
+    await _check_limits(sends, settings, digest, identity.business_id, now)
     code = new_code()
     minutes = settings.VERIFICATION_CODE_MINUTES
-    await _deliver(settings, _message(identity, destination, code, minutes), identity.id)
+    sent = await _deliver(settings, _message(identity, destination, code, minutes), identity.id)
+    sends.add(
+        VerificationSend(
+            business_id=identity.business_id,
+            identity_id=identity.id,
+            channel=identity.channel,
+            destination_digest=digest,
+            segments=sent.segments,
+            sent_at=now,
+        )
+    )
     started = identity.verification_window_started_at
     if started is None or now - started >= WINDOW:
         identity.verification_window_started_at = now

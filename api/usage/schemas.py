@@ -7,7 +7,12 @@ from pydantic import BaseModel, Field
 
 
 class ChannelUsage(BaseModel):
-    messages: int = Field(description="Messages handed to the provider that month.")
+    messages: int = Field(
+        description="Messages handed to the provider that month, verification codes included."
+    )
+    verification_codes: int = Field(
+        0, description="Of those, one-time codes sent to prove a sender identity."
+    )
 
 
 class SmsUsage(ChannelUsage):

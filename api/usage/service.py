@@ -5,6 +5,8 @@ undelivered or failed *and* the provider gave it a message id (`provider_message
 A failure the provider refused (no message id), a skipped or a pending delivery is not
 counted. Its moment is when it was sent (`sent_at`), else when it was made. The month is
 [local midnight of the 1st, local midnight of the next 1st) turned into UTC instants.
+Verification codes sent to prove a sender identity count too (the platform sent them for
+the business), and are also shown on their own.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from api.usage.schemas import (
     UsageRead,
 )
 from core.enums import Channel, DeliveryStatus
-from core.models import Business, Delivery
+from core.models import Business, Delivery, VerificationSend
 
 HANDED_TO_PROVIDER = (
     DeliveryStatus.sent.value,
@@ -77,15 +79,17 @@ def parse_month(value: str | None, zone: str = "UTC", now: datetime | None = Non
 
 
 def _empty() -> dict[str, list[int]]:
-    return {channel.value: [0, 0] for channel in Channel}
+    """Per channel: [messages, segments, verification codes]."""
+    return {channel.value: [0, 0, 0] for channel in Channel}
 
 
 def _read(month: Month, zone: str, counts: dict[str, list[int]]) -> UsageRead:
     starts, ends = month.bounds(zone)
+    email, sms, whatsapp = (counts[c.value] for c in (Channel.email, Channel.sms, Channel.whatsapp))
     by_channel = UsageByChannel(
-        email=ChannelUsage(messages=counts["email"][0]),
-        sms=SmsUsage(messages=counts["sms"][0], segments=counts["sms"][1]),
-        whatsapp=ChannelUsage(messages=counts["whatsapp"][0]),
+        email=ChannelUsage(messages=email[0], verification_codes=email[2]),
+        sms=SmsUsage(messages=sms[0], segments=sms[1], verification_codes=sms[2]),
+        whatsapp=ChannelUsage(messages=whatsapp[0], verification_codes=whatsapp[2]),
     )
     return UsageRead(
         month=str(month),
@@ -123,8 +127,27 @@ async def _counts(
     )
     found: dict[uuid.UUID, dict[str, list[int]]] = defaultdict(_empty)
     for business_id, channel, messages, segments in (await session.execute(stmt)).all():
-        found[business_id].setdefault(channel, [0, 0])
-        found[business_id][channel] = [int(messages), int(segments or 0)]
+        found[business_id].setdefault(channel, [0, 0, 0])
+        found[business_id][channel][:2] = [int(messages), int(segments or 0)]
+    codes = (
+        select(
+            VerificationSend.business_id,
+            VerificationSend.channel,
+            func.count(),
+            func.coalesce(func.sum(VerificationSend.segments), 0),
+        )
+        .where(
+            VerificationSend.business_id.in_(business_ids),
+            VerificationSend.sent_at >= starts,
+            VerificationSend.sent_at < ends,
+        )
+        .group_by(VerificationSend.business_id, VerificationSend.channel)
+    )
+    for business_id, channel, sent, segments in (await session.execute(codes)).all():
+        counts = found[business_id].setdefault(channel, [0, 0, 0])
+        counts[0] += int(sent)
+        counts[1] += int(segments or 0)
+        counts[2] += int(sent)
     return found
 
 

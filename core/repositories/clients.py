@@ -4,11 +4,13 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core.models import Client, ClientTag
+from core.models import Client, ClientTag, Suppression
 from core.repositories.base import escape_like, paginate
 
 # Stay well under SQLite's bound-parameter limit when looking up a whole import file.
@@ -125,3 +127,49 @@ def client_matches(search: str) -> ColumnElement[bool]:
             Client.whatsapp.like(compact_pattern, escape="\\"),
         ]
     return or_(*conditions)
+
+
+class SuppressionRepository:
+    """Addresses whose owners opted out of a business's channel themselves."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, business_id: uuid.UUID, channel: str, address: str, source: str) -> None:
+        """Suppress the address (again is harmless: the first source is kept)."""
+        insert = (
+            pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        )
+        stmt = insert(Suppression).values(
+            id=uuid.uuid4(),
+            business_id=business_id,
+            channel=channel,
+            address=address,
+            source=source,
+        )
+        await self.session.execute(stmt.on_conflict_do_nothing())
+
+    async def remove(self, business_id: uuid.UUID, channel: str, address: str) -> None:
+        await self.session.execute(
+            delete(Suppression).where(
+                Suppression.business_id == business_id,
+                Suppression.channel == channel,
+                Suppression.address == address,
+            )
+        )
+
+    async def find(
+        self, business_id: uuid.UUID, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Suppression]:
+        """The suppressions among (channel, address) pairs, by pair."""
+        wanted = sorted(set(pairs))
+        found: dict[tuple[str, str], Suppression] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            stmt = select(Suppression).where(
+                Suppression.business_id == business_id,
+                tuple_(Suppression.channel, Suppression.address).in_(chunk),
+            )
+            for row in await self.session.scalars(stmt):
+                found[(row.channel, row.address)] = row
+        return found

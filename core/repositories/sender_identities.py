@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import SenderIdentity
+from core.models import SenderIdentity, VerificationSend
 from core.repositories.base import paginate
 
 
@@ -109,3 +109,43 @@ class SenderIdentityRepository:
         result = await self.session.execute(stmt)
         await self.session.refresh(identity)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class VerificationSendRepository:
+    """Verification codes sent: counted per destination and per business for the limits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def serialize(self, *keys: str) -> None:
+        """Make parallel sends for the same keys take turns until the transaction ends
+        (PostgreSQL advisory locks; SQLite has one writer anyway), so that two requests
+        cannot both pass a limit with one send left."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for key in sorted(keys):  # one order everywhere: no deadlock between two requests
+            await self.session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
+            )
+
+    async def window(
+        self,
+        since: datetime,
+        *,
+        destination_digest: str | None = None,
+        business_id: uuid.UUID | None = None,
+    ) -> tuple[int, datetime | None]:
+        """How many codes went out since `since` to the destination or for the business,
+        and when the earliest of them did."""
+        stmt = select(func.count(), func.min(VerificationSend.sent_at)).where(
+            VerificationSend.sent_at >= since
+        )
+        if destination_digest is not None:
+            stmt = stmt.where(VerificationSend.destination_digest == destination_digest)
+        if business_id is not None:
+            stmt = stmt.where(VerificationSend.business_id == business_id)
+        count, earliest = (await self.session.execute(stmt)).one()
+        return int(count), earliest
+
+    def add(self, send: VerificationSend) -> None:
+        self.session.add(send)

@@ -88,13 +88,17 @@ async def test_usage_counts_messages_handed_to_a_provider_by_channel(
     assert body["month"] == "2026-07"
     assert body["timezone"] == "Europe/London"
     assert body["by_channel"] == {
-        "email": {"messages": 4},
-        "sms": {"messages": 3, "segments": 5},
-        "whatsapp": {"messages": 1},
+        "email": {"messages": 4, "verification_codes": 0},
+        "sms": {"messages": 3, "segments": 5, "verification_codes": 0},
+        "whatsapp": {"messages": 1, "verification_codes": 0},
     }
     assert body["total_messages"] == 8
     rival_body = await usage(client, other_owner.headers, "2026-07")
-    assert rival_body["by_channel"]["sms"] == {"messages": 1, "segments": 4}
+    assert rival_body["by_channel"]["sms"] == {
+        "messages": 1,
+        "segments": 4,
+        "verification_codes": 0,
+    }
     assert rival_body["total_messages"] == 1
 
 
@@ -140,7 +144,7 @@ async def test_superusers_see_one_business_or_every_business(
     await add_sent(app, other_owner, await add_reminder(app, other_owner), channel="whatsapp")
     root = await superuser_headers(app, client)
     one = await usage(client, {**root, "X-Business-Id": owner.business_id}, "2026-07")
-    assert one["by_channel"]["sms"] == {"messages": 1, "segments": 2}
+    assert one["by_channel"]["sms"] == {"messages": 1, "segments": 2, "verification_codes": 0}
     listing = await client.get("/api/v1/admin/usage", headers=root, params={"month": "2026-07"})
     assert listing.status_code == 200, listing.text
     rows = {row["business_id"]: row for row in listing.json()["items"]}
@@ -198,4 +202,8 @@ async def test_a_twilio_send_stores_its_segments_and_they_are_billed(
     body_usage = await usage(
         client, owner.headers, stored.sent_at.astimezone(LONDON).strftime("%Y-%m")
     )
-    assert body_usage["by_channel"]["sms"] == {"messages": 1, "segments": 2}
+    assert body_usage["by_channel"]["sms"] == {
+        "messages": 1,
+        "segments": 2,
+        "verification_codes": 0,
+    }
