@@ -32,7 +32,7 @@ from core.repositories.sender_identities import SenderIdentityRepository
 from core.settings import Settings
 from core.templating import TemplateProblem
 from core.types import utcnow
-from core.unsubscribe import set_opt_out
+from core.unsubscribe import is_suppressed, set_opt_out
 from workflows.contracts import SendRequest, SendResult
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ class DeliveryBook:
                 return result_of(delivery)  # settled by an earlier attempt
             if delivery.send_started_at is not None:
                 return await self._outcome_unknown(session, delivery)
-            message = self._prepare(delivery, parts, request)
+            suppressed = await is_suppressed(session, parts.client, request.channel)
+            message = await self._prepare(delivery, parts, request, suppressed)
             await session.commit()
             if message is None:
                 return result_of(delivery)
@@ -165,19 +166,27 @@ class DeliveryBook:
         await session.refresh(client, ["tag_rows"])
         return Parts(reminder, client, business, template, sender)
 
-    def _prepare(
-        self, delivery: Delivery, parts: Parts, request: SendRequest
+    async def _prepare(
+        self, delivery: Delivery, parts: Parts, request: SendRequest, suppressed: bool
     ) -> OutgoingMessage | None:
-        """Decide whether to send, and what; None when the delivery is settled without it."""
+        """Decide whether to send, and what; None when the delivery is settled without it.
+        `suppressed`: the client's address opted out itself (maybe on another record).
+        The text renders on the render threads, so the worker's event loop goes on with
+        other deliveries meanwhile."""
         client, channel = parts.client, request.channel
         if channel in (client.opted_out_channels or []):
             mark_skipped(delivery, "opted_out", f"client opted out of {channel}")
+            return None
+        if suppressed:
+            mark_skipped(
+                delivery, "opted_out", f"the client's {channel} address opted out of this business"
+            )
             return None
         if not address_for(client, channel):
             mark_skipped(delivery, "no_address", f"client has no address for {channel}")
             return None
         try:
-            message = compose(
+            message = await compose(
                 parts,
                 channel,
                 str(delivery.id),
@@ -336,7 +345,7 @@ class DeliveryBook:
                 payload={"channel": delivery.channel, "code": failure.code},
             )
         if failure.opt_out:
-            set_opt_out(
+            await set_opt_out(
                 session,
                 client,
                 delivery.channel,

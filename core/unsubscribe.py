@@ -1,5 +1,10 @@
 """Opting clients out: signed one-click unsubscribe links (List-Unsubscribe, RFC 8058),
-and the one way an opt-out or opt-in is recorded, whatever its source.
+and the one way a client's own opt-out or opt-in is recorded, whatever its source.
+
+What a client does themselves (STOP, the unsubscribe link, a carrier's "unsubscribed")
+also suppresses their address or number in the business: only they can lift it (START,
+or the link's page again). Staff cannot clear it by editing or importing the client, and
+a new client record with that address starts opted out (api/clients/service.py).
 
 A token is the client id, the channel and a truncated HMAC-SHA256 tag, base64url-encoded
 without padding: about 50 characters, no expiry (a link in an old email must keep working),
@@ -21,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.enums import Channel
 from core.events import record_event
 from core.models import Business, Client
+from core.repositories.clients import SuppressionRepository
 from core.settings import Settings
 
 _PURPOSE = b"unsubscribe-link-v1"
@@ -77,11 +83,29 @@ def unsubscribe_url(settings: Settings, client_id: uuid.UUID, channel: str) -> s
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/unsubscribe/{token}"
 
 
-def set_opt_out(
+def address_for(client: Client, channel: str) -> str | None:
+    """Where a message on `channel` goes, as suppressions key it (emails lower-cased)."""
+    address = {
+        "email": client.email,
+        "sms": client.phone,
+        "whatsapp": client.whatsapp or client.phone,
+    }[channel]
+    return address.lower() if address and channel == Channel.email else address
+
+
+async def set_opt_out(
     session: AsyncSession, client: Client, channel: str, *, opted_out: bool, source: str
 ) -> bool:
-    """Opt the client out of (or back into) `channel`, with an audit event in the same
-    transaction. Returns whether anything changed; doing it twice records one event."""
+    """Opt the client out of (or back into) `channel` at their own request, suppressing
+    (or freeing) their address too, with an audit event in the same transaction. Returns
+    whether the client changed; doing it twice records one event."""
+    address = address_for(client, channel)
+    if address:
+        suppressions = SuppressionRepository(session)
+        if opted_out:
+            await suppressions.add(client.business_id, channel, address, source)
+        else:
+            await suppressions.remove(client.business_id, channel, address)
     current = list(client.opted_out_channels or [])
     if (channel in current) == opted_out:
         return False
@@ -124,3 +148,38 @@ async def load_target(
         return None
     business = await session.get(Business, client.business_id)
     return UnsubscribeTarget(client, business.name if business else "", channel)
+
+
+async def is_suppressed(session: AsyncSession, client: Client, channel: str) -> bool:
+    """Whether the client's address on `channel` opted out of the business themselves (on
+    this record or another one that held the address)."""
+    address = address_for(client, channel)
+    if not address:
+        return False
+    found = await SuppressionRepository(session).find(client.business_id, [(channel, address)])
+    return bool(found)
+
+
+async def suppressed_channels(
+    session: AsyncSession, clients: list[Client]
+) -> dict[Client, set[str]]:
+    """For each client, the channels whose address its owner opted out of themselves."""
+    found: dict[Client, set[str]] = {}
+    by_business: dict[uuid.UUID, list[Client]] = {}
+    for client in clients:
+        by_business.setdefault(client.business_id, []).append(client)
+    for business_id, members in by_business.items():
+        pairs = {
+            (channel.value, address)
+            for client in members
+            for channel in Channel
+            if (address := address_for(client, channel.value))
+        }
+        rows = await SuppressionRepository(session).find(business_id, pairs)
+        for client in members:
+            found[client] = {
+                channel.value
+                for channel in Channel
+                if (channel.value, address_for(client, channel.value)) in rows
+            }
+    return found

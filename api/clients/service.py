@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.clients import optouts
 from api.clients.schemas import ClientCreate, ClientUpdate, ImportResult, ImportRow
 from api.deps import Actor
 from api.errors import Conflict, PayloadTooLarge, Unprocessable
@@ -55,7 +56,11 @@ async def create_client(session: AsyncSession, actor: Actor, data: ClientCreate)
     clients = ClientRepository(session)
     if data.external_ref and await clients.external_ref_taken(actor.business_id, data.external_ref):
         raise _ref_conflict(data.external_ref)
-    client = await clients.add(_new_client(actor.business_id, data))
+    client = _new_client(actor.business_id, data)
+    optouts.record_changes(session, actor, client, before=[])
+    pairs = optouts.pairs_of([client])
+    optouts.enforce(client, await optouts.suppressed_pairs(session, actor, pairs))
+    client = await clients.add(client)
     _record(session, actor, "client.created", client, name=client.name)
     return client
 
@@ -74,7 +79,14 @@ async def update_client(
         )
         if taken:
             raise _ref_conflict(ref)
+    before = list(client.opted_out_channels or [])
     _apply(client, changes)
+    suppressed = await optouts.suppressed_pairs(session, actor, optouts.pairs_of([client]))
+    problem = optouts.lifted_by_staff(client, before, suppressed)
+    if problem:
+        raise Unprocessable(problem)  # the request fails: nothing applied is committed
+    optouts.record_changes(session, actor, client, before)
+    optouts.enforce(client, suppressed)
     if changes:
         # A change to tags alone touches no column of `clients`, so onupdate would not fire.
         client.updated_at = utcnow()
@@ -215,11 +227,13 @@ class _Importer:
     the same file updates the client an earlier row created instead of duplicating it.
     """
 
-    def __init__(self, session: AsyncSession, business_id: uuid.UUID) -> None:
+    def __init__(self, session: AsyncSession, actor: Actor) -> None:
         self.session = session
-        self.business_id = business_id
+        self.actor = actor
+        self.business_id = actor.business_id
         self.by_ref: dict[str, Client] = {}
         self.by_email: dict[str, list[Client]] = {}
+        self.suppressed: set[optouts.Pair] = set()
 
     def _index(self, client: Client, old_email: str | None = None) -> None:
         if old_email is not None and old_email != client.email:
@@ -240,6 +254,12 @@ class _Importer:
             self._index(client)
         for client in await repo.find_by_emails(self.business_id, emails):
             self._index(client)
+        known = {*self.by_ref.values(), *(c for same in self.by_email.values() for c in same)}
+        incoming = [
+            Client(**data.model_dump(include={"email", "phone", "whatsapp"})) for data in valid
+        ]
+        pairs = optouts.pairs_of([*known, *incoming])
+        self.suppressed = await optouts.suppressed_pairs(self.session, self.actor, pairs)
 
     def _match(self, data: ClientCreate) -> Client | None:
         if data.external_ref and data.external_ref in self.by_ref:
@@ -268,15 +288,33 @@ class _Importer:
             return ImportRow(row=row.number, status="rejected", errors=[str(exc)])
         if client is None:
             client = _new_client(self.business_id, row.data)
+            optouts.record_changes(self.session, self.actor, client, before=[])
+            optouts.enforce(client, self.suppressed)
             self.session.add(client)
             self._index(client)
             return ImportRow(row=row.number, status="created", client_id=client.id)
-        old_email = client.email
         # Only the cells filled in change an existing client; blank cells keep its values.
-        _apply(client, row.data.model_dump(include=row.data.model_fields_set))
+        changes = row.data.model_dump(include=row.data.model_fields_set)
+        problem = self._lifts_a_client_opt_out(client, changes)
+        if problem:
+            return ImportRow(row=row.number, status="rejected", errors=[problem])
+        old_email, before = client.email, list(client.opted_out_channels or [])
+        _apply(client, changes)
+        optouts.record_changes(self.session, self.actor, client, before)
+        optouts.enforce(client, self.suppressed)
         client.updated_at = utcnow()
         self._index(client, old_email)
         return ImportRow(row=row.number, status="updated", client_id=client.id)
+
+    def _lifts_a_client_opt_out(self, client: Client, changes: dict[str, Any]) -> str | None:
+        """The row, applied, would lift an opt-out the client made: checked on a copy, so
+        a rejected row changes nothing."""
+        fields = ("email", "phone", "whatsapp", "opted_out_channels")
+        after = Client(**{name: changes.get(name, getattr(client, name)) for name in fields})
+        after.opted_out_channels = [str(c) for c in after.opted_out_channels or []]
+        return optouts.lifted_by_staff(
+            after, list(client.opted_out_channels or []), self.suppressed
+        )
 
 
 async def import_clients(
@@ -290,7 +328,7 @@ async def import_clients(
         )
     for row in rows:
         _validate(row)
-    importer = _Importer(session, actor.business_id)
+    importer = _Importer(session, actor)
     await importer.preload(rows)
     results = [importer.apply(row) for row in rows]
     await session.flush()

@@ -2,15 +2,16 @@
 
 GET only shows a confirmation page, because mail scanners open links; POST, from that page
 or from the mail client's own unsubscribe button, opts the client out. The signed token in
-the path is the only credential.
+the path is the only credential. Once unsubscribed, the page offers to subscribe again: the
+client's own way back, since the business's staff cannot lift a client's opt-out.
 """
 
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Form, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
@@ -62,7 +63,12 @@ CONFIRM = """<p>Stop receiving {channel} reminders from <strong>{business}</stro
 <input type="hidden" name="List-Unsubscribe" value="One-Click">
 <button type="submit">Unsubscribe</button>
 </form>"""
-DONE = "<p>You will no longer receive {channel} reminders from <strong>{business}</strong>.</p>"
+DONE = """<p>You will no longer receive {channel} reminders from <strong>{business}</strong>.</p>
+<form method="post">
+<input type="hidden" name="action" value="resubscribe">
+<button type="submit">Subscribe again</button>
+</form>"""
+RESUBSCRIBED = "<p>You will receive {channel} reminders from <strong>{business}</strong> again.</p>"
 
 
 def _page(template: str, target: UnsubscribeTarget) -> HTMLResponse:
@@ -85,11 +91,24 @@ async def confirm_unsubscribe(
 
 
 @router.post("/{token}", response_class=Response, responses=PAGE_RESPONSE)
-async def unsubscribe(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """Opt the client out of the link's channel (one-click; doing it again is harmless)."""
+async def unsubscribe(
+    token: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    action: Annotated[str | None, Form(max_length=20)] = None,
+) -> HTMLResponse:
+    """Opt the client out of the link's channel (one-click; doing it again is harmless), or
+    back in with `action=resubscribe` from the page."""
     target = await load_target(session, settings.SECRET_KEY, token, for_update=True)
     if target is None:
         raise NotFound(INVALID_LINK)
-    set_opt_out(session, target.client, target.channel, opted_out=True, source="unsubscribe_link")
+    back = action == "resubscribe"
+    await set_opt_out(
+        session,
+        target.client,
+        target.channel,
+        opted_out=not back,
+        source="unsubscribe_link_resubscribed" if back else "unsubscribe_link",
+    )
     await session.commit()
-    return _page(DONE, target)
+    return _page(RESUBSCRIBED if back else DONE, target)

@@ -163,7 +163,7 @@ async def test_semicolon_separated_file_is_read(client: httpx.AsyncClient, owner
 
 
 async def test_row_numbers_are_file_lines(client: httpx.AsyncClient, owner: Tenant) -> None:
-    csv_text = 'name,phone\n\nAnn,\n"Multi\nLine",\nBad,123\n'
+    csv_text = 'name,external_ref,phone\n\nAnn,,\nMulti,"A\nB",\nBad,,123\n'
     rows = (await _upload(client, owner, csv_text)).json()["rows"]
     assert [(r["row"], r["status"]) for r in rows] == [
         (3, "created"),

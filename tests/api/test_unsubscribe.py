@@ -3,6 +3,7 @@ opts out."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -30,9 +31,11 @@ def link(settings: Settings, client_id: str, channel: str = "email") -> str:
 
 
 async def opt_out_events(app: Any) -> int:
+    """Opt-outs the client made (staff's own, when they add a client opted out, apart)."""
     async with app.state.engine.connect() as conn:
-        query = text("SELECT COUNT(*) FROM app_events WHERE action = 'client.opted_out'")
-        return int((await conn.execute(query)).scalar_one())
+        query = text("SELECT payload FROM app_events WHERE action = 'client.opted_out'")
+        payloads = [json.loads(p) if isinstance(p, str) else p for p in await conn.scalars(query)]
+        return sum(payload.get("source") != "staff" for payload in payloads)
 
 
 # -- tokens --------------------------------------------------------------------------------

@@ -20,8 +20,10 @@ from sqlalchemy import select
 
 from api.reminders.history import fetch_runs
 from core.crypto import encrypt
+from core.models import Client as ClientRow
 from core.models import EmailConfiguration, Reminder
 from core.settings import Settings
+from core.unsubscribe import set_opt_out
 from tests.fakes.smtp import FakeSmtpServer
 from tests.seed import (
     BOB,
@@ -160,3 +162,85 @@ async def test_a_wrong_password_fails_the_delivery_at_once_with_smtp_auth(
     assert delivery.attempts == 1  # not retried: a retry cannot fix a wrong password
     assert world.own.messages == []
     assert world.platform.messages == []  # never quietly sent another way
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_business_server_at_a_private_address_is_never_connected_to(
+    world: World, host: str
+) -> None:
+    """As in production (public addresses only): a configuration whose host is, or now
+    resolves to, a private address fails its delivery without a connection to it."""
+    async with world.x.sessionmaker() as session:
+        stmt = select(EmailConfiguration).where(
+            EmailConfiguration.business_id == world.x.business_id
+        )
+        (await session.scalars(stmt)).one().host = host
+        await session.commit()
+    world.settings = world.settings.model_copy(update={"ALLOW_PRIVATE_DESTINATIONS": False})
+    row = await world.reminder(world.x, "From X")
+    await world.run(row)
+
+    [delivery] = await deliveries_of(world.x, row)
+    assert (delivery.status, delivery.error_code) == ("failed", "destination_refused")
+    assert "public internet" in (delivery.error_message or "")
+    assert world.own.attempts == 0
+    assert world.own.auth_attempts == []
+    assert world.platform.messages == []  # never quietly sent another way
+
+
+async def test_a_business_server_refusal_is_recorded_without_its_words(world: World) -> None:
+    world.own.fail_next(1, 554, "5.7.1 SECRET-PEER-TEXT of an internal service", at="mail")
+    row = await world.reminder(world.x, "From X")
+    await world.run(row)
+
+    [delivery] = await deliveries_of(world.x, row)
+    assert (delivery.status, delivery.error_code) == ("failed", "smtp_554")
+    assert "554" in (delivery.error_message or "")
+    assert "SECRET-PEER-TEXT" not in (delivery.error_message or "")
+
+
+async def test_a_stored_from_name_with_a_line_break_is_sent_on_one_line(world: World) -> None:
+    """A row from before names had to be one line: the send neither fails after its claim
+    (an unknown outcome) nor carries an injected header."""
+    async with world.x.sessionmaker() as session:
+        stmt = select(EmailConfiguration).where(
+            EmailConfiguration.business_id == world.x.business_id
+        )
+        (await session.scalars(stmt)).one().from_name = "X\r\nBcc: victim@elsewhere.example"
+        await session.commit()
+    row = await world.reminder(world.x, "Subject\r\nBcc: victim@elsewhere.example")
+    await world.run(row)
+
+    [delivery] = await deliveries_of(world.x, row)
+    assert delivery.status == "sent", delivery.error_message
+    [message] = world.own.messages
+    assert message.rcpt_tos == (BOB["email"],)
+    assert message.message["Bcc"] is None
+    assert "\n" not in message.message["Subject"]
+
+
+async def test_no_email_goes_to_an_address_that_unsubscribed_on_another_record(
+    world: World,
+) -> None:
+    """Bob unsubscribed; staff then added him again as a second client record (the
+    suppression of his address follows him there): the reminder to the new record sends
+    nothing."""
+    async with world.y.sessionmaker() as session:
+        bob = await session.get(ClientRow, world.y.client_id)
+        assert bob is not None
+        await set_opt_out(session, bob, "email", opted_out=True, source="unsubscribe_link")
+        again = ClientRow(business_id=world.y.business_id, name="Bob B.", email="BOB@example.com")
+        session.add(again)
+        await session.commit()
+    now = (await world.env.get_current_time()).astimezone(UTC)
+    row = await add_reminder(
+        world.y,
+        {"kind": "once", "at": (now + timedelta(hours=1)).isoformat()},
+        body="Hi {{ client.name }}",
+        client_ids=[str(again.id)],
+    )
+    await world.run(row)
+
+    [delivery] = await deliveries_of(world.y, row)
+    assert (delivery.status, delivery.error_code) == ("skipped", "opted_out")
+    assert world.platform.messages == []
