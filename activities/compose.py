@@ -8,10 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from activities.providers import OutgoingMessage
-from core.messages import business_context, client_context, reminder_context, render_message
+from core.messages import (
+    VARIABLES_FIELD,
+    business_context,
+    client_context,
+    message_sources,
+    reminder_context,
+)
 from core.models import Business, Client, Reminder, SenderIdentity, Template
 from core.settings import Settings
-from core.templating import render
+from core.templating import render_async
 from core.unsubscribe import unsubscribe_url
 from workflows import schedule as schedules
 
@@ -38,7 +44,7 @@ class Parts:
     sender: SenderIdentity | None
 
 
-def compose(
+async def compose(
     parts: Parts,
     channel: str,
     delivery_id: str,
@@ -50,14 +56,16 @@ def compose(
     reminder, client = parts.reminder, parts.client
     address = address_for(client, channel)
     assert address is not None  # the caller skips clients without one
-    context: dict[str, Any] = {
-        "client": client_context(client, client.tags),
-        "reminder": reminder_context(reminder, schedules.due_at(reminder.schedule), scheduled_for),
-        "business": business_context(parts.business),
-    }
-    subject, body = render_message(reminder, parts.template, context)
+    approved = bool(
+        channel == "whatsapp" and reminder.whatsapp_content_sid and not in_session(client, now)
+    )
+    text = await _render_text(parts, scheduled_for, approved)
     message = OutgoingMessage(
-        channel=channel, to=address, subject=subject, body=body, delivery_id=delivery_id
+        channel=channel,
+        to=address,
+        subject=text.get("subject", reminder.title),
+        body=text["body"],
+        delivery_id=delivery_id,
     )
     sender = usable_sender(parts.sender, settings)
     if channel == "email":
@@ -76,13 +84,33 @@ def compose(
         message.messaging_service_sid = sender.messaging_service_sid
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     message.status_callback = f"{base}{STATUS_CALLBACK_PATH}?delivery_id={delivery_id}"
-    if channel == "whatsapp" and reminder.whatsapp_content_sid and not in_session(client, now):
+    if approved:
         message.content_sid = reminder.whatsapp_content_sid
         message.content_variables = {
-            name: render(source, context, f"whatsapp_content_variables.{name}")
-            for name, source in (reminder.whatsapp_content_variables or {}).items()
+            name.removeprefix(VARIABLES_FIELD): value
+            for name, value in text.items()
+            if name.startswith(VARIABLES_FIELD)
         }
     return message
+
+
+async def _render_text(
+    parts: Parts, scheduled_for: datetime, approved_template: bool
+) -> dict[str, str]:
+    """Subject, body and, for an approved WhatsApp template, each variable (named with
+    VARIABLES_FIELD), rendered on the render threads from plain values read here: the ORM
+    rows never leave the event loop."""
+    reminder = parts.reminder
+    context: dict[str, Any] = {
+        "client": client_context(parts.client, parts.client.tags),
+        "reminder": reminder_context(reminder, schedules.due_at(reminder.schedule), scheduled_for),
+        "business": business_context(parts.business),
+    }
+    sources = message_sources(reminder, parts.template)
+    if approved_template:
+        variables = reminder.whatsapp_content_variables or {}
+        sources |= {VARIABLES_FIELD + name: source for name, source in variables.items()}
+    return await render_async(sources, context)
 
 
 def usable_sender(sender: SenderIdentity | None, settings: Settings) -> SenderIdentity | None:

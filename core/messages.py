@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from core.models import Business, Client, Reminder, Template
-from core.templating import render
+
+# How errors name a WhatsApp template variable: this prefix and the variable's name.
+VARIABLES_FIELD = "whatsapp_content_variables."
 
 
 def client_context(client: Client, tags: list[str] | None = None) -> dict[str, Any]:
@@ -39,16 +41,13 @@ def business_context(business: Business) -> dict[str, Any]:
     return {"name": business.name, "timezone": business.timezone}
 
 
-def render_message(
-    reminder: Reminder, template: Template | None, context: dict[str, Any]
-) -> tuple[str | None, str]:
-    """The subject and body for one client; TemplateProblem if the template breaks."""
-    subject_src = reminder.subject if reminder.subject is not None else None
-    body_src = reminder.body
+def message_sources(reminder: Reminder, template: Template | None) -> dict[str, str]:
+    """The template text of a message's body and, when it has one, its subject: the
+    reminder's own, else its template's; a message without a body says the title."""
+    subject, body = reminder.subject, reminder.body
     if template is not None:
-        subject_src = subject_src if subject_src is not None else template.subject
-        body_src = body_src if body_src is not None else template.body
-    if body_src is None:
-        body_src = reminder.title
-    subject = render(subject_src, context, "subject") if subject_src else reminder.title
-    return subject, render(body_src, context, "body")
+        subject = subject if subject is not None else template.subject
+        body = body if body is not None else template.body
+    sources = {"subject": subject} if subject else {}
+    sources["body"] = body if body is not None else reminder.title
+    return sources

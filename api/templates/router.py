@@ -53,7 +53,7 @@ async def list_templates(
 async def create_template(
     data: TemplateCreate, actor: CurrentActor, session: SessionDep
 ) -> TemplateRead:
-    """Save a template; a syntax error is refused with its line."""
+    """Save a template; text that does not render once with sample values is refused."""
     template = await service.create_template(session, actor, data)
     await session.commit()
     return TemplateRead.model_validate(template)
@@ -77,7 +77,7 @@ async def read_template(template: TemplateDep) -> TemplateRead:
 async def update_template(
     data: TemplateUpdate, actor: CurrentActor, template: TemplateDep, session: SessionDep
 ) -> TemplateRead:
-    """Change a template; a syntax error is refused with its line."""
+    """Change a template; text that does not render once with sample values is refused."""
     template = await service.update_template(session, actor, template, data)
     await session.commit()
     return TemplateRead.model_validate(template)

@@ -1,23 +1,28 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Actor
 from api.errors import Conflict, NotFound, Unprocessable
 from api.templates.schemas import PreviewRequest, PreviewResponse, TemplateCreate, TemplateUpdate
-from core.messages import business_context, client_context
-from core.models import Business, Template
+from api.throttle import TooManyRequests
+from core.messages import (
+    VARIABLES_FIELD,
+    business_context,
+    client_context,
+    reminder_context,
+)
+from core.models import Business, Client, Reminder, Template
 from core.repositories.clients import ClientRepository
 from core.repositories.templates import TemplateRepository
-from core.templating import TemplateProblem, check_syntax, render
+from core.templating import RenderBusy, TemplateProblem, render_async
 from core.types import utcnow
-
-T = TypeVar("T")
+from workflows import schedule as schedules
 
 
 class TemplateInvalid(Unprocessable):
@@ -32,29 +37,35 @@ class TemplateInvalid(Unprocessable):
         return {"detail": self.detail, "line": self.line, "field": self.field}
 
 
-def _guarded(run: Callable[[], T]) -> T:
+async def _rendered(
+    sources: Mapping[str, str], context: dict[str, Any], business_id: uuid.UUID
+) -> dict[str, str]:
+    """Rendered on the render threads, one of the business's renders at a time."""
     try:
-        return run()
+        return await render_async(sources, context, owner=str(business_id))
     except TemplateProblem as problem:
         raise TemplateInvalid(problem) from None
+    except RenderBusy:
+        raise TooManyRequests(
+            "This business already has several texts rendering; try again in a moment",
+            retry_after=1,
+        ) from None
 
 
-def _render(source: str, context: dict[str, Any], field: str) -> str:
-    return _guarded(lambda: render(source, context, field))
-
-
-def check_template(
-    subject: str | None, body: str | None, variables: dict[str, str] | None = None
+async def trial_render(
+    business_id: uuid.UUID,
+    context: dict[str, Any],
+    subject: str | None,
+    body: str | None,
+    variables: dict[str, str] | None = None,
 ) -> None:
-    if subject is not None:
-        _guarded(lambda: check_syntax(subject, "subject"))
-    if body is not None:
-        _guarded(lambda: check_syntax(body, "body"))
-    for name, value in (variables or {}).items():
-        try:
-            check_syntax(value, f"whatsapp_content_variables.{name}")
-        except TemplateProblem as problem:
-            raise TemplateInvalid(problem) from None
+    """Render the text about to be saved once, as a send would: text that breaks or passes
+    a limit of the sandbox is refused here (422, with its field and line), not at send."""
+    sources = {"subject": subject, "body": body}
+    sources |= {VARIABLES_FIELD + name: value for name, value in (variables or {}).items()}
+    given = {field: source for field, source in sources.items() if source is not None}
+    if given:
+        await _rendered(given, context, business_id)
 
 
 async def get_template(session: AsyncSession, actor: Actor, template_id: uuid.UUID) -> Template:
@@ -76,7 +87,7 @@ def _record(
 
 
 async def create_template(session: AsyncSession, actor: Actor, data: TemplateCreate) -> Template:
-    check_template(data.subject, data.body)
+    await trial_render(actor.business_id, sample_context(actor.business), data.subject, data.body)
     await _ensure_name_free(session, actor, data.name)
     template = await TemplateRepository(session).add(
         Template(
@@ -98,7 +109,12 @@ async def update_template(
     for required in ("name", "body"):
         if required in changes and changes[required] is None:
             raise Unprocessable(f"{required} cannot be null")
-    check_template(changes.get("subject"), changes.get("body"))
+    await trial_render(
+        actor.business_id,
+        sample_context(actor.business),
+        changes.get("subject"),
+        changes.get("body"),
+    )
     if changes.get("name", template.name) != template.name:
         await _ensure_name_free(session, actor, changes["name"])
     for key, value in changes.items():
@@ -113,25 +129,33 @@ async def delete_template(session: AsyncSession, actor: Actor, template: Templat
     await TemplateRepository(session).delete(template)
 
 
-def sample_context(business: Business) -> dict[str, Any]:
-    """Stand-ins for a preview: a sample client and a reminder due in a week."""
+def sample_context(business: Business, reminder: Reminder | None = None) -> dict[str, Any]:
+    """What a send's template sees, built by the same functions (core.messages) so that
+    every variable of a send is here: a sample client with every field filled in (so a
+    template written for clients that have them renders), and the given reminder (as it
+    is scheduled) or a sample one due in a week."""
+    in_a_week = utcnow() + timedelta(days=7)
+    client = Client(
+        id=uuid.uuid4(),
+        name="Jane Example",
+        email="jane@example.com",
+        phone="+447700900123",
+        whatsapp="+447700900123",
+        timezone=business.timezone,
+        external_ref="CL-0001",
+    )
+    if reminder is None:
+        reminder = Reminder(
+            id=uuid.uuid4(), title="Sample reminder", type="deadline", timezone=business.timezone
+        )
+        due_at: datetime | None = in_a_week
+    else:
+        due_at = schedules.due_at(reminder.schedule)
+    occurrence_at = reminder.next_fire_at or in_a_week
     return {
-        # Built afresh each time: the sandbox lets a template call list.append.
-        "client": {
-            "name": "Jane Example",
-            "email": "jane@example.com",
-            "phone": "+447700900123",
-            "whatsapp": "+447700900123",
-            "timezone": business.timezone,
-            "tags": [],
-            "external_ref": None,
-        },
+        "client": client_context(client, ["example"]),
         "business": business_context(business),
-        "reminder": {
-            "title": "Sample reminder",
-            "due_at": (utcnow() + timedelta(days=7)).isoformat(),
-            "type": "deadline",
-        },
+        "reminder": reminder_context(reminder, due_at, occurrence_at),
     }
 
 
@@ -148,7 +172,6 @@ async def preview(session: AsyncSession, actor: Actor, data: PreviewRequest) -> 
         context["client"] = client_context(client, client.tags)
     context.update(data.variables)
     assert body is not None  # PreviewRequest insists on a template_id or a body
-    return PreviewResponse(
-        subject=None if subject is None else _render(subject, context, "subject"),
-        body=_render(body, context, "body"),
-    )
+    sources = {"body": body} if subject is None else {"subject": subject, "body": body}
+    rendered = await _rendered(sources, context, actor.business_id)
+    return PreviewResponse(subject=rendered.get("subject"), body=rendered["body"])

@@ -36,6 +36,7 @@ from tests.seed import (
     reminder_input,
     seeded_business,
 )
+from tests.template_attacks import DOUBLING_MACRO, TIME_BURNER, VALUE_LIMIT
 from workflows.reminder import ReminderWorkflow
 
 LONDON = "Europe/London"
@@ -259,9 +260,10 @@ async def test_permanent_smtp_error_is_recorded_and_not_retried(box: Outbox) -> 
 async def test_a_body_that_loops_without_bound_fails_its_delivery_and_sends_nothing(
     box: Outbox,
 ) -> None:
+    # Nothing printed inside: the loop budget, not the output limit, is what stops it.
     body = (
         "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
-        "{{ client.name }}{% endfor %}{% endfor %}{% endfor %}"
+        "{% endfor %}{% endfor %}{% endfor %}{{ client.name }}"
     )
     row = await box.reminder(body=body)
     async with worker(box):
@@ -272,6 +274,52 @@ async def test_a_body_that_loops_without_bound_fails_its_delivery_and_sends_noth
     assert delivery.status == "failed"
     assert delivery.error_code == "template_error"
     assert "loop at most" in (delivery.error_message or "")
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [(TIME_BURNER, "seconds"), (DOUBLING_MACRO, VALUE_LIMIT)],
+    ids=["spends its whole time budget", "doubles a string at each call"],
+)
+async def test_a_stored_body_that_would_exhaust_the_worker_fails_while_another_business_is_sent(
+    box: Outbox, database_url: str, body: str, says: str
+) -> None:
+    # Straight into the table, as a body saved before bodies were trial-rendered would be.
+    exhausting = await box.reminder(body=body)
+
+    def sender(business_id: uuid.UUID) -> SenderIdentity:
+        return SenderIdentity(
+            business_id=business_id,
+            channel="email",
+            is_default=True,
+            from_email="office@other.example.com",
+        )
+
+    async with seeded_business(database_url, "Other & Co", LONDON, sender) as other:
+        at = (await box.now() + timedelta(hours=1)).isoformat()
+        fine = await add_reminder(other, {"kind": "once", "at": at}, body="Hi {{ client.name }}")
+        async with worker(box):
+            handles = [
+                await box.start(exhausting),
+                await box.client.start_workflow(
+                    ReminderWorkflow.run,
+                    reminder_input(fine),
+                    id=fine.workflow_id,
+                    task_queue=box.task_queue,
+                ),
+            ]
+            for handle in handles:
+                await handle.result()
+        [sent] = await deliveries_of(other, fine)
+
+    [failed] = await box.deliveries(exhausting)
+    assert failed.status == "failed"
+    assert failed.error_code == "template_error"
+    assert says in (failed.error_message or "")
+    assert sent.status == "sent"
+    [message] = box.smtp.messages
+    assert message.message["From"] == "Other & Co <office@other.example.com>"
+    assert "Hi Bob Builder" in message.text
 
 
 async def test_a_retry_after_the_provider_accepted_never_sends_again(box: Outbox) -> None:
