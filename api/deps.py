@@ -21,7 +21,7 @@ from core.enums import Role
 from core.events import record_event
 from core.models import Business, User
 from core.repositories.users import BusinessRepository, UserRepository
-from core.security import InvalidToken, decode_access_token
+from core.security import InvalidToken, PasswordHasher, decode_access_token
 from core.settings import Settings
 from core.temporal import TemporalConnector
 
@@ -48,6 +48,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_passwords(request: Request) -> PasswordHasher:
+    passwords: PasswordHasher = request.app.state.passwords
+    return passwords
+
+
+PasswordsDep = Annotated[PasswordHasher, Depends(get_passwords)]
 
 
 async def get_current_user(

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.crypto import SecretUnreadable
+from core.security import PasswordHashingBusy
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,8 @@ _ERROR_DESCRIPTIONS = {
     422: "Invalid input; `errors` names the fields",
     429: "Too many requests; `Retry-After` says when to try again",
     502: "A provider (SMTP, Twilio) refused the message; `detail` says why",
-    503: "A service it needs (database or Temporal) is unavailable; try again shortly",
+    503: "A service it needs (database or Temporal) is unavailable, or too many passwords "
+    "are being checked at once; `Retry-After` may say when to try again",
 }
 
 
@@ -195,6 +197,16 @@ async def _secret_unreadable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _password_hashing_busy(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PasswordHashingBusy)
+    log.warning("password hashing queue full: answered 503")
+    return JSONResponse(
+        {"detail": exc.detail},
+        status_code=exc.status_code,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
@@ -209,4 +221,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(SecretUnreadable, _secret_unreadable)
+    app.add_exception_handler(PasswordHashingBusy, _password_hashing_busy)
     app.add_exception_handler(Exception, _unexpected)

@@ -34,6 +34,7 @@ from api.web import install_web
 from api.webhooks.router import router as webhooks_router
 from core.cache import build_cache
 from core.db import create_sessionmaker, engine_from_settings
+from core.security import PasswordHasher
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnector
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.throttle.close()
+        app.state.passwords.close()
 
     app = FastAPI(
         title="Reminders",
@@ -100,6 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = build_cache(app.state.redis)
     # Sign-in and per-user API limits: in Redis when REDIS_URL is set, else in-process.
     app.state.throttle = Throttle(settings)
+    # bcrypt on a few threads of its own, with a bounded queue: never on the event loop.
+    app.state.passwords = PasswordHasher(
+        settings.PASSWORD_HASH_THREADS, settings.PASSWORD_HASH_MAX_WAITING
+    )
 
     install_error_handlers(app)
     app.include_router(health_router)
@@ -117,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
     # Outside the body limit so its 413s are counted too.
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(settings.METRICS_DATABASE_REFRESH_SECONDS)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(
         SecurityMiddleware,

@@ -1,14 +1,22 @@
-"""Request throttles: sign-in attempts per account and per client address, API calls per user.
+"""Request throttles: sign-in attempts per account and per client address, registrations per
+address, API calls per user.
 
 Counters live in Redis when REDIS_URL is set, so every API process shares them, else in
 this process (the `limits` library's fixed windows in both cases). A sign-in reserves its
 attempt before the password is checked, so parallel guesses cannot slip past the limit;
 a successful one clears its account's count and gives back its address's attempt.
 
-When Redis cannot be reached the sign-in limits go on in this process's memory (a brute
-force is never let through unlimited), while the API limit lets requests through with a
-warning rather than take the API down. Redis is then left alone for a few seconds, so a
-dead Redis does not add its timeout to every request.
+An address's sign-in attempts are counted in windows aligned to the clock, each under a
+key of its own, and an address is refused while its failures in the current window and
+the one before reach the limit. So a success gives its attempt back to the very window it
+was taken from (a password check can outlast a window: given to the next one it would be
+an extra failure allowed, never a refund), and no burst across a window's end gets twice
+the limit.
+
+When Redis cannot be reached the sign-in and registration limits go on in this process's
+memory (a brute force is never let through unlimited), while the API limit lets requests
+through with a warning rather than take the API down. Redis is then left alone for a few
+seconds, so a dead Redis does not add its timeout to every request.
 """
 
 from __future__ import annotations
@@ -50,6 +58,16 @@ class TooManyRequests(AppError):
 
 
 @dataclass(frozen=True)
+class LoginAttempt:
+    """An attempt `begin_login` let through: where it was counted, so that a success gives
+    it back there and nowhere else."""
+
+    account: Key
+    ip: Key | None  # the address's window it was counted in
+    shared: bool  # in Redis, else in this process
+
+
+@dataclass(frozen=True)
 class LoginBlocked:
     """Why a sign-in attempt was refused, and for how many more seconds."""
 
@@ -63,6 +81,10 @@ class LoginBlocked:
             f"Too many failed sign-in attempts {who}; try again in {self.retry_after} seconds. "
             "Until then every attempt is refused, even with the right password."
         )
+
+
+def _ip_key(address: str, window: int) -> Key:
+    return ("login-ip", f"{address}@{window}")
 
 
 def _digest(email: str) -> str:
@@ -82,7 +104,10 @@ class Throttle:
     def __init__(self, settings: Settings, key_prefix: str = KEY_PREFIX) -> None:
         window = settings.LOGIN_FAILURE_WINDOW_SECONDS
         self.account_limit = RateLimitItemPerSecond(settings.LOGIN_MAX_FAILURES_PER_ACCOUNT, window)
-        self.ip_limit = RateLimitItemPerSecond(settings.LOGIN_MAX_FAILURES_PER_IP, window)
+        self.ip_window = window
+        # Kept for two windows: it is read as the previous one during the next.
+        self.ip_limit = RateLimitItemPerSecond(settings.LOGIN_MAX_FAILURES_PER_IP, 2 * window)
+        self.registration_limit = parse(settings.REGISTRATIONS_PER_IP)
         self.api_limit = parse(settings.API_RATE_LIMIT)
         self._local = FixedWindowRateLimiter(MemoryStorage())
         self._redis: Any = None
@@ -114,36 +139,87 @@ class Throttle:
 
     # -- sign-in --------------------------------------------------------------------------
 
-    def _login_keys(self, email: str, ip: str | None) -> list[tuple[RateLimitItem, Key]]:
-        keys: list[tuple[RateLimitItem, Key]] = [
-            (self.account_limit, ("login-account", _digest(email)))
-        ]
-        if ip:
-            keys.insert(0, (self.ip_limit, ("login-ip", ip)))
-        return keys
+    async def begin_login(self, email: str, ip: str | None) -> LoginAttempt | LoginBlocked:
+        """Reserve one attempt for this account and address, or say which limit refuses it
+        (a refused attempt costs nothing)."""
+        now = time.time()
+        window = int(now // self.ip_window)
+        account = ("login-account", _digest(email))
 
-    async def begin_login(self, email: str, ip: str | None) -> LoginBlocked | None:
-        """Reserve one attempt for this account and address; None when it may go ahead."""
-        keys = self._login_keys(email, ip)
-        return await self._login(lambda limiter: _reserve(limiter, keys))
+        async def reserve(limiter: FixedWindowRateLimiter) -> LoginBlocked | None:
+            blocked = await self._take_ip(limiter, ip, window, now) if ip else None
+            if blocked is None:
+                blocked = await self._take_account(limiter, account)
+                if blocked is not None and ip:
+                    await _add(limiter, self.ip_limit, _ip_key(ip, window), -1)
+            return blocked
 
-    async def login_succeeded(self, email: str, ip: str | None) -> None:
-        """Clear the account's failures and give back the address's attempt."""
+        shared, blocked = await self._counted(reserve)
+        return blocked or LoginAttempt(account, _ip_key(ip, window) if ip else None, shared)
+
+    async def login_succeeded(self, attempt: LoginAttempt) -> None:
+        """Clear the account's failures and give the address back its attempt, in the window
+        and the store it was counted in."""
 
         async def forget(limiter: FixedWindowRateLimiter) -> None:
-            for item, key in self._login_keys(email, ip):
-                if item is self.account_limit:
-                    await limiter.clear(item, *key)
-                else:
-                    await limiter.hit(item, *key, cost=-1)
+            await limiter.clear(self.account_limit, *attempt.account)
+            if attempt.ip is not None:
+                await _add(limiter, self.ip_limit, attempt.ip, -1)
 
-        await self._login(forget)
+        if attempt.shared:
+            await self._on_shared(forget)  # Redis gone since: the attempt stays counted
+        else:
+            await forget(self._local)
 
-    async def _login(self, op: Callable[[FixedWindowRateLimiter], Awaitable[T]]) -> T:
+    async def _take_ip(
+        self, limiter: FixedWindowRateLimiter, address: str, window: int, now: float
+    ) -> LoginBlocked | None:
+        here, limit = _ip_key(address, window), self.ip_limit
+        earlier = await _count(limiter, limit, _ip_key(address, window - 1))
+        if earlier + await _count(limiter, limit, here) < limit.amount:
+            # The count as this attempt left it: of parallel attempts, only those within
+            # the limit go ahead.
+            if earlier + await _add(limiter, limit, here, 1) <= limit.amount:
+                return None
+            await _add(limiter, limit, here, -1)
+        full = await _count(limiter, limit, here) >= limit.amount  # then wait a window more
+        until = (window + (2 if full else 1)) * self.ip_window
+        return LoginBlocked("ip", max(1, math.ceil(until - now)))
+
+    async def _take_account(
+        self, limiter: FixedWindowRateLimiter, account: Key
+    ) -> LoginBlocked | None:
+        if await limiter.test(self.account_limit, *account):
+            if await limiter.hit(self.account_limit, *account):
+                return None
+            # A parallel attempt took the last one; a refused hit counts, so undo it.
+            await limiter.hit(self.account_limit, *account, cost=-1)
+        return LoginBlocked("account", await _seconds_left(limiter, self.account_limit, account))
+
+    # -- registration ---------------------------------------------------------------------
+
+    async def registration(self, ip: str | None) -> int | None:
+        """Count one registration attempt from this address, whatever its outcome; None when
+        allowed, else seconds to wait."""
+        key = ("register-ip", ip or "unknown")
+
+        async def count(limiter: FixedWindowRateLimiter) -> int | None:
+            if await limiter.hit(self.registration_limit, *key):
+                return None
+            return await _seconds_left(limiter, self.registration_limit, key)
+
+        _, wait = await self._counted(count)
+        return wait
+
+    async def _counted(
+        self, op: Callable[[FixedWindowRateLimiter], Awaitable[T]]
+    ) -> tuple[bool, T]:
+        """`op` on the shared counters (True), or on this process's (False) when there are
+        none or Redis fails: these limits never go unlimited."""
         ok, result = await self._on_shared(op)
         if ok:
-            return result  # type: ignore[return-value]
-        return await op(self._local)
+            return True, result  # type: ignore[return-value]
+        return False, await op(self._local)
 
     # -- API calls ------------------------------------------------------------------------
 
@@ -174,8 +250,8 @@ class Throttle:
         except (StorageError, RedisError, OSError) as exc:
             self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER
             log.warning(
-                "throttle: Redis unreachable (%r); sign-in limits count in this process and "
-                "the API rate limit is off for %.0f s",
+                "throttle: Redis unreachable (%r); sign-in and registration limits count in "
+                "this process and the API rate limit is off for %.0f s",
                 exc,
                 REDIS_RETRY_AFTER,
             )
@@ -187,21 +263,12 @@ async def _seconds_left(limiter: FixedWindowRateLimiter, item: RateLimitItem, ke
     return max(1, math.ceil(stats.reset_time - time.time()))
 
 
-async def _reserve(
-    limiter: FixedWindowRateLimiter, keys: list[tuple[RateLimitItem, Key]]
-) -> LoginBlocked | None:
-    """Take one attempt from every limit, or none of them and say which is used up."""
-    for item, key in keys:  # a refused attempt costs nothing
-        if not await limiter.test(item, *key):
-            return LoginBlocked(
-                key[0].removeprefix("login-"), await _seconds_left(limiter, item, key)
-            )
-    taken: list[tuple[RateLimitItem, Key]] = []
-    for item, key in keys:
-        taken.append((item, key))
-        if not await limiter.hit(item, *key):  # a parallel attempt took the last one
-            wait = await _seconds_left(limiter, item, key)
-            for given_item, given_key in taken:  # a hit counts even when refused
-                await limiter.hit(given_item, *given_key, cost=-1)
-            return LoginBlocked(key[0].removeprefix("login-"), wait)
-    return None
+async def _count(limiter: FixedWindowRateLimiter, item: RateLimitItem, key: Key) -> int:
+    # Never below zero: a counter given back after it expired starts again at -1.
+    return max(0, await limiter.storage.get(item.key_for(*key)))
+
+
+async def _add(limiter: FixedWindowRateLimiter, item: RateLimitItem, key: Key, amount: int) -> int:
+    """Change a counter by `amount`; its new value (one step, so parallel callers each see
+    their own)."""
+    return await limiter.storage.incr(item.key_for(*key), item.get_expiry(), amount=amount)

@@ -453,7 +453,8 @@ async def run(args: argparse.Namespace) -> int:
             say(f"target: {base} (not started here: its API_RATE_LIMIT applies, a 429 counts)")
         else:
             workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
-            extra = {"API_RATE_LIMIT": args.rate_limit}
+            # Every virtual user registers from this one address.
+            extra = {"API_RATE_LIMIT": args.rate_limit, "REGISTRATIONS_PER_IP": "100000/hour"}
             if args.log_level:
                 extra["LOG_LEVEL"] = args.log_level
             if args.database_url:

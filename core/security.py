@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+import threading
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from jose import ExpiredSignatureError, JWTError, jwt
 from passlib.context import CryptContext
@@ -25,8 +29,22 @@ _pwd_context = CryptContext(schemes=["bcrypt"], deprecated="auto")
 _DUMMY_HASH = _pwd_context.hash("not-a-real-password-" + secrets.token_hex(8))
 
 
+T = TypeVar("T")
+
+
 class InvalidToken(Exception):
     pass
+
+
+class PasswordHashingBusy(Exception):
+    """A hash was asked for while every password thread is busy and the queue is full."""
+
+    status_code = 503
+    retry_after = 1  # seconds: each hash that ends, a quarter of a second each, frees a place
+    detail = "Too many passwords are being checked at once; try again in a second"
+
+    def __init__(self) -> None:
+        super().__init__(self.detail)
 
 
 def password_problem(password: str) -> str | None:
@@ -55,6 +73,51 @@ def verify_password(password: str, hashed: str | None) -> bool:
         return _pwd_context.verify(password, hashed)
     except ValueError:
         return False
+
+
+class PasswordHasher:
+    """`hash_password` and `verify_password` off the event loop, on threads of their own.
+
+    A bcrypt hash is a quarter of a second of CPU: on the loop, a few sign-ins a second
+    would hold up every other request. bcrypt releases the GIL, so the loop keeps serving
+    while they run. At most `threads` run and `max_waiting` wait; one more is refused at
+    once (PasswordHashingBusy) rather than queued without end."""
+
+    def __init__(self, threads: int, max_waiting: int) -> None:
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None  # made on first use, again after close
+        self._capacity = threads + max_waiting
+        self._pending = 0
+        self._lock = threading.Lock()  # released from the pool's threads
+
+    async def hash(self, password: str) -> str:
+        return await self._run(hash_password, password)
+
+    async def verify(self, password: str, hashed: str | None) -> bool:
+        """As long for an unknown account (`hashed` None) as for a wrong password."""
+        return await self._run(verify_password, password, hashed)
+
+    def close(self) -> None:
+        """Let the threads end (an app's lifespan may start again: a new pool then)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            if self._pending >= self._capacity:
+                raise PasswordHashingBusy
+            self._pending += 1
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="bcrypt")
+        future = self._pool.submit(work, *args)
+        # Counted until the hash itself ends, even if the request waiting for it is gone.
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
+    def _release(self, _: Future[Any]) -> None:
+        with self._lock:
+            self._pending -= 1
 
 
 def create_access_token(

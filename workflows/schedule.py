@@ -30,9 +30,17 @@ exact elapsed time.
 
 Refused besides malformed input: FREQ=SECONDLY or MINUTELY, more than 24 fire times a day,
 BYSETPOS but with MONTHLY or YEARLY, a rule with no occurrence before its until or within
-100 years of its start (10 for HOURLY), COUNT outside 1-10000, INTERVAL outside 1-1000,
-other than 1 to 50 offsets. Instants are whole seconds (sub-seconds are dropped) between
-the years 1900 and 9000.
+100 years of its start (10 for HOURLY), a DAILY or HOURLY rule whose BY... parts allow days
+more than two years apart, COUNT outside 1-10000, INTERVAL outside 1-1000, other than 1 to
+50 offsets. Instants are whole seconds (sub-seconds are dropped) between the years 1900
+and 9000.
+
+Cost: dateutil looks for the next occurrence period by period (DAILY and HOURLY rules day
+by day) and stops only at an occurrence or after the year 9999. Hence the two-year rule
+(HOURLY on Mondays that are 29 February would walk up to 40 years of days for each
+occurrence; YEARLY or MONTHLY says the same date in a few steps), and the check that a
+rule fires at all is run on a copy moved to the end of dateutil's calendar, where its
+walk ends soon after the horizon.
 """
 
 from __future__ import annotations
@@ -41,9 +49,9 @@ import calendar
 import heapq
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from itertools import chain, islice
+from itertools import chain, islice, takewhile
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,6 +65,18 @@ _GAP_MARGIN = timedelta(days=2)
 # How far after its start a rule must fire: dateutil walks an HOURLY rule slowly through
 # days its BY... parts exclude, about half a second for ten years.
 _HORIZON_YEARS = {"HOURLY": 10}  # else 100
+# The Gregorian calendar, weekdays included, repeats every 400 years; dateutil stops walking
+# after the year 9999, so its last whole cycle starts in 9600 (a multiple of 400, like 2000).
+_CYCLE_YEARS, _LAST_CYCLE = 400, 9600
+_CYCLE = timedelta(days=146_097)
+# How far apart a DAILY or HOURLY rule's days may be. Two years: a day every calendar year
+# (Friday the 13th: up to 14 months apart) or every year of week numbers (53 weeks) passes;
+# one only leap years have (4 to 8 years apart) does not.
+_MOST_DAYS_APART = timedelta(days=2 * 366)
+# Hours one INTERVAL step moves a rule that dateutil walks day by day.
+_STEP_HOURS = {"DAILY": 24, "HOURLY": 1}
+_CALENDAR_PARTS = {"BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO"}
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _MAX_COUNT, _MAX_INTERVAL, _MAX_PER_DAY, _MAX_OFFSETS = 10_000, 1000, 24, 50
 
 _FIELDS = {"once": {"at"}, "recurring": {"rrule", "start"}, "deadline": {"due_at", "offsets"}}
@@ -116,9 +136,14 @@ def next_occurrence(
 
 
 def occurrences(
-    schedule: dict[str, Any], timezone: str, after: datetime | None = None, limit: int = 1000
+    schedule: dict[str, Any],
+    timezone: str,
+    after: datetime | None = None,
+    limit: int = 1000,
+    before: datetime | None = None,
 ) -> list[Occurrence]:
-    """Up to `limit` successive occurrences strictly after `after` (from the first when None)."""
+    """Up to `limit` successive occurrences strictly after `after` (from the first when None)
+    and, when given, before `before`: the search ends at the first occurrence past it."""
     if after is not None and after.utcoffset() is None:
         raise ValueError("after must be timezone-aware")
     if after is not None and after.year >= _LAST_YEAR:
@@ -126,7 +151,9 @@ def occurrences(
     if after is not None and after.year < _FIRST_YEAR:
         after = None  # every occurrence is later
     zone = _zone(timezone)
-    instants = _parse(schedule, zone).instants(zone, after)
+    instants: Iterable[datetime] = _parse(schedule, zone).instants(zone, after)
+    if before is not None:
+        instants = takewhile(lambda at: at < before, instants)
     return [Occurrence.at_instant(at) for at in islice(instants, max(limit, 0))]
 
 
@@ -311,36 +338,101 @@ def _parse_recurring(raw: dict[str, Any], zone: ZoneInfo) -> _Recurring:
 
 
 def _check_fires(schedule: _Recurring, zone: ZoneInfo) -> None:
-    """Refuse a rule that does not fire within its horizon (or before its until)."""
+    """Refuse a DAILY or HOURLY rule whose days can be more than two years apart, and any
+    rule that does not fire within its horizon (or before its until)."""
     years = _HORIZON_YEARS.get(schedule.rule["FREQ"], 100)
     start = _local(schedule.start, zone)
     horizon = min(start + timedelta(days=365.25 * years), _END)
-    stop = horizon if schedule.until is None else min(horizon, _local(schedule.until, zone))
     try:
-        day = _first_day(schedule.rule, start)
-        fires = day is not None and day <= stop + _GAP_MARGIN
-        fires = fires and next(schedule.instants(zone, None, horizon), None) is not None
+        days = _days_it_may_fire(schedule.rule, start)
+        rare = _rare_days(schedule.rule, days)
+        fires = rare is None and days != [] and _fires_before(schedule, zone, horizon)
     except ValueError as exc:  # combinations dateutil refuses itself
         raise ScheduleError(f"schedule.rrule: {exc}") from None
+    if rare is not None:
+        raise ScheduleError(rare)
     if not fires:
+        stop = horizon if schedule.until is None else min(horizon, _local(schedule.until, zone))
         within = f"in the {years} years after schedule.start"
         if stop < horizon:
             within = "between schedule.start and until"
         raise ScheduleError(f"schedule.rrule: the rule yields no occurrence {within}")
 
 
-def _first_day(rule: dict[str, str], start: datetime) -> datetime | None:
-    """The first day the rule's BY... day parts allow, or about then.
+def _rare_days(rule: dict[str, str], days: list[datetime] | None) -> str | None:
+    """Why a rule whose `days` (the first and last of each year of a 400-year cycle) can be
+    more than two years apart is refused; None when they never are, or there are none (the
+    horizon's message says so)."""
+    if not days:
+        return None
+    gaps = [later - earlier for earlier, later in zip(days, days[1:], strict=False)]
+    gap = max([*gaps, _CYCLE - (days[-1] - days[0])])  # on to the next cycle's first day
+    if gap <= _MOST_DAYS_APART:
+        return None
+    years = max(2, round(gap.days / 365.2425))
+    return (
+        f"schedule.rrule: a rule with FREQ={rule['FREQ']} must fire at least every two years "
+        f"(its occurrences are searched for day by day), but the days its BY... parts allow "
+        f"come up to {years} years apart; say it with FREQ=YEARLY or FREQ=MONTHLY"
+    )
 
-    dateutil stops looking only at an occurrence or in the year 9999, and walks a DAILY or
-    HOURLY rule day by day (HOURLY slowly): a day no year has (BYMONTH=2;BYMONTHDAY=30)
-    would cost seconds. Asked of a YEARLY rule, which walks by years, it costs a tenth.
-    """
-    if rule["FREQ"] in ("YEARLY", "MONTHLY") or not _DAY_PARTS & rule.keys():
-        return start  # fast enough as they are, or some day of every period fires
-    midnight = start.replace(hour=0, minute=0, second=0)
-    probe = _dateutil_rule({**rule, "FREQ": "YEARLY"}, {"FREQ", "BYMONTH", *_DAY_PARTS}, midnight)
-    return next(iter(probe), None)
+
+def _fires_before(schedule: _Recurring, zone: ZoneInfo, horizon: datetime) -> bool:
+    """Whether the rule fires before the local time `horizon` (and its until).
+
+    Asked of a copy moved on by whole 400-year cycles to end its horizon in dateutil's last
+    cycle: a rule that never fires is then walked to the year 9999 from there, not from its
+    start thousands of years earlier. (The horizon and its two-day margin stay in 9998.)"""
+    cycles = (9998 - horizon.year) // _CYCLE_YEARS
+
+    def moved(at: datetime) -> datetime:
+        local = _local(at, zone)
+        return _to_utc(local.replace(year=local.year + cycles * _CYCLE_YEARS), zone)
+
+    until = schedule.until
+    if until is not None and _local(until, zone) >= horizon:
+        until = None  # the horizon comes first; moved on, it might not fit in 9999
+    copy = replace(schedule, start=moved(schedule.start), until=until and moved(until))
+    later = horizon.replace(year=horizon.year + cycles * _CYCLE_YEARS)
+    return next(copy.instants(zone, None, later), None) is not None
+
+
+def _days_it_may_fire(rule: dict[str, str], start: datetime) -> list[datetime] | None:
+    """For a DAILY or HOURLY rule with calendar parts (BYMONTH, BYMONTHDAY, BYYEARDAY,
+    BYWEEKNO), the first and the last day of each year it may fire on, over dateutil's
+    last 400-year cycle; [] when its INTERVAL never lands on a weekday its BYDAY allows.
+    None for the other rules: they fire every week, or walk by weeks, months or years.
+
+    Asked of a YEARLY rule with the same day parts (dateutil judges a day of either by the
+    same masks of its year) that keeps those two days a year: at most 400 steps of a year,
+    however rare the days."""
+    if rule["FREQ"] not in _STEP_HOURS:
+        return None
+    weekdays = _weekdays_reached(rule, start)
+    if not weekdays:
+        return []
+    if not _CALENDAR_PARTS & rule.keys():
+        return None
+    probe = {name: rule[name] for name in _CALENDAR_PARTS & rule.keys()}
+    probe |= {"FREQ": "YEARLY", "BYDAY": ",".join(weekdays), "BYSETPOS": "1,-1"}
+    return list(_dateutil_rule({**rule, **probe}, set(probe), datetime(_LAST_CYCLE, 1, 1)))
+
+
+def _weekdays_reached(rule: dict[str, str], start: datetime) -> list[str]:
+    """The weekdays a DAILY or HOURLY rule may fire on: those its BYDAY allows that its
+    INTERVAL steps land on (a step of whole weeks always lands on the start's weekday), at
+    an hour its BYHOUR allows for HOURLY, which steps by the hour."""
+    freq = rule["FREQ"]
+    allowed = rule["BYDAY"].split(",") if "BYDAY" in rule else _WEEKDAYS
+    hours = {int(hour) for hour in rule.get("BYHOUR", "").split(",") if hour}
+    step = _STEP_HOURS[freq] * int(rule.get("INTERVAL", "1"))
+    first = start.weekday() * 24 + start.hour
+    reached = set()
+    for n in range(7 * 24):  # the hour of the week repeats within 168 steps
+        at = (first + n * step) % (7 * 24)
+        if freq == "DAILY" or not hours or at % 24 in hours:
+            reached.add(_WEEKDAYS[at // 24])
+    return [day for day in _WEEKDAYS if day in reached and day in allowed]
 
 
 def _dateutil_rule(rule: dict[str, str], names: set[str], dtstart: datetime) -> rrule:

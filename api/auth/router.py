@@ -14,8 +14,9 @@ from api.auth.schemas import (
     RegisterResponse,
     TokenPair,
 )
-from api.deps import SessionDep, SettingsDep
+from api.deps import PasswordsDep, SessionDep, SettingsDep
 from api.errors import error_responses
+from api.throttle import Throttle, TooManyRequests
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422, 503))
 
@@ -24,17 +25,37 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+async def _count_registration(request: Request, settings: SettingsDep) -> None:
+    """Every registration attempt from an address counts (a dependency runs before the body
+    is validated, so refused ones too): past REGISTRATIONS_PER_IP, 429 and nothing made."""
+    throttle: Throttle = request.app.state.throttle
+    wait = await throttle.registration(_ip(request))
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many registrations from your network address (REGISTRATIONS_PER_IP is "
+            f"{settings.REGISTRATIONS_PER_IP}); try again in {wait} seconds",
+            wait,
+        )
+
+
 @router.post(
     "/register",
     response_model=RegisterResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409),
+    responses=error_responses(409, 429),
+    dependencies=[Depends(_count_registration)],
 )
 async def register(
-    data: RegisterRequest, session: SessionDep, settings: SettingsDep, request: Request
+    data: RegisterRequest,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    settings: SettingsDep,
+    request: Request,
 ) -> RegisterResponse:
     """Create an account and its business; the caller becomes the business owner."""
-    user, business, tokens = await service.register(session, data, settings, _ip(request))
+    user, business, tokens = await service.register(
+        session, passwords, data, settings, _ip(request)
+    )
     await session.commit()
     return RegisterResponse(
         **tokens.model_dump(),
@@ -47,13 +68,14 @@ async def register(
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
+    passwords: PasswordsDep,
     settings: SettingsDep,
     request: Request,
 ) -> TokenPair:
     """OAuth2 password login: `username` is the email; 429 after too many failures."""
     throttle = request.app.state.throttle
     pair = await service.login(
-        session, throttle, form.username, form.password, settings, _ip(request)
+        session, throttle, passwords, form.username, form.password, settings, _ip(request)
     )
     await session.commit()
     return pair
@@ -77,9 +99,15 @@ async def logout(data: RefreshRequest, session: SessionDep) -> Response:
 
 @router.post("/password-reset", status_code=status.HTTP_204_NO_CONTENT)
 async def password_reset(
-    data: PasswordResetRequest, session: SessionDep, settings: SettingsDep, request: Request
+    data: PasswordResetRequest,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    settings: SettingsDep,
+    request: Request,
 ) -> Response:
     """Set a new password with a one-time reset token; 400 if it is used, expired or forged."""
-    await service.reset_password(session, data.token, data.password, settings, _ip(request))
+    await service.reset_password(
+        session, passwords, data.token, data.password, settings, _ip(request)
+    )
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.schemas import RegisterRequest, TokenPair, UserRead
 from api.errors import BadRequest, Conflict, Unauthorized
-from api.throttle import Throttle, TooManyRequests
+from api.throttle import LoginBlocked, Throttle, TooManyRequests
 from core.enums import Role
 from core.events import record_event
 from core.models import Business, Membership, RefreshToken, User
 from core.repositories.users import BusinessRepository, RefreshTokenRepository, UserRepository
 from core.security import (
     InvalidToken,
+    PasswordHasher,
     create_access_token,
     decode_password_reset_token,
-    hash_password,
     hash_refresh_token,
     new_refresh_token,
     password_reset_fingerprint,
-    verify_password,
 )
 from core.settings import Settings
 from core.types import utcnow
@@ -58,7 +58,11 @@ async def issue_tokens(
 
 
 async def register(
-    session: AsyncSession, data: RegisterRequest, settings: Settings, ip: str | None
+    session: AsyncSession,
+    passwords: PasswordHasher,
+    data: RegisterRequest,
+    settings: Settings,
+    ip: str | None,
 ) -> tuple[User, Business, TokenPair]:
     users = UserRepository(session)
     if await users.get_by_email(data.email) is not None:
@@ -69,7 +73,7 @@ async def register(
     user = await users.add(
         User(
             email=data.email,
-            hashed_password=hash_password(data.password),
+            hashed_password=await passwords.hash(data.password),
             full_name=data.full_name,
         )
     )
@@ -93,15 +97,18 @@ async def register(
     return user, business, tokens
 
 
-async def authenticate(session: AsyncSession, email: str, password: str, ip: str | None) -> User:
+async def authenticate(
+    session: AsyncSession, passwords: PasswordHasher, email: str, password: str, ip: str | None
+) -> User:
     """The active user with this email and password; a failure is recorded and committed,
     then answered with 401 (the same words whether or not the email exists)."""
     user = await UserRepository(session).get_by_email(email.strip())
+    # For an unknown email too, as slow as a wrong password: emails stay secret.
+    matches = await passwords.verify(password, user.hashed_password if user else None)
     failure = None
     if user is None:
-        verify_password(password, None)  # as slow as a wrong password: emails stay secret
         failure = "unknown_email"
-    elif not verify_password(password, user.hashed_password):
+    elif not matches:
         failure = "wrong_password"
     elif not user.is_active:
         failure = "deactivated"
@@ -127,12 +134,17 @@ async def authenticate(session: AsyncSession, email: str, password: str, ip: str
 
 
 async def authenticate_throttled(
-    session: AsyncSession, throttle: Throttle, email: str, password: str, ip: str | None
+    session: AsyncSession,
+    throttle: Throttle,
+    passwords: PasswordHasher,
+    email: str,
+    password: str,
+    ip: str | None,
 ) -> User:
     """`authenticate` within the sign-in limits: past them the attempt is recorded and
     refused with 429 before the password is looked at, so a right one is refused too."""
-    blocked = await throttle.begin_login(email, ip)
-    if blocked is not None:
+    attempt = await throttle.begin_login(email, ip)
+    if isinstance(attempt, LoginBlocked):
         user = await UserRepository(session).get_by_email(email.strip())
         record_event(
             session,
@@ -142,27 +154,29 @@ async def authenticate_throttled(
             subject_id=user.id if user else None,
             payload={
                 "email": email.strip().lower()[:320],
-                "limit": blocked.limit,
-                "retry_after": blocked.retry_after,
+                "limit": attempt.limit,
+                "retry_after": attempt.retry_after,
             },
             ip_address=ip,
         )
         await session.commit()  # the request fails: nothing else would commit it
-        raise TooManyRequests(blocked.detail, blocked.retry_after)
-    user = await authenticate(session, email, password, ip)  # a failure keeps its count
-    await throttle.login_succeeded(email, ip)
+        raise TooManyRequests(attempt.detail, attempt.retry_after)
+    # A failure keeps its count; a success gives back the address's attempt.
+    user = await authenticate(session, passwords, email, password, ip)
+    await throttle.login_succeeded(attempt)
     return user
 
 
 async def login(
     session: AsyncSession,
     throttle: Throttle,
+    passwords: PasswordHasher,
     email: str,
     password: str,
     settings: Settings,
     ip: str | None,
 ) -> TokenPair:
-    user = await authenticate_throttled(session, throttle, email, password, ip)
+    user = await authenticate_throttled(session, throttle, passwords, email, password, ip)
     return await issue_tokens(session, user, settings)
 
 
@@ -173,24 +187,30 @@ async def refresh(session: AsyncSession, raw_token: str, settings: Settings) -> 
     if stored is None:
         raise Unauthorized("Invalid refresh token")
     if stored.used_at is not None or stored.revoked_at is not None:
-        # A rotated token presented again means it leaked: end the whole family.
-        await tokens.revoke_family(stored.family_id, now)
-        record_event(
-            session,
-            "auth.refresh_token_reused",
-            actor_user_id=stored.user_id,
-            subject_type="user",
-            subject_id=stored.user_id,
-        )
-        await session.commit()
-        raise Unauthorized("Refresh token already used or revoked")
+        await _reused(session, stored, now)
     if stored.expires_at <= now:
         raise Unauthorized("Refresh token expired")
     user = await UserRepository(session).get(stored.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("Invalid refresh token")
-    stored.used_at = now
+    if not await tokens.use(stored.id, now):
+        await _reused(session, stored, now)  # a parallel request used it first
     return await issue_tokens(session, user, settings, family_id=stored.family_id)
+
+
+async def _reused(session: AsyncSession, stored: RefreshToken, now: datetime) -> NoReturn:
+    """A rotated token presented again means it leaked: end the whole family (the new
+    tokens of whoever used it first included), record it, commit and refuse."""
+    await RefreshTokenRepository(session).revoke_family(stored.family_id, now)
+    record_event(
+        session,
+        "auth.refresh_token_reused",
+        actor_user_id=stored.user_id,
+        subject_type="user",
+        subject_id=stored.user_id,
+    )
+    await session.commit()  # the request fails: nothing else would commit it
+    raise Unauthorized("Refresh token already used or revoked")
 
 
 async def logout(session: AsyncSession, raw_token: str) -> None:
@@ -202,7 +222,12 @@ async def logout(session: AsyncSession, raw_token: str) -> None:
 
 
 async def reset_password(
-    session: AsyncSession, token: str, password: str, settings: Settings, ip: str | None
+    session: AsyncSession,
+    passwords: PasswordHasher,
+    token: str,
+    password: str,
+    settings: Settings,
+    ip: str | None,
 ) -> None:
     """Set a new password with a reset token a superuser issued. The token names the
     password hash it was made for, so it works once; 400 for one used, expired or forged."""
@@ -218,7 +243,7 @@ async def reset_password(
             "Password reset failed: this link was already used, or the password has "
             "changed since it was issued; ask for a new one"
         )
-    user.hashed_password = hash_password(password)
+    user.hashed_password = await passwords.hash(password)
     # A new password ends every session: refresh tokens now, web sessions by their
     # password fingerprint.
     await RefreshTokenRepository(session).revoke_all_for_user(user.id, utcnow())

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response, status
 from api.auth.schemas import BusinessRead
 from api.business import service
 from api.business.schemas import BusinessUpdate, MemberCreate, MemberRead
-from api.deps import CurrentActor, OwnerActor, SessionDep, id_or_404
+from api.deps import CurrentActor, OwnerActor, PasswordsDep, SessionDep, id_or_404
 from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
 from core.repositories.users import UserRepository
@@ -42,9 +42,11 @@ async def list_members(actor: CurrentActor, session: SessionDep) -> ListResponse
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(403, 409),
 )
-async def add_member(data: MemberCreate, actor: OwnerActor, session: SessionDep) -> MemberRead:
+async def add_member(
+    data: MemberCreate, actor: OwnerActor, session: SessionDep, passwords: PasswordsDep
+) -> MemberRead:
     """Add a staff account (owners)."""
-    membership = await service.add_member(session, actor, data)
+    membership = await service.add_member(session, passwords, actor, data)
     await session.commit()
     return service.member_read(membership)
 

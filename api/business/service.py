@@ -10,7 +10,7 @@ from api.errors import Conflict, NotFound, Unprocessable
 from core.enums import Role
 from core.models import Business, Membership, User
 from core.repositories.users import UserRepository
-from core.security import hash_password
+from core.security import PasswordHasher
 
 
 def member_read(membership: Membership) -> MemberRead:
@@ -50,15 +50,14 @@ async def update_business(session: AsyncSession, actor: Actor, data: BusinessUpd
     return business
 
 
-async def add_member(session: AsyncSession, actor: Actor, data: MemberCreate) -> Membership:
+async def add_member(
+    session: AsyncSession, passwords: PasswordHasher, actor: Actor, data: MemberCreate
+) -> Membership:
     users = UserRepository(session)
     if await users.get_by_email(data.email) is not None:
         raise Conflict("An account with this email already exists")
-    user = await users.add(
-        User(
-            email=data.email, full_name=data.full_name, hashed_password=hash_password(data.password)
-        )
-    )
+    hashed = await passwords.hash(data.password)
+    user = await users.add(User(email=data.email, full_name=data.full_name, hashed_password=hashed))
     membership = Membership(business_id=actor.business_id, user_id=user.id, role=data.role.value)
     session.add(membership)
     await session.flush()

@@ -26,7 +26,7 @@ from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
 from api.reminders import history
 from api.reminders.schemas import ReminderCreate, ReminderDetail, ReminderRead, ReminderUpdate
-from api.templates.service import check_template
+from api.templates.service import sample_context, trial_render
 from core.context import request_id_var
 from core.enums import ReminderStatus as Status
 from core.models import Reminder
@@ -105,8 +105,10 @@ def validated_schedule(
     return schedule, upcoming.at
 
 
-# Occurrences looked at for the shortest gap: enough to see a day's BYHOUR expansion.
+# Occurrences looked at for the shortest gap: enough to see a day's BYHOUR expansion, and
+# only those within a year (a rare rule's 50 occurrences can span centuries).
 GAP_SAMPLE = 50
+GAP_HORIZON = timedelta(days=366)
 
 
 def _too_frequent(what: str, minimum: int) -> schedules.ScheduleError:
@@ -156,7 +158,9 @@ def _check_occurrence_gaps(
     say, or an HOURLY rule across a DST change)."""
     if minimum <= 0:
         return
-    upcoming = [o.at for o in schedules.occurrences(schedule, timezone, now, GAP_SAMPLE)]
+    upcoming = [
+        o.at for o in schedules.occurrences(schedule, timezone, now, GAP_SAMPLE, now + GAP_HORIZON)
+    ]
     gaps = [later - earlier for earlier, later in zip(upcoming, upcoming[1:], strict=False)]
     shortest = min(gaps, default=None)
     if shortest is not None and shortest < timedelta(minutes=minimum):
@@ -277,13 +281,11 @@ async def create_reminder(
         await _check_template_id(session, actor, data.template_id)
     if data.email_configuration_id is not None:
         await check_configuration_id(session, actor, data.email_configuration_id)
-    check_template(data.subject, data.body, data.whatsapp_content_variables)
     timezone = data.timezone or _default_timezone(actor, zones)
     now = utcnow()
     schedule, next_fire_at = validated_schedule(
         data.schedule, timezone, now, settings.MIN_RECURRENCE_INTERVAL_MINUTES
     )
-    client = await temporal()  # before the insert: no write lock held while connecting
     reminder_id = uuid.uuid4()
     reminder = Reminder(
         id=reminder_id,
@@ -309,6 +311,14 @@ async def create_reminder(
         request_hash=request_hash(data) if idempotency_key else None,
         created_by_user_id=actor.user.id,
     )
+    await trial_render(
+        actor.business_id,
+        sample_context(actor.business, reminder),
+        data.subject,
+        data.body,
+        data.whatsapp_content_variables,
+    )
+    client = await temporal()  # before the insert: no write lock held while connecting
     await ReminderRepository(session).add(reminder)
     actor.record(session, "reminder.created", "reminder", reminder.id, title=reminder.title)
     await session.flush()
@@ -414,8 +424,12 @@ async def _apply_content(
         await _check_template_id(session, actor, changes["template_id"])
     if changes.get("email_configuration_id") is not None:
         await check_configuration_id(session, actor, changes["email_configuration_id"])
-    check_template(
-        changes.get("subject"), changes.get("body"), changes.get("whatsapp_content_variables")
+    await trial_render(
+        actor.business_id,
+        sample_context(actor.business, reminder),
+        changes.get("subject"),
+        changes.get("body"),
+        changes.get("whatsapp_content_variables"),
     )
     for name in (
         "title",

@@ -4,12 +4,11 @@ from fastapi import APIRouter
 
 from api.auth.schemas import UserRead
 from api.auth.service import user_read
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, PasswordsDep, SessionDep
 from api.errors import AUTHENTICATED_ERRORS, BadRequest, error_responses
 from api.users.schemas import UserUpdate
 from core.events import record_event
 from core.repositories.users import RefreshTokenRepository
-from core.security import hash_password, verify_password
 from core.types import utcnow
 
 router = APIRouter(
@@ -24,12 +23,14 @@ async def read_me(user: CurrentUser) -> UserRead:
 
 
 @router.patch("/me", response_model=UserRead)
-async def update_me(data: UserUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
+async def update_me(
+    data: UserUpdate, user: CurrentUser, session: SessionDep, passwords: PasswordsDep
+) -> UserRead:
     """Change the caller's name or password (the current password is required)."""
     if data.password is not None:
-        if not verify_password(data.current_password or "", user.hashed_password):
+        if not await passwords.verify(data.current_password or "", user.hashed_password):
             raise BadRequest("current_password is wrong")
-        user.hashed_password = hash_password(data.password)
+        user.hashed_password = await passwords.hash(data.password)
         # A new password ends every other session.
         await RefreshTokenRepository(session).revoke_all_for_user(user.id, utcnow())
         record_event(

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from api.auth.service import authenticate_throttled, reset_password
 from api.dashboard import service as dashboard
 from api.dashboard.router import CacheDep
-from api.deps import Actor, SessionDep, SettingsDep, as_uuid
+from api.deps import Actor, PasswordsDep, SessionDep, SettingsDep, as_uuid
 from api.errors import AppError, BadRequest, Conflict, ServiceUnavailable, Unauthorized
 from api.reminders import history
 from api.reminders import service as reminders
@@ -32,7 +32,7 @@ from api.web.render import redirect, render
 from core.enums import ReminderStatus, Role
 from core.models import Reminder
 from core.repositories.users import BusinessRepository
-from core.security import password_problem
+from core.security import PasswordHashingBusy, password_problem
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -92,7 +92,9 @@ async def login_page(
 
 
 @router.post("/login")
-async def login_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def login_submit(
+    request: Request, session: SessionDep, passwords: PasswordsDep, settings: SettingsDep
+) -> Response:
     form = await read_form(request)
     next_url = safe_next(form.get("next"))
     email, password = form.get("email"), form.get("password")
@@ -107,9 +109,9 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
     throttle = request.app.state.throttle
     try:
         user = await authenticate_throttled(
-            session, throttle, email[:320], password[:1024], _client_ip(request)
+            session, throttle, passwords, email[:320], password[:1024], _client_ip(request)
         )
-    except (Unauthorized, TooManyRequests) as exc:
+    except (Unauthorized, TooManyRequests, PasswordHashingBusy) as exc:
         response = _login_page(
             request,
             settings,
@@ -118,7 +120,7 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
             error=exc.detail,
             email=email[:320],
         )
-        if isinstance(exc, TooManyRequests):
+        if isinstance(exc, (TooManyRequests, PasswordHashingBusy)):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     await session.commit()
@@ -143,7 +145,7 @@ async def reset_password_page(request: Request, settings: SettingsDep) -> Respon
 
 @router.post("/reset-password")
 async def reset_password_submit(
-    request: Request, session: SessionDep, settings: SettingsDep
+    request: Request, session: SessionDep, passwords: PasswordsDep, settings: SettingsDep
 ) -> Response:
     form = await read_form(request)
     token, password, confirm = (
@@ -166,9 +168,11 @@ async def reset_password_submit(
             request, settings, status_code=422, error=problem[:1].upper() + problem[1:], **kept
         )
     try:
-        await reset_password(session, token[:2000], password, settings, _client_ip(request))
-    except BadRequest as exc:
-        return _reset_page(request, settings, status_code=400, error=exc.detail)
+        await reset_password(
+            session, passwords, token[:2000], password, settings, _client_ip(request)
+        )
+    except (BadRequest, PasswordHashingBusy) as exc:
+        return _reset_page(request, settings, status_code=exc.status_code, error=exc.detail)
     await session.commit()
     response = redirect("/admin/login?reset=1")
     response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path=web_session.PATH)

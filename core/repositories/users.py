@@ -89,6 +89,22 @@ class RefreshTokenRepository:
         stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def use(self, token_id: uuid.UUID, now: datetime) -> bool:
+        """Mark the token used if it is still unused and unrevoked; True for the one caller
+        that did. One conditional UPDATE: of parallel uses, the database lets one through
+        (the others wait for its row lock, then find it used)."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == token_id,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
         await self.session.execute(
             update(RefreshToken)

@@ -45,6 +45,7 @@ async def built_app(settings: Settings, **overrides: Any) -> AsyncIterator[Any]:
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.throttle.close()
+        app.state.passwords.close()
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ never in the logs nor in an answer; bcrypt's 72-byte limit refused rather than t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -32,11 +33,13 @@ from tests.conftest import (
     Tenant,
     add_member,
     add_superuser,
+    count_rows,
     register_tenant,
     superuser_headers,
 )
 
 ME = "/api/v1/users/me"
+REFRESH = "/api/v1/auth/refresh"
 
 
 def _b64(data: bytes) -> str:
@@ -184,6 +187,23 @@ async def test_tokens_of_deleted_users_are_refused(
         "/api/v1/auth/token", data={"username": staff.email, "password": PASSWORD}
     )
     assert login.status_code == 401
+
+
+async def test_parallel_refreshes_with_one_token_let_one_through_and_end_the_family(
+    app: Any, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    """A stolen refresh token used by the thief and its owner at the same moment: one use
+    wins, the others are reuse, which ends the family (the winner's new token too). Were
+    they all let through, each copy could go on refreshing and the theft never show."""
+    presented = {"refresh_token": owner.refresh_token}
+    answers = await asyncio.gather(*(client.post(REFRESH, json=presented) for _ in range(6)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [200, 401, 401, 401, 401, 401], codes
+    [winner] = [answer.json() for answer in answers if answer.status_code == 200]
+    again = await client.post(REFRESH, json={"refresh_token": winner["refresh_token"]})
+    assert again.status_code == 401
+    assert await count_rows(app, "app_events WHERE action = 'auth.refresh_token_reused'") >= 1
+    assert await count_rows(app, "refresh_tokens WHERE revoked_at IS NULL") == 0
 
 
 async def _deactivate(app: Any, user_id: str) -> None:

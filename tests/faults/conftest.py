@@ -238,6 +238,7 @@ class Stack:
                 "TWILIO_TIMEOUT_SECONDS": "10",
                 "PUBLIC_BASE_URL": f"http://{HOST}:8000",
                 "API_RATE_LIMIT": "100000/minute",
+                "REGISTRATIONS_PER_IP": "100000/hour",
             }
         )
         env.update(extra)
