@@ -1,5 +1,7 @@
 """Prometheus metrics at `GET /metrics`: HTTP traffic by route template, and the deliveries
-and reminders in the database by state, counted at scrape time.
+and reminders in the database by state, counted at most every
+METRICS_DATABASE_REFRESH_SECONDS (scrapes in between, and concurrent ones, share a count:
+however often it is scraped, the database does one aggregate per period).
 
 Every known (channel, status) and reminder status is always exposed, as 0 when there are no
 rows, so a series never vanishes; a value outside the enums appears only while rows hold it.
@@ -7,10 +9,12 @@ rows, so a series never vanishes; a value outside the enums appears only while r
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -40,13 +44,41 @@ UNMATCHED = "<unmatched>"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class DatabaseCounts(Collector):
-    """Rows by state, as last read by the `/metrics` handler (which reads them right
-    before rendering, with no await in between, so a scrape never sees another's counts)."""
+Counts = tuple[dict[tuple[str, str], int], dict[str, int]]
 
-    def __init__(self) -> None:
+
+class DatabaseCounts(Collector):
+    """Rows by state, as last read by `refresh` (None: the last read failed)."""
+
+    def __init__(self, refresh_seconds: float = 0.0) -> None:
         self.deliveries: dict[tuple[str, str], int] | None = None
         self.reminders: dict[str, int] | None = None
+        self.refresh_seconds = refresh_seconds
+        self._read_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    def _fresh(self) -> bool:
+        return self._read_at is not None and (
+            time.monotonic() - self._read_at < self.refresh_seconds
+        )
+
+    async def refresh(self, sessionmaker: Any) -> None:
+        """Count again, unless a scrape did within the period; scrapes that arrive while
+        one counts wait for it and use its count."""
+        if self._fresh():
+            return
+        async with self._lock:
+            if self._fresh():
+                return
+            counts: Counts | None
+            try:
+                async with sessionmaker() as session:
+                    counts = await _count_rows(session)
+            except Exception:  # still serve the HTTP metrics; database_up says what failed
+                log.warning("metrics: could not count rows", exc_info=True)
+                counts = None
+            self.deliveries, self.reminders = counts or (None, None)
+            self._read_at = time.monotonic()
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily(
@@ -73,7 +105,7 @@ class DatabaseCounts(Collector):
 class Metrics:
     """One app's registry: HTTP counters and histograms plus the database counts."""
 
-    def __init__(self) -> None:
+    def __init__(self, database_refresh_seconds: float = 0.0) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "http_requests",
@@ -87,11 +119,11 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
-        self.database = DatabaseCounts()
+        self.database = DatabaseCounts(database_refresh_seconds)
         self.registry.register(self.database)
 
 
-async def _count_rows(session: AsyncSession) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+async def _count_rows(session: AsyncSession) -> Counts:
     by_channel = await session.execute(
         select(Delivery.channel, Delivery.status, func.count()).group_by(
             Delivery.channel, Delivery.status
@@ -119,14 +151,7 @@ async def metrics(request: Request) -> Response:
     """Prometheus text: HTTP traffic, deliveries and reminders."""
     _check_token(request)
     state: Metrics = request.app.state.metrics
-    counts: tuple[dict[tuple[str, str], int], dict[str, int]] | None
-    try:
-        async with request.app.state.sessionmaker() as session:
-            counts = await _count_rows(session)
-    except Exception:  # still serve the HTTP metrics; database_up says what failed
-        log.warning("metrics: could not count rows", exc_info=True)
-        counts = None
-    state.database.deliveries, state.database.reminders = counts or (None, None)
+    await state.database.refresh(request.app.state.sessionmaker)
     return Response(generate_latest(state.registry), media_type=CONTENT_TYPE)
 
 

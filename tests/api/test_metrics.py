@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import event
 
 from api.main import create_app
 from core.models import Delivery, Reminder
@@ -229,3 +231,43 @@ def test_a_route_outside_fastapi_routing_is_labelled_by_its_template() -> None:
 
     assert _route_template(scope) == "/api/v1/clients/{client_id}"
     assert _route_template({"type": "http", "path": "/api/v1/clients/42"}) == "<unmatched>"
+
+
+async def test_scrapes_share_one_count_of_the_database(
+    fresh_app: Any, http: httpx.AsyncClient
+) -> None:
+    """Anyone may scrape as often as they like (or many at once): the database is counted
+    once per METRICS_DATABASE_REFRESH_SECONDS, not once per scrape."""
+    counts: list[str] = []
+
+    def count_aggregates(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "GROUP BY" in statement and "FROM deliveries" in statement:
+            counts.append(statement)
+
+    engine = fresh_app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count_aggregates)
+    try:
+        await asyncio.gather(*(http.get("/metrics") for _ in range(20)))
+        for _ in range(5):
+            assert (await http.get("/metrics")).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count_aggregates)
+    assert len(counts) == 1
+
+
+async def test_counts_are_read_again_once_the_period_is_over(
+    settings: Settings, tmp_path: Any
+) -> None:
+    application = create_app(settings.model_copy(update={"METRICS_DATABASE_REFRESH_SECONDS": 0}))
+    transport = httpx.ASGITransport(app=application)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            owner = await register_tenant(client)
+            before = await scrape(client)
+            await add_rows(application, owner, await add_client(client, owner), "paused", [])
+            after = await scrape(client)
+    finally:
+        await application.state.engine.dispose()
+    assert value(after, "reminders", status="paused") == (
+        (value(before, "reminders", status="paused") or 0) + 1
+    )
