@@ -18,6 +18,7 @@ from __future__ import annotations
 import ssl
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -86,6 +87,9 @@ class BusinessEmailProvider:
             from_name=config.from_name or message.from_name,
         )
         return await send_as_business(provider, message, PERMANENT_FOR_A_BUSINESS, owner)
+
+    async def find(self, message: OutgoingMessage, since: datetime) -> list[ProviderResult] | None:
+        return None  # an SMTP server, the business's or the platform's, cannot be asked
 
     async def close(self) -> None:
         await self.platform.close()

@@ -13,6 +13,7 @@ business's wrong token, and the owner sees it on the delivery.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,16 +58,32 @@ class BusinessTwilioProvider:
         credentials = await self._credentials(message.delivery_id)
         if credentials is None:
             return await self.platform.send(message)
-        token = open_secret(
-            self.settings, credentials.auth_token_encrypted, "the business's Twilio credentials"
-        )
-        provider = TwilioProvider(settings_for(self.settings, credentials, token), self.channel)
         return await send_as_business(
-            provider,
+            self._own(credentials),
             message,
             {"twilio_auth"},
             f"Twilio refused the business's account {credentials.account_sid}",
         )
+
+    async def find(self, message: OutgoingMessage, since: datetime) -> list[ProviderResult] | None:
+        """Asks the account the message would go through now (a business that changed
+        accounts since the crash is asked on its new one: what its old one sent is not
+        found, and the message goes out again)."""
+        credentials = await self._credentials(message.delivery_id)
+        if credentials is None:
+            return await self.platform.find(message, since)
+        provider = self._own(credentials)
+        try:
+            return await provider.find(message, since)
+        finally:
+            await provider.close()
+
+    def _own(self, credentials: TwilioCredentials) -> TwilioProvider:
+        """A provider for this one business's account (its token opened for this use)."""
+        token = open_secret(
+            self.settings, credentials.auth_token_encrypted, "the business's Twilio credentials"
+        )
+        return TwilioProvider(settings_for(self.settings, credentials, token), self.channel)
 
     async def close(self) -> None:
         await self.platform.close()

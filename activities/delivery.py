@@ -1,11 +1,12 @@
 """Delivery bookkeeping shared by the channel activities: one row per (reminder, occurrence,
 client, channel); a retried activity that finds its row settled returns it.
 
-At most once: just before the provider is called the row is claimed (`send_started_at`)
-and committed; the provider's answer clears the claim in the same commit that records it.
-A retry that finds a claim cannot know whether the message left (the worker died, or the
-answer could not be recorded), so it never sends again: the delivery is recorded `failed`
-with `outcome_unknown`, and a provider status callback can still correct it.
+At most once, and nothing lost: the provider claims the row (`send_started_at`, committed)
+right before its point of no return, and its answer clears the claim in the same commit
+that records it. A retry that finds an earlier attempt's claim asks the provider whether
+the message arrived and adopts it, or sends when it did not (activities/claims.py); only
+when the provider cannot be asked (an SMTP server, whose reply to the message content was
+lost) is the delivery recorded `failed` with `outcome_unknown` and never sent again.
 """
 
 from __future__ import annotations
@@ -14,14 +15,24 @@ import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
+from activities.claims import (
+    ClaimLost,
+    OutcomeUnknown,
+    claim,
+    heartbeating,
+    release,
+    sent_by_earlier_attempt,
+)
 from activities.compose import Parts, address_for, compose
 from activities.providers import DeliveryFailure, OutgoingMessage, Provider
+from activities.rate_slots import wait_for_rate_slot
 from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.events import record_event
@@ -42,12 +53,7 @@ FINAL |= {DeliveryStatus.failed, DeliveryStatus.undelivered}
 # ApplicationError types the workflow (and an operator in the Web UI) tells apart.
 PERMANENT_FAILURE = "DeliveryFailed"
 RETRYABLE_FAILURE = "ProviderUnavailable"
-RATE_LIMITED = "RateLimited"
 OUTCOME_UNKNOWN = "outcome_unknown"
-# The furthest ahead a send reserves its rate-limit slot (and keeps it on its row).
-SLOT_HORIZON = 24 * 3600.0
-# A kept slot this many seconds past is given up for a new one.
-SLOT_TOLERANCE = 1.0
 # How often recording a provider's acceptance is tried before giving up on it.
 RECORD_TRIES = 3
 
@@ -120,7 +126,7 @@ class DeliveryBook:
     async def deliver(self, request: SendRequest, provider: Provider) -> SendResult:
         # This activity's logs carry the id of the API request that made the reminder.
         request_id_var.set(request.request_id)
-        async with self.sessionmaker() as session:
+        async with heartbeating(), self.sessionmaker() as session:
             parts = await self._load(session, request)
             if isinstance(parts, SendResult):
                 return parts
@@ -137,18 +143,63 @@ class DeliveryBook:
             if delivery.status in FINAL:
                 return result_of(delivery)  # settled by an earlier attempt
             if delivery.send_started_at is not None:
-                return await self._outcome_unknown(session, delivery)
+                settled = await self._settle_claim(session, delivery, parts, request, provider)
+                if settled is not None:
+                    return settled
             suppressed = await is_suppressed(session, parts.client, request.channel)
             message = await self._prepare(delivery, parts, request, suppressed)
             await session.commit()
             if message is None:
                 return result_of(delivery)
-            await self._wait_for_rate_slot(session, delivery)
-            # The claim: from this commit on, this delivery is never sent again.
-            delivery.attempts += 1
-            delivery.send_started_at = utcnow()
-            await session.commit()
+            await wait_for_rate_slot(session, delivery, self.settings, self.limiter)
+            # The provider claims the send right before its point of no return.
+            message.claim = partial(claim, session, delivery)
             return await self._send(session, delivery, parts.client, message, provider)
+
+    async def _settle_claim(
+        self,
+        session: AsyncSession,
+        delivery: Delivery,
+        parts: Parts,
+        request: SendRequest,
+        provider: Provider,
+    ) -> SendResult | None:
+        """An earlier attempt claimed the send: its message adopted if the provider took
+        it, `outcome_unknown` if the provider cannot say; None when the provider never got
+        it (the claim released: this attempt sends)."""
+        held_since = delivery.send_started_at
+        assert held_since is not None
+        if not address_for(parts.client, request.channel):
+            return await self._outcome_unknown(session, delivery)
+        try:
+            message = await compose(
+                parts,
+                request.channel,
+                str(delivery.id),
+                datetime.fromisoformat(request.scheduled_for),
+                utcnow(),
+                self.settings,
+            )
+            found = await sent_by_earlier_attempt(
+                session, delivery, message, provider, self.settings
+            )
+        except (OutcomeUnknown, TemplateProblem):
+            return await self._outcome_unknown(session, delivery)
+        except DeliveryFailure as failure:  # the provider could not be asked now
+            raise ApplicationError(
+                f"{failure.code}: {failure.message}", type=RETRYABLE_FAILURE
+            ) from failure
+        if found is None:
+            await release(session, delivery, held_since)
+            return None
+        activity.logger.info(
+            "delivery %s: an earlier attempt's message reached the provider (%s); adopted",
+            delivery.id,
+            found.provider_message_id,
+        )
+        return await self._record_sent(
+            delivery.id, found.status, found.provider_message_id, found.segments
+        )
 
     async def _load(self, session: AsyncSession, request: SendRequest) -> SendResult | Parts:
         reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
@@ -204,56 +255,13 @@ class DeliveryBook:
         delivery.body = message.body
         return message
 
-    async def _wait_for_rate_slot(self, session: AsyncSession, delivery: Delivery) -> None:
-        """Hold the send until the channel's shared rate allows it.
-
-        A slot close enough is waited for here; a farther one is kept on the row and the
-        task handed back to Temporal to come back then (no worker slot held for minutes,
-        and no new place in the queue on return).
-        """
-        rate = self.settings.rate_per_second(delivery.channel)
-        if rate <= 0:
-            return
-        max_wait = self.settings.SEND_RATE_MAX_WAIT_SECONDS
-        now = utcnow()
-        kept = delivery.send_slot_at
-        if kept is not None and (now - kept).total_seconds() > SLOT_TOLERANCE:
-            # Came back well after its slot (the task queue was busy): sending now would
-            # bunch with everyone else late, so it queues again like a new send.
-            kept = None
-        if kept is None:
-            reservation = await self.limiter.reserve(delivery.channel, rate, SLOT_HORIZON)
-            wait = reservation.wait
-            if not reservation.granted:  # a backlog of more than a day: ask again later
-                raise ApplicationError(
-                    f"{delivery.channel} has more than a day of sends queued",
-                    type=RATE_LIMITED,
-                    next_retry_delay=timedelta(seconds=wait),
-                    category=ApplicationErrorCategory.BENIGN,
-                )
-            if wait > max_wait:
-                delivery.send_slot_at = now + timedelta(seconds=wait)
-                await session.commit()
-        else:
-            wait = (kept - now).total_seconds()
-        if wait > max_wait:
-            raise ApplicationError(
-                f"{delivery.channel} is at its rate limit; this send's slot is at "
-                f"{delivery.send_slot_at:%Y-%m-%d %H:%M:%S} UTC",
-                type=RATE_LIMITED,
-                next_retry_delay=timedelta(seconds=wait - max_wait / 2),
-                # Expected under load: not logged as a failure.
-                category=ApplicationErrorCategory.BENIGN,
-            )
-        if wait > 0:
-            await asyncio.sleep(wait)
-
     async def _outcome_unknown(self, session: AsyncSession, delivery: Delivery) -> SendResult:
         delivery.status = DeliveryStatus.failed.value
         delivery.error_code = OUTCOME_UNKNOWN
         delivery.error_message = (
-            "an earlier attempt stopped after handing the message to the provider, before "
-            "its answer was recorded; not sent again so the client cannot get it twice"
+            "an earlier attempt handed the message to the provider and stopped before its "
+            "answer was recorded, and the provider cannot be asked whether it took it (an "
+            "SMTP server); not sent again so the client cannot get it twice"
             + (f" (last error: {delivery.error_message})" if delivery.error_message else "")
         )[:2000]
         await session.commit()
@@ -270,6 +278,8 @@ class DeliveryBook:
     ) -> SendResult:
         try:
             sent = await provider.send(message)
+        except ClaimLost as lost:  # another attempt owns the send: it decides, not this one
+            raise ApplicationError(str(lost), type=RETRYABLE_FAILURE) from lost
         except DeliveryFailure as failure:
             await self._record_failure(session, delivery, client, failure)
             raise ApplicationError(
@@ -331,6 +341,8 @@ class DeliveryBook:
     async def _record_failure(
         self, session: AsyncSession, delivery: Delivery, client: Client, failure: DeliveryFailure
     ) -> None:
+        if delivery.send_started_at is None:
+            delivery.attempts += 1  # refused before its point of no return: never claimed
         delivery.send_started_at = None  # the provider did not take it: a retry may send
         delivery.error_code = failure.code[:64]
         delivery.error_message = failure.message[:2000]

@@ -2,15 +2,26 @@
 
 A provider either returns a `ProviderResult` (the provider accepted the message), raises
 `DeliveryFailure` (the provider definitely did not take it, classified as retryable or
-permanent), or raises anything else, which the caller must treat as "outcome unknown": the
-message may have left, so it is never sent again for that delivery.
+permanent), or raises anything else, which the caller must treat as "outcome unknown".
+
+Right before the step after which the message may have left (SMTP's DATA, Twilio's POST,
+nothing for the sandbox), a provider calls `message.claim()`: the delivery book records
+there that this attempt owns the send. A crash before it leaves nothing to doubt, so the
+retry just sends. After it, `find` asks the provider whether the message arrived (Twilio
+can list its messages; an SMTP server cannot be asked: None, the outcome stays unknown).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
+
+
+async def _no_claim() -> None:
+    return None
 
 
 @dataclass
@@ -36,6 +47,9 @@ class OutgoingMessage:
     content_variables: dict[str, str] = field(default_factory=dict)
     # Where the provider reports delivery status (Twilio's StatusCallback).
     status_callback: str | None = None
+    # Called right before the point of no return (see the module's docstring); raises when
+    # another attempt owns the send, and the provider then sends nothing.
+    claim: Callable[[], Awaitable[None]] = field(default=_no_claim, repr=False, compare=False)
 
 
 @dataclass
@@ -83,6 +97,11 @@ class Provider(Protocol):
 
     async def send(self, message: OutgoingMessage) -> ProviderResult: ...
 
+    async def find(self, message: OutgoingMessage, since: datetime) -> list[ProviderResult] | None:
+        """The messages to this address, like `message`, that the provider took since
+        `since` (oldest first); None when the provider cannot tell."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -92,7 +111,11 @@ class SandboxProvider:
     name = "sandbox"
 
     async def send(self, message: OutgoingMessage) -> ProviderResult:
+        await message.claim()
         return ProviderResult(provider_message_id=f"sandbox-{uuid.uuid4().hex}", status="delivered")
+
+    async def find(self, message: OutgoingMessage, since: datetime) -> list[ProviderResult] | None:
+        return []  # nothing ever leaves: sending again costs nobody a duplicate
 
     async def close(self) -> None:
         return None

@@ -31,10 +31,12 @@ retry of one delivery carries the same Message-ID.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
 import ssl
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -52,6 +54,7 @@ from aiosmtplib import (
     SMTPResponseException,
     SMTPSenderRefused,
     SMTPServerDisconnected,
+    SMTPStatus,
 )
 
 from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult
@@ -67,6 +70,10 @@ QUIT_TIMEOUT_SECONDS = 5.0
 AUTH_REQUIRED = 530
 _ADDRESS_FORBIDDEN = re.compile(r"[\s<>,;\"\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# DATA's content on the wire (as aiosmtplib sends it): CRLF line endings, a leading "."
+# doubled.
+_LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+_DOT_STUFFING = re.compile(rb"(?m)^\.")
 
 
 class SmtpProvider:
@@ -109,6 +116,7 @@ class SmtpProvider:
         try:
             client = await self._connected()
             await self._open(client)
+            client.before_data = message.claim
             await client.send_message(mime, sender=sender, recipients=[message.to])
         except DeliveryFailure:
             raise
@@ -127,11 +135,18 @@ class SmtpProvider:
             raise failure from exc
         else:
             assert client is not None
-            await self._quit(client, message.delivery_id)
+            # The message is the server's now: its answer is recorded at once, and the
+            # goodbye goes on meanwhile (a worker lost waiting for QUIT would leave an
+            # accepted message unrecorded).
+            _say_goodbye_later(client, message.delivery_id, self.settings)
+            client = None
         finally:
             if client is not None:
                 client.close()
         return ProviderResult(provider_message_id=mime["Message-ID"].strip("<>"), status="sent")
+
+    async def find(self, message: OutgoingMessage, since: datetime) -> list[ProviderResult] | None:
+        return None  # an SMTP server cannot be asked what it received
 
     async def close(self) -> None:
         return None  # no connection outlives a send
@@ -195,23 +210,53 @@ class SmtpProvider:
                 )
             await client.login(self.settings.SMTP_USERNAME, self.settings.SMTP_PASSWORD or "")
 
-    async def _quit(self, client: _Client, delivery_id: str) -> None:
-        # The server has accepted the message: nothing here may turn it into a failure.
-        try:
-            await client.quit(timeout=min(QUIT_TIMEOUT_SECONDS, self.settings.SMTP_TIMEOUT_SECONDS))
-        except Exception as exc:
-            log.info("delivery %s: sent, but QUIT failed: %r", delivery_id, exc)
+
+# QUITs still going on (kept referenced until they end).
+_goodbyes: set[asyncio.Task[None]] = set()
+
+
+def _say_goodbye_later(client: _Client, delivery_id: str, settings: Settings) -> None:
+    task = asyncio.create_task(_quit(client, delivery_id, settings))
+    _goodbyes.add(task)
+    task.add_done_callback(_goodbyes.discard)
+
+
+async def _quit(client: _Client, delivery_id: str, settings: Settings) -> None:
+    # The server has accepted the message: nothing here may turn it into a failure.
+    try:
+        await client.quit(timeout=min(QUIT_TIMEOUT_SECONDS, settings.SMTP_TIMEOUT_SECONDS))
+    except Exception as exc:
+        log.info("delivery %s: sent, but QUIT failed: %r", delivery_id, exc)
+    finally:
+        client.close()
 
 
 class _Client(aiosmtplib.SMTP):
-    """Notes when the message content starts to go out: a reply lost from then on
-    leaves the outcome unknown."""
+    """DATA with the claim in the one place that decides: after the content, before the
+    final "." that makes the server take it. A transaction the server never saw end is
+    discarded (RFC 5321 4.1.1.4), so a worker lost before the claim leaves nothing sent and
+    its retry sends; only from the "." to the recorded reply is the outcome unknown."""
 
-    data_started = False
+    data_started = False  # the "." went out: a reply lost from here leaves it unknown
+    before_data: Callable[[], Awaitable[None]] | None = None
 
     async def data(self, message: str | bytes, /, **kwargs: Any) -> SMTPResponse:
+        if self.protocol is None:
+            raise SMTPServerDisconnected("Connection lost")
+        content = message.encode("ascii") if isinstance(message, str) else message
+        content = _DOT_STUFFING.sub(b"..", _LINE_ENDINGS.sub(b"\r\n", content))
+        start = await self.execute_command(b"DATA")
+        if start.code != SMTPStatus.start_input:
+            raise SMTPDataError(start.code, start.message)
+        self.protocol.write(content if content.endswith(b"\r\n") else content + b"\r\n")
+        if self.before_data is not None:
+            await self.before_data()
         self.data_started = True
-        return await super().data(message, **kwargs)
+        self.protocol.write(b".\r\n")
+        reply = await self.protocol.read_response(timeout=self.timeout)
+        if reply.code != SMTPStatus.completed:
+            raise SMTPDataError(reply.code, reply.message)
+        return reply
 
 
 def classify(exc: BaseException) -> DeliveryFailure | None:

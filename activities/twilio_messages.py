@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +34,10 @@ CHANNELS = ("sms", "whatsapp")
 OPT_OUT_CODES = frozenset({21610})
 # The SDK prefixes Twilio's own message with this.
 _SDK_PREFIX = "Unable to create record: "
+# Looking for a message a crashed attempt may have sent: Twilio's clock against ours, and
+# how many of the address's newest messages are read.
+CLOCK_SKEW = timedelta(minutes=2)
+FIND_LIMIT = 50
 
 _logger = logging.getLogger("twilio.async_http_client")
 
@@ -128,6 +133,7 @@ class TwilioProvider:
     async def send(self, message: OutgoingMessage) -> ProviderResult:
         params = self.message_params(message)
         _retry_after.set(None)
+        await message.claim()  # from the request on, Twilio may have the message
         try:
             created = await self.client.messages.create_async(**params)
         except (TwilioRestException, TwilioServiceException) as exc:
@@ -150,6 +156,28 @@ class TwilioProvider:
             status="sent",
             segments=_segments(created.num_segments),
         )
+
+    async def find(self, message: OutgoingMessage, since: datetime) -> list[ProviderResult] | None:
+        """Messages Twilio took since `since` (less a clock skew) that are this one: to the
+        same address, from the same sender (number or messaging service), with the same
+        text (a template's rendered text is Twilio's, so only the address and sender count
+        then); oldest first. Twilio lists the newest first: the first page is plenty for
+        one address in the minutes a retry looks back."""
+        params = self.message_params(message)
+        try:
+            found = await self.client.messages.list_async(to=params["to"], limit=FIND_LIMIT)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _classify(exc) from exc
+        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+            raise DeliveryFailure(
+                "lookup_unavailable", f"could not ask Twilio: {type(exc).__name__}", retryable=True
+            ) from exc
+        earliest = since - CLOCK_SKEW
+        matches = [m for m in found if _is_this(m, params) and _created(m) >= earliest]
+        return [
+            ProviderResult(str(m.sid), "sent", _segments(m.num_segments))
+            for m in sorted(matches, key=_created)
+        ]
 
     async def close(self) -> None:
         await self.http_client.close()
@@ -190,6 +218,21 @@ class TwilioProvider:
             f"no {self.channel} sender: set a sender identity or the TWILIO_* fallback",
             retryable=False,
         )
+
+
+def _is_this(found: Any, params: dict[str, str]) -> bool:
+    """Whether a message Twilio lists is the one `params` would send."""
+    if "messaging_service_sid" in params:
+        sender_matches = found.messaging_service_sid == params["messaging_service_sid"]
+    else:
+        sender_matches = found.from_ == params["from_"]
+    same_text = "body" not in params or found.body == params["body"]
+    return bool(found.to == params["to"] and sender_matches and same_text)
+
+
+def _created(found: Any) -> datetime:
+    created = found.date_created
+    return created if isinstance(created, datetime) else datetime.min.replace(tzinfo=UTC)
 
 
 def _segments(value: object) -> int | None:

@@ -59,6 +59,12 @@ SEND_RETRY = RetryPolicy(
 SEND_WINDOW_PATCH = "send-window-v1"
 FALLBACK_PATCH = "channel-fallback-v1"
 RESEND_PATCH = "resend-v1"
+# Sends heartbeat: a dead worker's send is retried after SEND_HEARTBEAT_TIMEOUT, not after
+# the whole start-to-close timeout (which can then allow for slow servers).
+SEND_HEARTBEAT_PATCH = "send-heartbeat-v1"
+SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+SEND_TIMEOUT = timedelta(minutes=5)
+SEND_TIMEOUT_BEFORE_HEARTBEATS = timedelta(seconds=60)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -361,6 +367,7 @@ class ReminderWorkflow:
         fallback_from: str | None = None,
         resend_of: str | None = None,
     ) -> SendResult:
+        heartbeats = workflow.patched(SEND_HEARTBEAT_PATCH)
         return await workflow.execute_activity(
             f"send_{target.channel}",
             SendRequest(
@@ -374,7 +381,8 @@ class ReminderWorkflow:
                 resend_of=resend_of,
             ),
             result_type=SendResult,
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=SEND_TIMEOUT if heartbeats else SEND_TIMEOUT_BEFORE_HEARTBEATS,
+            heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT if heartbeats else None,
             retry_policy=SEND_RETRY,
         )
 

@@ -11,6 +11,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery import DeliveryBook
+from activities.rate_slots import wait_for_rate_slot
 from core.models import Delivery
 from core.ratelimit import LocalRateLimiter, Reservation
 from core.settings import Settings
@@ -45,7 +46,7 @@ def book(settings: Settings) -> tuple[DeliveryBook, CountingLimiter]:
 
 async def hold(book: DeliveryBook, delivery: Delivery) -> None:
     session: Any = NoSession()
-    await book._wait_for_rate_slot(session, delivery)  # noqa: SLF001
+    await wait_for_rate_slot(session, delivery, book.settings, book.limiter)
 
 
 async def test_far_slots_are_kept_on_the_row_and_handed_back_to_temporal(

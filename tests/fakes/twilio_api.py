@@ -11,6 +11,7 @@ parameters, Twilio's error JSON, a 201 Message resource), on 127.0.0.1 only.
 
 Routes:
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json          create (send) a message
+    GET  /2010-04-01/Accounts/{AccountSid}/Messages.json          list (To, From filters)
     GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json    fetch one
     GET  /2010-04-01/Accounts/{AccountSid}.json                   fetch the account
     GET  /v1/Services/{Sid}                                       fetch a messaging service
@@ -218,6 +219,7 @@ class FakeTwilio:
         self._release = asyncio.Event()
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Messages.json", self._list)
         app.router.add_get("/2010-04-01/Accounts/{account}/Messages/{sid}.json", self._fetch)
         app.router.add_get("/2010-04-01/Accounts/{account}.json", self._fetch_account)
         app.router.add_get("/v1/Services/{sid}", self._fetch_service)
@@ -374,6 +376,36 @@ class FakeTwilio:
             if message.sid == request.match_info["sid"]:
                 return web.json_response(message.resource | {"status": message.status})
         return _error(404, 20404, MESSAGES[20404].format(path=request.path))
+
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        """The account's messages, newest first, filtered by To and From as Twilio does
+        (one page: the fake never holds more than a test sends)."""
+        refusal = self._refusal(request, None)
+        if refusal is not None:
+            return refusal
+        account, query = request.match_info["account"], request.query
+        found = [
+            message.resource | {"status": message.status}
+            for message in reversed(self.messages)
+            if message.account_sid == account
+            and query.get("To", message.to) == message.to
+            and query.get("From", message.from_) == message.from_
+        ]
+        uri = f"/{API_VERSION}/Accounts/{account}/Messages.json"
+        page_size = int(query.get("PageSize", "50"))
+        return web.json_response(
+            {
+                "messages": found[:page_size],
+                "page": 0,
+                "page_size": page_size,
+                "start": 0,
+                "end": max(len(found[:page_size]) - 1, 0),
+                "uri": uri,
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }
+        )
 
     async def _fetch_account(self, request: web.Request) -> web.StreamResponse:
         refusal = self._refusal(request, None)

@@ -120,6 +120,8 @@ def delivery_settings(settings: Settings, smtp: FakeSmtpServer, twilio: FakeTwil
             "WHATSAPP_BACKEND": "twilio",
             "TWILIO_API_BASE_URL": twilio.url,
             "SMTP_TIMEOUT_SECONDS": 5.0,
+            # A retry looks for a lost SMS this long (and a third more) after its claim.
+            "TWILIO_TIMEOUT_SECONDS": 1.5,
         }
     )
 
@@ -140,8 +142,23 @@ class FailAfterSend:
             raise ConnectionResetError("worker lost its connection after the provider answered")
         return result
 
+    async def find(self, message: OutgoingMessage, since: datetime) -> list[ProviderResult] | None:
+        return await self.inner.find(message, since)
+
     async def close(self) -> None:
         await self.inner.close()
+
+
+class FailAfterClaim(FailAfterSend):
+    """A real provider whose first call claims the send and then dies before the request
+    goes out, as when a worker is killed between its claim and the provider's port."""
+
+    async def send(self, message: OutgoingMessage) -> ProviderResult:
+        self.calls += 1
+        if self.calls == 1:
+            await message.claim()
+            raise ConnectionResetError("worker died after its claim, before the request")
+        return await self.inner.send(message)
 
 
 @pytest.fixture
@@ -574,16 +591,20 @@ async def test_status_callbacks_record_delivery_and_a_forged_one_is_refused(
     assert delivery.delivered_at is not None
 
 
-async def test_a_callback_settles_an_sms_whose_outcome_the_worker_lost(
+async def test_a_retry_adopts_the_sms_twilio_took_instead_of_guessing(
     box: Outbox, client: httpx.AsyncClient
 ) -> None:
+    """The worker lost Twilio's answer: the retry asks Twilio, finds the message and records
+    it as sent (its SID, so the status callback finds it too); nothing is sent twice."""
     flaky = FailAfterSend(build_providers(box.settings)["sms"])
     row = await box.reminder(channels=("sms",))
     async with worker(box, sms=flaky):
         await box.run(row)
     [message] = box.twilio.messages  # sent once, never again
     [delivery] = await box.deliveries(row)
-    assert delivery.error_code == "outcome_unknown"
+    assert (delivery.status, delivery.error_code) == ("sent", None)
+    assert delivery.provider_message_id == message.sid
+    assert flaky.calls == 1  # the retry looked, and did not send
 
     callback = box.twilio.status_callback(message, "delivered")
     answer = await client.post(
@@ -592,7 +613,19 @@ async def test_a_callback_settles_an_sms_whose_outcome_the_worker_lost(
     assert answer.status_code == 200
     [delivery] = await box.deliveries(row)
     assert delivery.status == "delivered"
-    assert delivery.provider_message_id == message.sid
+
+
+async def test_a_retry_sends_the_sms_twilio_never_got(box: Outbox) -> None:
+    """The worker died after claiming the send, before its request left: the retry asks
+    Twilio, finds nothing, and sends. The client gets it once, not never."""
+    flaky = FailAfterClaim(build_providers(box.settings)["sms"])
+    row = await box.reminder(channels=("sms",))
+    async with worker(box, sms=flaky):
+        await box.run(row)
+    [message] = box.twilio.messages
+    [delivery] = await box.deliveries(row)
+    assert (delivery.status, delivery.provider_message_id) == ("sent", message.sid)
+    assert flaky.calls == 2
 
 
 # -- throttling ---------------------------------------------------------------------------
