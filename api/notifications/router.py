@@ -11,6 +11,7 @@ from api.deps import (
     CurrentActor,
     PageDep,
     SessionDep,
+    SettingsDep,
     TemporalClientDep,
     TimeWindowDep,
     id_or_404,
@@ -76,9 +77,13 @@ async def list_notifications(
     responses=error_responses(409),
 )
 async def resend_notification(
-    delivery: DeliveryDep, actor: CurrentActor, session: SessionDep, temporal: TemporalClientDep
+    delivery: DeliveryDep,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalClientDep,
+    settings: SettingsDep,
 ) -> ResendAccepted:
     """Send a failed or undelivered delivery again, now, as a new delivery linked to it."""
-    key = await service.resend(session, actor, delivery, temporal)
+    key = await service.resend(session, actor, delivery, temporal, settings)
     await session.commit()
     return ResendAccepted(accepted=True, occurrence_key=key, resend_of=delivery.id)

@@ -16,12 +16,16 @@ from temporalio.client import Client
 from api.deps import Actor
 from api.errors import Conflict
 from api.notifications.schemas import NotificationFilters
-from api.reminders.service import signal_workflow
+from api.reminders.service import SIGNAL_TIMEOUT, reach_temporal, signal_workflow
+from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.enums import ReminderStatus as Status
-from core.models import Delivery
+from core.models import Delivery, Reminder
 from core.repositories.base import paginate
 from core.repositories.reminders import ReminderRepository
+from core.settings import Settings
+from core.types import utcnow
+from core.workflow_start import RESEND_SIGNAL, resend_to_completed
 from workflows.contracts import ResendArgs
 
 RESENDABLE = {DeliveryStatus.failed.value, DeliveryStatus.undelivered.value}
@@ -53,19 +57,43 @@ async def list_notifications(
     return await paginate(session, stmt, limit, offset)
 
 
-async def resend(session: AsyncSession, actor: Actor, delivery: Delivery, temporal: Client) -> str:
-    """Ask the reminder's workflow to send this delivery again, now, as a new delivery
-    linked to it; answers the new delivery's occurrence key.
-
-    A completed reminder's deliveries may be resent while its workflow still runs (it
-    sends what it was asked before it ends); once the workflow has ended, 409 as trigger.
-    """
+def _check_resendable(delivery: Delivery) -> None:
     if delivery.status not in RESENDABLE:
         raise Conflict(
             f"delivery is {delivery.status}; only failed or undelivered deliveries can be resent"
         )
     if delivery.client_id is None:
         raise Conflict("the delivery's client was deleted; there is no one to resend it to")
+
+
+async def _resend_after_completion(
+    temporal: Client, settings: Settings, reminder: Reminder, args: ResendArgs
+) -> None:
+    """Signal-with-start `resend`: a short run of its own when the workflow has ended
+    (core/workflow_start.py); 503 when Temporal fails."""
+    call = resend_to_completed(
+        temporal,
+        settings,
+        reminder,
+        args,
+        now=utcnow(),
+        request_id=request_id_var.get(),
+        rpc_timeout=SIGNAL_TIMEOUT,
+    )
+    await reach_temporal(call, reminder, "signal-with-start resend")
+
+
+async def resend(
+    session: AsyncSession, actor: Actor, delivery: Delivery, temporal: Client, settings: Settings
+) -> str:
+    """Ask the reminder's workflow to send this delivery again, now, as a new delivery
+    linked to it; answers the new delivery's occurrence key.
+
+    A completed reminder's workflow may have ended (a `once` reminder that fired, say):
+    the resend then runs as a short run of its own that leaves the reminder completed.
+    A cancelled reminder sends nothing more.
+    """
+    _check_resendable(delivery)
     reminder = await ReminderRepository(session).get_for_business(
         actor.business_id, delivery.reminder_id
     )
@@ -80,7 +108,10 @@ async def resend(session: AsyncSession, actor: Actor, delivery: Delivery, tempor
         request_id=request_id,
         by=actor.user.email,
     )
-    await signal_workflow(temporal, reminder, "resend", args)
+    if reminder.status == Status.completed.value:
+        await _resend_after_completion(temporal, settings, reminder, args)
+    else:  # its workflow runs; if not (a failed reminder's has ended), 409 not running
+        await signal_workflow(temporal, reminder, RESEND_SIGNAL, args)
     key = f"resend-{request_id}"
     actor.record(
         session,

@@ -1,4 +1,5 @@
-"""A reminder's timeline, read from its workflow's Temporal history (every run of it).
+"""A reminder's timeline, read from its workflow's Temporal history (every run of it;
+runs.py reads them from Temporal).
 
 Pure: takes the history events of each run, oldest run first, and answers readable
 entries. Payloads are decoded with a payload converter (the client's in the API, the
@@ -9,17 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHandle
 from temporalio.converter import DataConverter, PayloadConverter
-from temporalio.service import RPCError, RPCStatusCode
 
 SEND_PREFIX = "send_"
 _CHANNELS = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp"}
+_ENDED = ("completed", "cancelled")
 _SIGNAL_VERBS = {
     "pause": "Paused",
     "resume": "Resumed",
@@ -89,6 +89,8 @@ class _RunReader:
     def __init__(self, converter: PayloadConverter, first_run: bool) -> None:
         self.converter = converter
         self.first_run = first_run
+        # A run started with the reminder already ended (only a resend starts one).
+        self.after_end = False
         self.entries: list[tuple[int, Entry]] = []
         self.activities: dict[int, _Activity] = {}
 
@@ -143,12 +145,26 @@ class _RunReader:
                     state=data.get("state"),
                 )
             return
+        if data.get("state") in _ENDED:
+            self._started_after_end(event, data)
+            return
         self.add(
             event,
             "started",
             f"Started: {describe_schedule(schedule)} ({data.get('timezone')})",
             schedule=schedule,
             timezone=data.get("timezone"),
+            request_id=data.get("request_id"),
+        )
+
+    def _started_after_end(self, event: HistoryEvent, data: dict[str, Any]) -> None:
+        # The reminder had ended when this run began: only a resend starts a run so.
+        self.after_end = True
+        self.add(
+            event,
+            "restarted",
+            f"Started again to resend; the reminder stays {data['state']}",
+            state=data["state"],
             request_id=data.get("request_id"),
         )
 
@@ -229,9 +245,11 @@ class _RunReader:
             "completed": "Completed: no further occurrences",
             "cancelled": "Cancelled: no further occurrences",
         }.get(state, f"Ended ({state})")
+        if self.after_end:
+            text = f"Resend done; the reminder stays {state}"
         self.add(
             event,
-            state if state in ("completed", "cancelled") else "ended",
+            state if state in _ENDED else "ended",
             text,
             occurrences_sent=result.get("occurrences_sent"),
             last_occurrence=result.get("last_occurrence"),
@@ -469,42 +487,3 @@ def name_clients(timeline: list[Entry], names: Mapping[str, str]) -> None:
 
 def client_ids(timeline: Sequence[Entry]) -> set[str]:
     return {str(e.details["client_id"]) for e in timeline if e.details.get("client_id")}
-
-
-# -- reading the runs from Temporal ---------------------------------------------------------
-
-MAX_RUNS = 20
-FETCH_TIMEOUT = 5.0
-
-
-async def _run_events(handle: WorkflowHandle[Any, Any]) -> list[HistoryEvent]:
-    return [
-        event
-        async for event in handle.fetch_history_events(rpc_timeout=timedelta(seconds=FETCH_TIMEOUT))
-    ]
-
-
-async def fetch_runs(client: Client, workflow_id: str) -> list[list[HistoryEvent]]:
-    """Each run's events, oldest run first: from the latest run back along the chain of
-    continue-as-new (each run's start names the run it continues), at most MAX_RUNS.
-
-    No runs when Temporal has no history for the id (never started, or past retention).
-    """
-    runs: list[list[HistoryEvent]] = []
-    run_id: str | None = None
-    while len(runs) < MAX_RUNS:
-        try:
-            events = await _run_events(client.get_workflow_handle(workflow_id, run_id=run_id))
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                break  # an older run already removed by retention ends the chain too
-            raise
-        if not events:
-            break
-        runs.append(events)
-        started = events[0].workflow_execution_started_event_attributes
-        run_id = started.continued_execution_run_id or None
-        if run_id is None:
-            break
-    runs.reverse()
-    return runs

@@ -207,6 +207,9 @@ class HistoryEntry(ReadModel):
 
 class HistoryResponse(ReadModel):
     workflow_id: str
-    runs: int = Field(description="Workflow runs read (a long recurrence continues as new).")
+    runs: int = Field(
+        description="Workflow runs read: a long recurrence continues as new, and a resend "
+        "after the reminder ended runs on its own."
+    )
     items: list[HistoryEntry]
     total: int

@@ -25,6 +25,7 @@ from api.deps import Actor, as_uuid
 from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
 from api.reminders import history
+from api.reminders.runs import fetch_runs
 from api.reminders.schemas import ReminderCreate, ReminderDetail, ReminderRead, ReminderUpdate
 from api.templates.service import sample_context, trial_render
 from core.context import request_id_var
@@ -223,24 +224,28 @@ async def _terminate_quietly(temporal: Client, workflow_id: str, reason: str) ->
         log.warning("could not terminate %s: %r", workflow_id, exc)
 
 
-async def signal_workflow(temporal: Client, reminder: Reminder, name: str, arg: Any) -> None:
-    """Send a signal; 409 when the workflow is not running, 503 when Temporal fails."""
-    handle = temporal.get_workflow_handle(reminder.workflow_id)
+async def reach_temporal(call: Awaitable[Any], reminder: Reminder, what: str) -> None:
+    """Await a signal (or signal-with-start); 409 when the workflow is not running, 503
+    when Temporal fails."""
     try:
-        await asyncio.wait_for(
-            handle.signal(name, arg, rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT)),
-            SIGNAL_TIMEOUT + 1,
-        )
+        await asyncio.wait_for(call, SIGNAL_TIMEOUT + 1)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise Conflict("reminder is not running") from None
-        log.warning("signal %s to %s failed: %s", name, reminder.workflow_id, exc)
+        log.warning("%s to %s failed: %s", what, reminder.workflow_id, exc)
         raise ServiceUnavailable(f"Temporal did not take the signal ({exc.status.name})") from None
     except Exception as exc:  # a timeout or a broken connection: Temporal is unavailable
-        log.warning("signal %s to %s failed: %r", name, reminder.workflow_id, exc)
+        log.warning("%s to %s failed: %r", what, reminder.workflow_id, exc)
         raise ServiceUnavailable(
             f"Temporal did not take the signal ({exc.__class__.__name__}); try again"
         ) from None
+
+
+async def signal_workflow(temporal: Client, reminder: Reminder, name: str, arg: Any) -> None:
+    """Send a signal; 409 when the workflow is not running, 503 when Temporal fails."""
+    handle = temporal.get_workflow_handle(reminder.workflow_id)
+    call = handle.signal(name, arg, rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT))
+    await reach_temporal(call, reminder, f"signal {name}")
 
 
 # -- create ------------------------------------------------------------------------------
@@ -559,9 +564,7 @@ async def load_timeline(
 ) -> tuple[int, list[history.Entry]]:
     """How many workflow runs were read, and the timeline across them with client names."""
     try:
-        runs = await asyncio.wait_for(
-            history.fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT
-        )
+        runs = await asyncio.wait_for(fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT)
     except Exception as exc:  # whatever failed, it failed in Temporal
         detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
         raise ServiceUnavailable(f"Temporal did not return the history ({detail})") from None

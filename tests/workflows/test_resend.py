@@ -1,16 +1,21 @@
-"""Resending a delivery (`POST /notifications/{id}/resend` signals `resend`): on the
-time-skipping server with the real SMTP provider and a real SMTP server, what the client
-and the business notice: the message that arrives, and the delivery rows."""
+"""Resending a delivery (`POST /notifications/{id}/resend` signals `resend`, with start
+once the reminder's workflow has ended): on the time-skipping server with the real SMTP
+provider and a real SMTP server, what the client and the business notice: the message
+that arrives, the delivery rows, and the reminder's row."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from temporalio.client import WorkflowHandle
 
+from api.reminders.runs import fetch_runs
 from core.models import Delivery, Reminder
+from core.settings import Settings
+from core.workflow_start import resend_to_completed
 from tests.conftest import eventually
 from tests.workflows.test_delivery import BOB_EMAIL, Outbox, box, worker
 from workflows.contracts import ResendArgs, SignalArgs
@@ -34,17 +39,47 @@ async def _bounced_nudge(box: Outbox) -> tuple[Reminder, WorkflowHandle[Any, Any
     return row, handle, bounced
 
 
-async def _resend(handle: WorkflowHandle[Any, Any], delivery: Delivery) -> str:
-    request_id = str(uuid.uuid4())
-    args = ResendArgs(
+def _resend_args(delivery: Delivery) -> ResendArgs:
+    return ResendArgs(
         delivery_id=str(delivery.id),
         client_id=str(delivery.client_id),
         channel=delivery.channel,
-        request_id=request_id,
+        request_id=str(uuid.uuid4()),
         by="ann@annandco.example.com",
     )
+
+
+async def _resend(handle: WorkflowHandle[Any, Any], delivery: Delivery) -> str:
+    args = _resend_args(delivery)
     await handle.signal(ReminderWorkflow.resend, args)
-    return f"resend-{request_id}"
+    return f"resend-{args.request_id}"
+
+
+async def _stored(box: Outbox, row: Reminder) -> Reminder:
+    async with box.sessionmaker() as session:
+        stored = await session.get(Reminder, row.id)
+        assert stored is not None
+        return stored
+
+
+async def _fired_and_bounced(box: Outbox) -> tuple[Reminder, Delivery]:
+    """A once reminder whose only email the server refused; its workflow has ended and
+    its row says completed. The client's mailbox works again afterwards."""
+    box.smtp.reject_recipient(BOB_EMAIL, 550, BOUNCE)
+    row = await box.reminder()
+    assert (await (await box.start(row)).result()).state == "completed"
+    [bounced] = await box.deliveries(row)
+    assert (bounced.status, bounced.error_code) == ("failed", "smtp_550")
+    box.smtp.reset()
+    return await _stored(box, row), bounced
+
+
+async def _resend_after_end(box: Outbox, row: Reminder, delivery: Delivery) -> str:
+    """What the API does for a completed reminder (its worker polls the box's queue)."""
+    settings: Settings = box.settings.model_copy(update={"TEMPORAL_TASK_QUEUE": box.task_queue})
+    args = _resend_args(delivery)
+    await resend_to_completed(box.client, settings, row, args, now=await box.now())
+    return f"resend-{args.request_id}"
 
 
 async def _wait_for_rows(box: Outbox, row: Reminder, count: int) -> list[Delivery]:
@@ -114,3 +149,48 @@ async def test_a_resend_that_bounces_again_is_recorded_and_the_reminder_carries_
         ("failed", bounced.id),
         ("sent", None),
     ]
+
+
+async def test_a_once_reminder_that_fired_and_bounced_is_resent_once_and_stays_completed(
+    box: Outbox,
+) -> None:
+    async with worker(box):
+        row, bounced = await _fired_and_bounced(box)
+        assert (row.status, row.occurrences_sent) == ("completed", 1)
+        key = await _resend_after_end(box, row, bounced)
+        # The handle without a run id follows the latest run: the resend's own.
+        result = await box.client.get_workflow_handle_for(
+            ReminderWorkflow.run, row.workflow_id
+        ).result()
+        original, resent = await _wait_for_rows(box, row, 2)
+
+    [message] = box.smtp.messages
+    assert message.message["To"] == BOB_EMAIL
+    assert "please send your VAT documents" in message.text
+    assert (original.id, original.status, original.resend_of) == (bounced.id, "failed", None)
+    assert (resent.occurrence_key, resent.resend_of, resent.status) == (key, bounced.id, "sent")
+    # The run started completed and ended so; a resend is not an occurrence.
+    assert (result.state, result.occurrences_sent) == ("completed", 1)
+    stored = await _stored(box, row)
+    assert (stored.status, stored.occurrences_sent, stored.next_fire_at) == ("completed", 1, None)
+    assert stored.last_fired_at == row.last_fired_at
+    # This server cannot list executions (no visibility): the history then reads the
+    # resend's run alone rather than fail.
+    [run] = await fetch_runs(box.client, row.workflow_id)
+    started = run[0].workflow_execution_started_event_attributes
+    assert json.loads(started.input.payloads[0].data)["state"] == "completed"
+
+
+async def test_two_resend_requests_after_the_end_are_two_attempts(box: Outbox) -> None:
+    async with worker(box):
+        row, bounced = await _fired_and_bounced(box)
+        # The second comes while the first's run may still be sending: it joins that run
+        # or starts one of its own; either way each request is one attempt.
+        keys = {await _resend_after_end(box, row, bounced) for _ in range(2)}
+        rows = await _wait_for_rows(box, row, 3)
+
+    assert len(box.smtp.messages) == 2
+    assert {(d.occurrence_key, d.resend_of, d.status) for d in rows[1:]} == {
+        (key, bounced.id, "sent") for key in keys
+    }
+    assert (await _stored(box, row)).status == "completed"
