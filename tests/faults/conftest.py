@@ -230,7 +230,8 @@ class Stack:
                 "SMTP_TIMEOUT_SECONDS": "10",
                 "DEFAULT_FROM_EMAIL": "reminders@firm.example.com",
                 "SMS_BACKEND": "twilio",
-                "WHATSAPP_BACKEND": "sandbox",
+                "WHATSAPP_BACKEND": "twilio",
+                "TWILIO_WHATSAPP_FROM": FROM_NUMBER,
                 "TWILIO_ACCOUNT_SID": TWILIO_SID,
                 "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
                 "TWILIO_API_BASE_URL": self.twilio_url,
@@ -564,7 +565,9 @@ def received(stack: Stack) -> Counter[tuple[str, str, str]]:
             counts[(match.group(1) if match else "?", rcpt.lower(), "email")] += 1
     for sms in stack.twilio.messages:
         match = TOKEN_RE.search(sms.body or "")
-        counts[(match.group(1) if match else "?", sms.to, "sms")] += 1
+        channel = "whatsapp" if sms.to.startswith("whatsapp:") else "sms"
+        to = sms.to.removeprefix("whatsapp:")
+        counts[(match.group(1) if match else "?", to, channel)] += 1
     return counts
 
 
