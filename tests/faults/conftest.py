@@ -401,11 +401,13 @@ _failed = pytest.StashKey[bool]()
 async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     """The stack on a SQLite app database; the test calls `await stack.start(...)`."""
     run = Stack(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
-    async for value in _running(run, request):
+    async for value in running_stack(run, request):
         yield value
 
 
-async def _running(run: Stack, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+async def running_stack(run: Stack, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    """Yield the stack; on the way out stop it, show its logs if the test failed, and fail
+    if any of its processes is left."""
     try:
         yield run
     finally:
@@ -449,7 +451,7 @@ async def pg_stack(
 ) -> AsyncIterator[Stack]:
     """The stack on its own PostgreSQL database."""
     run = Stack(tmp_path, postgres_url)
-    async for value in _running(run, request):
+    async for value in running_stack(run, request):
         yield value
 
 
