@@ -77,8 +77,9 @@ class ReminderActivities:
         async with self.sessionmaker() as session:
             reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
             if reminder is None:
-                return Targets(exists=False)
-            return Targets(exists=True, targets=await self._targets(session, reminder))
+                return Targets(exists=False, occurrence_key=request.occurrence_key)
+            targets = await self._targets(session, reminder)
+            return Targets(exists=True, targets=targets, occurrence_key=request.occurrence_key)
 
     @activity.defn(name="record_skipped")
     async def record_skipped(self, request: SkipRequest) -> int:
@@ -135,13 +136,16 @@ class ReminderActivities:
             await session.commit()
 
     @activity.defn(name="sync_reminder")
-    async def sync_reminder(self, request: SyncRequest) -> None:
+    async def sync_reminder(self, request: SyncRequest) -> SyncRequest:
+        """Returns what it wrote: a local activity's marker in the history keeps its result
+        but not its input, and the reminder's history page shows the state."""
         async with self.sessionmaker() as session:
             reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
             if reminder is None:
-                return
+                return request
             reminder.status = request.state
             reminder.next_fire_at = _parse(request.next_fire_at)
             reminder.occurrences_sent = request.occurrences_sent
             reminder.last_fired_at = _parse(request.last_fired_at)
             await session.commit()
+            return request

@@ -100,6 +100,9 @@ class TargetsRequest:
 class Targets:
     exists: bool
     targets: list[Target] = field(default_factory=list)
+    # Which occurrence these are for: a local activity's marker in the history keeps its
+    # result but not its input, and the reminder's history page names the occurrence.
+    occurrence_key: str | None = None
 
 
 @dataclass

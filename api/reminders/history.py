@@ -18,6 +18,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.converter import DataConverter, PayloadConverter
 
 SEND_PREFIX = "send_"
+# A local activity's result is a marker in the history: its type in "data", no input.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 _CHANNELS = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp"}
 _ENDED = ("completed", "cancelled")
 _SIGNAL_VERBS = {
@@ -283,6 +285,21 @@ class _RunReader:
         self.activities[event.event_id] = _Activity(name, args, event.event_id, _time(event))
         if name == "sync_reminder":  # what the workflow decided; the outcome adds nothing
             self._state(event, args)
+
+    def _on_marker_recorded_event_attributes(self, event: HistoryEvent) -> None:
+        """Who to send to and the row's state, as local activities (`local-bookkeeping-v1`):
+        their results say what their inputs did for an activity task."""
+        attrs = event.marker_recorded_event_attributes
+        if attrs.marker_name != LOCAL_ACTIVITY_MARKER or "result" not in attrs.details:
+            return  # a patch marker, or a local activity that failed (it is retried)
+        data = self.args(attrs.details["data"]) if "data" in attrs.details else {}
+        result = self.args(attrs.details["result"])
+        name = data.get("activity_type")
+        if name == "sync_reminder":
+            self._state(event, result)
+        elif name == "resolve_targets":
+            args = {"occurrence_key": result.get("occurrence_key")}
+            self._fired(event, _Activity(name, args, event.event_id, _time(event)), result)
 
     def _on_activity_task_started_event_attributes(self, event: HistoryEvent) -> None:
         attrs = event.activity_task_started_event_attributes

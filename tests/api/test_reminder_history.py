@@ -7,6 +7,7 @@ workflow continued as new."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -379,3 +380,22 @@ def test_a_fallback_reads_as_a_failure_then_a_send_instead() -> None:
     sent = next(entry for entry in timeline if entry.kind == "delivery")
     assert sent.details["fallback_from"] == "email"
     assert sent.text.endswith(": delivered, instead of Email")
+
+
+def test_local_bookkeeping_reads_as_the_same_timeline_as_activity_tasks() -> None:
+    """The same scenario recorded before and after `local-bookkeeping-v1`: the occurrences,
+    states and deliveries read alike, though the newer history holds markers."""
+
+    def outline(name: str) -> list[tuple[str, str]]:
+        timeline = build_timeline([_recorded(name)])
+        ids = {entry.details.get("client_id") for entry in timeline} - {None}
+        texts = [(entry.kind, entry.text) for entry in timeline]
+        for client_id in ids:  # each recording has its own client and reminder
+            texts = [(kind, text.replace(str(client_id), "C")) for kind, text in texts]
+        return [(kind, re.sub(r"\d{4}-\d\d-\d\dT[0-9:.+Z]+", "T", text)) for kind, text in texts]
+
+    before, after = outline("pause_then_resume"), outline("local_bookkeeping")
+    assert [kind for kind, _ in after].count("fired") == 2
+    assert [kind for kind, _ in after].count("state") >= 4
+    assert ("state", "State completed") in after
+    assert after == before

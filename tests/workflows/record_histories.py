@@ -92,7 +92,7 @@ async def deadline_completed_half_way(r: Recorder) -> None:
     await r.save("deadline_completed_half_way", handle.id)
 
 
-async def pause_then_resume(r: Recorder) -> None:
+async def pause_then_resume(r: Recorder, name: str = "pause_then_resume") -> None:
     start = (await r.now() + timedelta(hours=1)).replace(minute=0, second=0)
     row = await r.reminder(
         {"kind": "recurring", "rrule": "FREQ=DAILY", "start": start.isoformat(), "count": 3},
@@ -107,7 +107,13 @@ async def pause_then_resume(r: Recorder) -> None:
     result = await handle.result()
     expect("occurrences sent", result.occurrences_sent, 2)
     expect("deliveries", await r.deliveries(row), [("skipped", "paused"), DELIVERED, DELIVERED])
-    await r.save("pause_then_resume", handle.id)
+    await r.save(name, handle.id)
+
+
+async def local_bookkeeping(r: Recorder) -> None:
+    """Recorded after `local-bookkeeping-v1`: who to send to and the row's state as local
+    activities (markers in the history), a skipped occurrence still an activity task."""
+    await pause_then_resume(r, "local_bookkeeping")
 
 
 async def paused_at_start(r: Recorder) -> None:
@@ -339,6 +345,7 @@ SCENARIOS: dict[str, Scenario] = {
         resend_after_failure,
         resend_after_completion,
         sends_with_heartbeats,
+        local_bookkeeping,
     )
 }
 
