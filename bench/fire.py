@@ -54,7 +54,9 @@ with workflow.unsafe.imports_passed_through():
     import activities
     import workflows
     from activities.providers import SandboxProvider
+    from bench import explain
     from bench.throttle import busiest_second
+    from bench.workers import more_workers
     from core import migrations
     from core.db import create_engine, create_sessionmaker
     from core.models import Business, Delivery, Reminder
@@ -106,15 +108,9 @@ class CeilingWorkflow:
         )
 
 
-class CeilingActivities:
-    def __init__(self) -> None:
-        self.done: list[datetime] = []
-
-    @activity.defn(name="bench_ceiling_done")
-    async def done_at(self) -> str:
-        now = datetime.now(UTC)
-        self.done.append(now)
-        return now.isoformat()
+@activity.defn(name="bench_ceiling_done")
+async def ceiling_done_at() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 # -- the dev server, owned by this process ----------------------------------------------------
@@ -279,14 +275,14 @@ def due_in(lead: float) -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0)
 
 
-async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]], limit: int) -> None:
+async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
     gate = asyncio.Semaphore(limit)
 
-    async def one(call: Callable[[], Awaitable[Any]]) -> None:
+    async def one(call: Callable[[], Awaitable[Any]]) -> Any:
         async with gate:
-            await call()
+            return await call()
 
-    await asyncio.gather(*(one(call) for call in calls))
+    return list(await asyncio.gather(*(one(call) for call in calls)))
 
 
 async def wait_for(what: str, count: Callable[[], Awaitable[int]], n: int, timeout: float) -> None:
@@ -423,6 +419,9 @@ class Bench:
         lateness = [(row.sent_at - row.scheduled_for).total_seconds() for row in sent]
         last = max(row.sent_at for row in sent)
         result = Result(self.args.n, started, ready, (last - at).total_seconds(), lateness)
+        if self.args.explain:
+            ids = [reminder.workflow_id for reminder in reminders]
+            explain.show("reminders", await explain.breakdown(self.client, ids))
         if self.args.rate:
             other: dict[str, int] = {}
             for row, ok in zip(rows, took, strict=True):
@@ -449,7 +448,7 @@ class Bench:
             )
         return result
 
-    async def ceiling(self, recorder: CeilingActivities) -> Result:
+    async def ceiling(self) -> Result:
         at = due_in(self.args.lead)
         run = uuid.uuid4().hex[:8]
         calls = [
@@ -462,15 +461,50 @@ class Bench:
             )
             for i in range(self.args.n)
         ]
-        await bounded(calls, self.args.start_concurrency)
+        handles = await bounded(calls, self.args.start_concurrency)
         started = seconds_until(at)
-
-        async def done() -> int:
-            return len(recorder.done)
-
-        await wait_for("done", done, self.args.n, self.args.timeout)
-        lateness = [(t - at).total_seconds() for t in recorder.done]
+        # Each workflow returns when its activity finished, on whichever worker process ran it.
+        results = [lambda handle=handle: handle.result() for handle in handles]
+        done = await asyncio.wait_for(
+            bounded(results, self.args.start_concurrency), self.args.lead + self.args.timeout
+        )
+        lateness = [(datetime.fromisoformat(t) - at).total_seconds() for t in done]
+        if self.args.explain:
+            ids = [f"ceiling-{run}-{i}" for i in range(self.args.n)]
+            explain.show("ceiling", await explain.breakdown(self.client, ids))
         return Result(self.args.n, started, None, max(lateness), lateness)
+
+
+def worker_settings(args: argparse.Namespace, database_url: str) -> Settings:
+    # No send rate limit but --rate on --channel: without one this measures the engine, not
+    # the providers' pace.
+    rates: dict[str, Any] = {RATE_SETTINGS[name]: 0 for name in CHANNELS}
+    rates[RATE_SETTINGS[args.channel]] = args.rate
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url(),
+        SEND_RATE_MAX_WAIT_SECONDS=args.max_wait,
+        **rates,
+    )
+
+
+def build_worker(
+    client: Client, args: argparse.Namespace, settings: Settings, sessionmaker: Any, outbound: Any
+) -> Worker:
+    """The project's worker as `reminders worker` builds it, with the ceiling beside it."""
+    return Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[*workflows.WORKFLOWS, CeilingWorkflow],
+        activities=[
+            *activities.build_activities(settings, sessionmaker, outbound),
+            ceiling_done_at,
+        ],
+        workflow_runner=workflows.workflow_runner(),
+        max_concurrent_activities=args.max_activities,
+        max_concurrent_workflow_tasks=args.max_workflow_tasks,
+    )
 
 
 async def run(args: argparse.Namespace, server: DevServer, database_url: str) -> None:
@@ -478,42 +512,20 @@ async def run(args: argparse.Namespace, server: DevServer, database_url: str) ->
     engine = create_engine(database_url)  # the worker's
     sessionmaker = create_sessionmaker(engine)
     probe = create_engine(database_url)  # ours: seeding and polling take none of its connections
-    # No send rate limit but --rate on --channel: without one this measures the engine, not
-    # the providers' pace.
-    rates: dict[str, Any] = {RATE_SETTINGS[name]: 0 for name in CHANNELS}
-    rates[RATE_SETTINGS[args.channel]] = args.rate
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url(),
-        SEND_RATE_MAX_WAIT_SECONDS=args.max_wait,
-        **rates,
-    )
+    settings = worker_settings(args, database_url)
     providers: dict[str, Any] = {name: SandboxProvider() for name in CHANNELS}
     slot_log = SlotLog(await limiter_for(settings, args.rate))
     outbound = activities.build_outbound(settings, providers, slot_log)
-    recorder = CeilingActivities()
-    worker = Worker(
-        client,
-        task_queue=TASK_QUEUE,
-        workflows=[*workflows.WORKFLOWS, CeilingWorkflow],
-        activities=[
-            *activities.build_activities(settings, sessionmaker, outbound),
-            recorder.done_at,
-        ],
-        workflow_runner=workflows.workflow_runner(),
-        max_concurrent_activities=args.max_activities,
-        max_concurrent_workflow_tasks=args.max_workflow_tasks,
-    )
+    worker = build_worker(client, args, settings, sessionmaker, outbound)
     bench = Bench(client, create_sessionmaker(probe), args, slot_log)
     ceiling: Result | None = None
     try:
-        async with worker:
+        async with worker, more_workers(args, server.address, database_url):
             say(f"reminders: {args.n} on {args.channel} due {args.lead:g}s from now ...")
             reminders = await bench.reminders()
             if not args.rate:  # a limited run is paced by R, not by what the engine can do
                 say(f"ceiling:   {args.n} due {args.lead:g}s from now ...")
-                ceiling = await bench.ceiling(recorder)
+                ceiling = await bench.ceiling()
     finally:
         await outbound.close()
         await engine.dispose()
@@ -618,7 +630,7 @@ def report(args: argparse.Namespace, url: str, reminders: Result, ceiling: Resul
     channel = "" if args.channel == "email" else f"channel={args.channel}  "
     say(
         f"N={args.n}  {channel}lead={args.lead:g}s  cores={os.cpu_count()}  database={database}  "
-        f"max_concurrent_activities={args.max_activities}  "
+        f"workers={args.workers}  max_concurrent_activities={args.max_activities}  "
         f"max_concurrent_workflow_tasks={args.max_workflow_tasks}"
     )
     say(
@@ -659,6 +671,17 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--channel", choices=CHANNELS, default="email")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on the task queue: this one and K-1 more (bench/workers.py)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print where a sample of workflows spent the burst, from their histories",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=0.0,
@@ -678,6 +701,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--n is at most 300000 on sms and whatsapp (one valid number per client)")
     if args.rate < 0:
         parser.error("--rate must not be negative")
+    if args.workers < 1 or (args.workers > 1 and args.rate):
+        parser.error("--workers must be at least 1, and 1 with --rate (one limiter)")
     if not 0 < args.max_wait < SEND_TIMEOUT:
         # A longer wait in the worker would outlast the send activity's timeout.
         parser.error(f"--max-wait must be above 0 and below {SEND_TIMEOUT:g} seconds")
