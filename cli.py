@@ -63,7 +63,10 @@ def api(
 
 @app.command()
 def worker() -> None:
-    """Run one Temporal worker on the task queue (stops cleanly on SIGTERM or Ctrl-C)."""
+    """Run one Temporal worker on the task queue (stops cleanly on SIGTERM or Ctrl-C).
+
+    Run one process per core it can have to itself; more on the same cores added nothing
+    in bench.fire (docs/operations.md, Scaling)."""
     import worker as worker_module
 
     worker_module.main()
