@@ -686,3 +686,14 @@ def check_deliveries(
             else:
                 raise AssertionError(f"delivery not sent: {row}")
     return outcome
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def drill_stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    """The stack on a SQLite app database, or on PostgreSQL (skipped without one)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    async for value in running_stack(Stack(tmp_path, url), request):
+        yield value

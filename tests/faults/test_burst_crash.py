@@ -19,9 +19,7 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -36,7 +34,6 @@ from tests.faults.conftest import (
     note,
     received,
     register,
-    running_stack,
     settle,
 )
 
@@ -79,17 +76,6 @@ async def _kill_while_sending(stack: Stack, due: float, rng: random.Random) -> f
         await stack.start_worker()
         last_restart = time.monotonic()
     return last_restart
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def drill_stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
-    """The stack on a SQLite app database, or on PostgreSQL (skipped without one)."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-    async for value in running_stack(Stack(tmp_path, url), request):
-        yield value
 
 
 @pytest.mark.parametrize("run", range(RUNS))
