@@ -305,9 +305,10 @@ class Bench:
     args: argparse.Namespace
     slot_log: SlotLog
 
-    async def seed(self, at: datetime) -> list[Reminder]:
+    async def seed(self, at: datetime, spec: dict[str, Any] | None = None) -> list[Reminder]:
+        """N clients and one reminder each: `once` at `at`, or on the schedule `spec`."""
         business_id = uuid.uuid4()
-        schedule = validate_schedule({"kind": "once", "at": at.isoformat()}, "UTC")
+        schedule = validate_schedule(spec or {"kind": "once", "at": at.isoformat()}, "UTC")
         clients = [
             ClientRow(
                 id=uuid.uuid4(),

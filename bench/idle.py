@@ -36,10 +36,7 @@ from bench.fire import TASK_QUEUE, Bench, CeilingWorkflow, DevServer, bounded, s
 from bench.workers import READY, _argv
 from core import migrations
 from core.db import create_engine, create_sessionmaker
-from core.models import Business, Reminder
-from core.models import Client as ClientRow
-from workflows.contracts import workflow_id_for
-from workflows.schedule import validate_schedule
+from core.models import Reminder
 
 SETTLE = 10.0  # seconds after the last row synced, before measuring
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -88,47 +85,6 @@ async def _worker(args: argparse.Namespace, address: str, url: str) -> subproces
     if line.decode().strip() != READY:
         raise SystemExit(f"the worker did not start: {line!r}")
     return proc
-
-
-async def _seed(sessionmaker: object, n: int) -> list[Reminder]:
-    business_id = uuid.uuid4()
-    start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0)
-    spec = {"kind": "recurring", "rrule": "FREQ=DAILY", "start": start.isoformat()}
-    schedule = validate_schedule(spec, "UTC")
-    clients = [
-        ClientRow(
-            id=uuid.uuid4(),
-            business_id=business_id,
-            name=f"Client {i:05d}",
-            email=f"client{i}@example.com",
-        )
-        for i in range(n)
-    ]
-    rows = []
-    for client in clients:
-        reminder_id = uuid.uuid4()
-        rows.append(
-            Reminder(
-                id=reminder_id,
-                business_id=business_id,
-                title="Monthly books",
-                type="document",
-                client_ids=[str(client.id)],
-                channels=["email"],
-                body="Hi {{ client.name }}, please send this month's receipts.",
-                timezone="UTC",
-                schedule=schedule,
-                workflow_id=workflow_id_for(str(reminder_id)),
-            )
-        )
-    async with sessionmaker() as session:  # type: ignore[operator]
-        session.add(Business(id=business_id, name="Bench Accounting", timezone="UTC"))
-        await session.flush()
-        session.add_all(clients)
-        await session.flush()
-        session.add_all(rows)
-        await session.commit()
-    return rows
 
 
 async def _quiet(worker: subprocess.Popen[bytes], timeout: float) -> None:
@@ -182,8 +138,11 @@ async def run(
             temporal_before = _bytes(server.db_path)
             app = (app_file, _bytes(app_file)) if app_file else None
             say(f"reminders: {args.n} recurring, sleeping until tomorrow ...")
-            rows = await _seed(sessionmaker, args.n)
             at = datetime.now(UTC) + timedelta(days=1)
+            start = at.replace(hour=9, minute=0, second=0, microsecond=0)
+            rows = await bench.seed(
+                at, {"kind": "recurring", "rrule": "FREQ=DAILY", "start": start.isoformat()}
+            )
             await bounded([lambda row=row: bench.start_reminder(row, at) for row in rows], 32)
 
             async def synced() -> int:
