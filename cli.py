@@ -66,7 +66,8 @@ def worker() -> None:
     """Run one Temporal worker on the task queue (stops cleanly on SIGTERM or Ctrl-C).
 
     Run one process per core it can have to itself; more on the same cores added nothing
-    in bench.fire (docs/operations.md, Scaling)."""
+    in bench.fire. WORKER_MAX_CACHED_WORKFLOWS (default 1000) should be at least the
+    reminders it fires at once (docs/operations.md, Scaling)."""
     import worker as worker_module
 
     worker_module.main()

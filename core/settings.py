@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     # host:port where the worker serves the Temporal SDK's Prometheus metrics; a bare port
     # means 127.0.0.1:<port>; unset means off. Containers bind 0.0.0.0:<port>.
     WORKER_METRICS_ADDRESS: str | None = None
+    # Reminders whose state the worker keeps in memory between their workflow tasks (the
+    # SDK's sticky cache). One that is not in it is rebuilt from its history when it next
+    # wakes or is queried or signalled: about 10 ms more. Each costs ~85 KB; a burst larger
+    # than the cache drains slower (bench.idle and bench.fire --max-cached: bench/README.md).
+    WORKER_MAX_CACHED_WORKFLOWS: int = Field(default=1000, ge=1, le=100_000)
     # json | text; unset: json in production, text otherwise.
     LOG_FORMAT: Literal["json", "text"] | None = None
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"] = (

@@ -361,10 +361,12 @@ def build_worker(
 ) -> Any:
     """A worker with the project's workflows and activities on the caller's database
     sessions (the caller owns the engine, so no pool is left behind per test). The send
-    rate limit is in-process unless a test passes its own limiter."""
+    rate limit is in-process unless a test passes its own limiter. It polls and caches as
+    `reminders worker` does."""
     from temporalio.worker import Worker
 
     import activities
+    import worker as worker_module
     import workflows
     from core.ratelimit import LocalRateLimiter
 
@@ -375,6 +377,7 @@ def build_worker(
         workflows=workflows.WORKFLOWS,
         activities=activities.build_activities(settings, sessionmaker, outbound),
         workflow_runner=workflows.workflow_runner(),
+        **worker_module.tuning(settings),
     )
 
 
