@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     import activities
+    import worker
     import workflows
     from activities.providers import SandboxProvider
     from bench import explain
@@ -129,10 +130,14 @@ def _die_with_parent() -> None:
 
 
 class DevServer:
-    def __init__(self, log_path: Path) -> None:
+    """`temporal server start-dev` on free ports: in memory, or on the SQLite file `db_path`
+    (as `make dev` runs it)."""
+
+    def __init__(self, log_path: Path, db_path: Path | None = None) -> None:
         self.port = free_port()
         self.address = f"{HOST}:{self.port}"
         self.log_path = log_path
+        self.db_path = db_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def argv(self) -> list[str]:
@@ -144,6 +149,8 @@ class DevServer:
         argv += ["--metrics-port", str(free_port()), "--log-level", "error"]
         for name, kind in SEARCH_ATTRIBUTES.items():
             argv += ["--search-attribute", f"{name}={kind}"]
+        if self.db_path is not None:
+            argv += ["--db-filename", str(self.db_path)]
         return argv
 
     def start(self) -> None:
@@ -505,6 +512,7 @@ def build_worker(
         workflow_runner=workflows.workflow_runner(),
         max_concurrent_activities=args.max_activities,
         max_concurrent_workflow_tasks=args.max_workflow_tasks,
+        **{**worker.tuning(settings), "max_cached_workflows": args.max_cached},
     )
 
 
@@ -560,7 +568,9 @@ async def limiter_for(settings: Settings, rate: float) -> LocalRateLimiter | Red
 
 
 def database_label(args: argparse.Namespace, url: str) -> str:
-    return url.split("://", 1)[0] + (" (temporary)" if args.database_url is None else "")
+    label = url.split("://", 1)[0] + (" (temporary)" if args.database_url is None else "")
+    temporal = "a SQLite file" if getattr(args, "temporal_file", False) else "memory"
+    return f"{label}  temporal={temporal}"
 
 
 def report_limited(
@@ -575,7 +585,8 @@ def report_limited(
         f"N={n}  channel={args.channel}  rate={rate:g}/s  max_wait={args.max_wait:g}s  "
         f"limiter={limiter}  lead={args.lead:g}s  cores={os.cpu_count()}  "
         f"database={database_label(args, url)}  max_concurrent_activities={args.max_activities}  "
-        f"max_concurrent_workflow_tasks={args.max_workflow_tasks}"
+        f"max_concurrent_workflow_tasks={args.max_workflow_tasks}  "
+        f"max_cached_workflows={args.max_cached}"
     )
     say(
         f"before T (negative: after): reminders all started {reminders.started:.1f}s, all "
@@ -632,7 +643,8 @@ def report(args: argparse.Namespace, url: str, reminders: Result, ceiling: Resul
     say(
         f"N={args.n}  {channel}lead={args.lead:g}s  cores={os.cpu_count()}  database={database}  "
         f"workers={args.workers}  max_concurrent_activities={args.max_activities}  "
-        f"max_concurrent_workflow_tasks={args.max_workflow_tasks}"
+        f"max_concurrent_workflow_tasks={args.max_workflow_tasks}  "
+        f"max_cached_workflows={args.max_cached}"
     )
     say(
         f"before T (negative: after): reminders all started {reminders.started:.1f}s, all "
@@ -661,8 +673,19 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=1000, help="reminders (and ceiling workflows)")
     parser.add_argument("--lead", type=float, default=20.0, help="seconds from now to T")
     parser.add_argument("--database-url", help="default: a temporary SQLite database")
+    parser.add_argument(
+        "--temporal-file",
+        action="store_true",
+        help="the dev server keeps its data in a SQLite file, as `make dev` runs it (default: memory)",
+    )
     parser.add_argument("--max-activities", type=int, default=16)
     parser.add_argument("--max-workflow-tasks", type=int, default=16)
+    parser.add_argument(
+        "--max-cached",
+        type=int,
+        default=Settings.model_fields["WORKER_MAX_CACHED_WORKFLOWS"].default,
+        help="workflows the worker keeps in memory (WORKER_MAX_CACHED_WORKFLOWS)",
+    )
     parser.add_argument("--start-concurrency", type=int, default=32)
     parser.add_argument(
         "--timeout",
@@ -736,7 +759,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = 1
     with tempfile.TemporaryDirectory(prefix="bench-fire-") as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
-        server = DevServer(Path(tmp) / "temporal.log")
+        temporal_file = Path(tmp) / "temporal.db" if args.temporal_file else None
+        server = DevServer(Path(tmp) / "temporal.log", temporal_file)
         try:
             migrations.upgrade(url)
             server.start()

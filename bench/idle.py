@@ -25,22 +25,29 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 from sqlalchemy import func, select
+from temporalio.client import Client, WorkflowHandle
 
 from bench.fire import TASK_QUEUE, Bench, CeilingWorkflow, DevServer, bounded, say, wait_for
 from bench.workers import READY, _argv
 from core import migrations
 from core.db import create_engine, create_sessionmaker
 from core.models import Reminder
+from core.settings import Settings
+from workflows.reminder import PAUSED, ReminderWorkflow
 
 SETTLE = 10.0  # seconds after the last row synced, before measuring
 TICKS = os.sysconf("SC_CLK_TCK")
 QUIET_WINDOW = 5.0
+PROBES = 20  # reminders queried, and as many signalled, after the idle measurement
+PROBE_LABELS = ("query, slept", "query, cached", "signal, slept", "signal, cached")
 
 
 @dataclass
@@ -49,6 +56,7 @@ class Figures:
     cpu_percent: float
     temporal_bytes: float
     app_bytes: float | None
+    probes: dict[str, list[float]] | None = None
 
 
 def _rss_mib(pid: int) -> float:
@@ -63,19 +71,9 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def _bytes(path: Path) -> int:
+def _bytes(path: Path | None) -> int:
+    assert path is not None, "the dev server must be on a file to be measured"
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-
-
-class IdleServer(DevServer):
-    """The bench's dev server, but on a SQLite file whose size can be read."""
-
-    def __init__(self, log_path: Path, db_path: Path) -> None:
-        super().__init__(log_path)
-        self.db_path = db_path
-
-    def argv(self) -> list[str]:
-        return [*super().argv(), "--db-filename", str(self.db_path)]
 
 
 async def _worker(args: argparse.Namespace, address: str, url: str) -> subprocess.Popen[bytes]:
@@ -101,7 +99,7 @@ async def _quiet(worker: subprocess.Popen[bytes], timeout: float) -> None:
 async def _measure(
     args: argparse.Namespace,
     worker: subprocess.Popen[bytes],
-    server: IdleServer,
+    server: DevServer,
     temporal_before: int,
     app: tuple[Path, int] | None,
 ) -> Figures:
@@ -115,6 +113,36 @@ async def _measure(
     return Figures(_rss_mib(worker.pid), cpu, temporal, app_bytes)
 
 
+async def _timed(call: Awaitable[Any]) -> float:
+    began = time.monotonic()
+    await call
+    return (time.monotonic() - began) * 1000
+
+
+async def _paused(handle: WorkflowHandle[Any, Any]) -> None:
+    await handle.signal(ReminderWorkflow.pause)
+    # A query waits for the workflow task the signal made: it sees the pause when it's done.
+    while (await handle.query(ReminderWorkflow.status)).state != PAUSED:
+        await asyncio.sleep(0.01)
+
+
+async def _probe(client: Client, rows: Sequence[Reminder]) -> dict[str, list[float]]:
+    """Milliseconds a query, and a signal until it has been handled, take for a reminder
+    that slept longest (started first: out of the cache once N exceeds it), then again at
+    once for the same reminder, now back in the cache. One at a time, in order."""
+    times: dict[str, list[float]] = {name: [] for name in PROBE_LABELS}
+    for i, row in enumerate(rows[: 2 * PROBES]):
+        handle = client.get_workflow_handle(row.workflow_id)
+        if i % 2 == 0:
+            times["query, slept"].append(await _timed(handle.query(ReminderWorkflow.status)))
+            times["query, cached"].append(await _timed(handle.query(ReminderWorkflow.status)))
+        else:
+            times["signal, slept"].append(await _timed(_paused(handle)))
+            await handle.signal(ReminderWorkflow.resume)
+            times["signal, cached"].append(await _timed(_paused(handle)))
+    return times
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -124,9 +152,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-async def run(
-    args: argparse.Namespace, server: IdleServer, url: str, app_file: Path | None
-) -> None:
+async def run(args: argparse.Namespace, server: DevServer, url: str, app_file: Path | None) -> None:
     client = await server.connect()
     engine = create_engine(url)
     sessionmaker = create_sessionmaker(engine)
@@ -152,6 +178,7 @@ async def run(
 
             await wait_for("synced", synced, args.n, args.timeout)
             results["reminders"] = await _measure(args, worker, server, temporal_before, app)
+            results["reminders"].probes = await _probe(client, rows)
         finally:
             _stop(worker)
         worker = await _worker(args, server.address, url)
@@ -177,7 +204,10 @@ async def run(
 
 def report(args: argparse.Namespace, results: dict[str, Figures]) -> None:
     rem, low = results["reminders"], results["minimal"]
-    say(f"\nN={args.n}  idle={args.idle:g}s  cores={os.cpu_count()}  (one worker process each)")
+    say(
+        f"\nN={args.n}  idle={args.idle:g}s  cores={os.cpu_count()}  "
+        f"max_cached_workflows={args.max_cached}  (one worker process each)"
+    )
     say(f"{'':34}{'reminders':>12}{'minimal':>12}{'ratio':>8}")
     for label, a, b in (
         ("worker RSS (MiB)", rem.rss_mib, low.rss_mib),
@@ -188,6 +218,13 @@ def report(args: argparse.Namespace, results: dict[str, Figures]) -> None:
         say(f"{label:34}{a:12.2f}{b:12.2f}{ratio:>8}")
     if rem.app_bytes is not None:
         say(f"{'app database per reminder (B)':34}{rem.app_bytes:12.0f}")
+    if rem.probes:
+        say(f"\none reminder at a time, ms (max_cached_workflows={args.max_cached}):")
+        say(f"{'':34}{'median':>12}{'max':>12}{'ratio':>8}")
+        base = median(rem.probes["query, cached"])
+        for label in PROBE_LABELS:
+            times = rem.probes[label]
+            say(f"{label:34}{median(times):12.1f}{max(times):12.1f}{median(times) / base:7.1f}x")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,13 +235,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of CPU measured")
     parser.add_argument("--database-url", help="default: a temporary SQLite file (measured)")
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--max-cached",
+        type=int,
+        default=Settings.model_fields["WORKER_MAX_CACHED_WORKFLOWS"].default,
+        help="workflows the worker keeps in memory (WORKER_MAX_CACHED_WORKFLOWS)",
+    )
     args = parser.parse_args(argv)
     args.max_activities, args.max_workflow_tasks, args.channel = 16, 16, "email"
     args.lead, args.start_concurrency = 0.0, 32
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
         app_file = None if args.database_url else Path(tmp) / "app.db"
         url = args.database_url or f"sqlite+aiosqlite:///{app_file}"
-        server = IdleServer(Path(tmp) / "temporal.log", Path(tmp) / "temporal.db")
+        server = DevServer(Path(tmp) / "temporal.log", Path(tmp) / "temporal.db")
         try:
             migrations.upgrade(url)
             server.start()

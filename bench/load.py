@@ -16,7 +16,8 @@ tokens), adds two clients, then for --duration seconds loops over a weighted mix
 no think time: create a `once` email reminder 30 days ahead, list reminders, get one
 (which queries its workflow), trigger one (202). Each user has its own httpx.AsyncClient.
 Afterwards it waits until every trigger has a delivered email (GET .../deliveries), up to
---drain-timeout.
+--drain-timeout, and reports each trigger's 202 to its `sent_at` and how long after the load
+the last one left (bench/triggers.py).
 
 Reports requests, req/s, p50/p90/p99/max latency and errors per operation and overall,
 CPU used by each process of the stack, and the machine. Exits 1 on any error (non-2xx,
@@ -49,6 +50,8 @@ from typing import Any
 
 import httpx
 
+from bench.triggers import Trigger, drain
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 READY_LINE = "Press Ctrl-C to stop."
@@ -57,7 +60,6 @@ STOP_TIMEOUT = 30.0
 PASSWORD = "Correct-Horse-7"
 OPS = ("create", "list", "get", "trigger")
 DEFAULT_MIX = "create=2,list=4,get=3,trigger=1"
-DELIVERED = {"sent", "delivered"}
 # What the stack must not inherit from the shell (as tests/test_dev_stack.py scrubs it).
 SCRUBBED = ("DATABASE_URL", "REDIS_URL", "ADMIN_", "TEMPORAL_", "PUBLIC_BASE_URL", "ENV")
 SHOWN_ERRORS = 5
@@ -266,7 +268,7 @@ class User:
     http: httpx.AsyncClient
     client_ids: list[str] = field(default_factory=list)
     reminders: list[str] = field(default_factory=list)
-    triggers: list[tuple[str, str]] = field(default_factory=list)  # (reminder id, occurrence)
+    triggers: list[Trigger] = field(default_factory=list)
 
 
 def reminder_body(user: User, n: int) -> dict[str, Any]:
@@ -356,52 +358,8 @@ async def virtual_user(user: User, stats: Stats, mix: dict[str, int], deadline: 
             rid = rng.choice(user.reminders)
             answer = await timed(stats, op, http.post(f"/reminders/{rid}/trigger"), 202)
             if answer is not None:
-                user.triggers.append((rid, answer.json()["occurrence_key"]))
-
-
-async def delivered_keys(http: httpx.AsyncClient, rid: str) -> set[str]:
-    keys: set[str] = set()
-    offset = 0
-    while True:
-        page = await http.get(
-            f"/reminders/{rid}/deliveries", params={"limit": 200, "offset": offset}
-        )
-        page.raise_for_status()
-        body = page.json()
-        keys |= {d["occurrence_key"] for d in body["items"] if d["status"] in DELIVERED}
-        offset += len(body["items"])
-        if not body["items"] or offset >= body["total"]:
-            return keys
-
-
-async def drain(users: list[User], timeout: float) -> tuple[int, int, float]:
-    """Wait until every trigger's email is delivered: (delivered, triggered, seconds)."""
-    wanted = {(u.index, rid, key) for u in users for rid, key in u.triggers}
-    by_user = {u.index: u for u in users}
-    started = time.monotonic()
-    missing = set(wanted)
-    gate = asyncio.Semaphore(10)
-
-    async def check(index: int, rid: str, keys: set[str]) -> set[str]:
-        async with gate:
-            try:
-                return keys & await delivered_keys(by_user[index].http, rid)
-            except Exception as exc:  # try again on the next round
-                say(f"  deliveries of {rid}: {exc!r}")
-                return set()
-
-    while missing and time.monotonic() - started < timeout:
-        pending: dict[tuple[int, str], set[str]] = {}
-        for index, rid, key in missing:
-            pending.setdefault((index, rid), set()).add(key)
-        found = await asyncio.gather(
-            *(check(index, rid, keys) for (index, rid), keys in pending.items())
-        )
-        done = set().union(*found) if found else set()
-        missing = {m for m in missing if m[2] not in done}
-        if missing:
-            await asyncio.sleep(1.0)
-    return len(wanted) - len(missing), len(wanted), time.monotonic() - started
+                key = answer.json()["occurrence_key"]
+                user.triggers.append(Trigger(rid, key, datetime.now(UTC)))
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -491,6 +449,7 @@ async def run(args: argparse.Namespace) -> int:
         deadline = started + args.duration
         await asyncio.gather(*(virtual_user(u, stats, mix, deadline) for u in users))
         elapsed = time.monotonic() - started
+        load_ended = datetime.now(UTC)
         meter.stop()
 
         say()
@@ -511,11 +470,12 @@ async def run(args: argparse.Namespace) -> int:
                 for line in stack.suspicious():
                     say(f"  {line}")
 
-        delivered, triggered, waited = await drain(users, args.drain_timeout)
-        say(f"triggers delivered: {delivered} of {triggered} (checked for {waited:.1f}s)")
+        drained = await drain(users, args.drain_timeout, load_ended)
+        for line in drained.lines():
+            say(line)
         if stack:
             say(f"stack log: {stack.log_path}" + (" (kept)" if args.keep else ""))
-        return 1 if errors or delivered < triggered else 0
+        return 1 if errors or drained.delivered < drained.triggered else 0
     finally:
         for user in users:
             await user.http.aclose()

@@ -37,6 +37,8 @@ def _argv(args: argparse.Namespace, address: str, database_url: str) -> list[str
         str(args.max_activities),
         "--max-workflow-tasks",
         str(args.max_workflow_tasks),
+        "--max-cached",
+        str(args.max_cached),
         "--channel",
         args.channel,
     ]
@@ -123,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--max-activities", type=int, default=16)
     parser.add_argument("--max-workflow-tasks", type=int, default=16)
+    parser.add_argument("--max-cached", type=int, default=1000)
     parser.add_argument("--channel", default="email")
     code = 0
     try:
