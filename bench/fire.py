@@ -491,6 +491,7 @@ def worker_settings(args: argparse.Namespace, database_url: str) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
         DATABASE_URL=database_url,
+        WORKER_MAX_CACHED_WORKFLOWS=args.max_cached,
         REDIS_URL=redis_url(),
         SEND_RATE_MAX_WAIT_SECONDS=args.max_wait,
         **rates,
@@ -512,7 +513,7 @@ def build_worker(
         workflow_runner=workflows.workflow_runner(),
         max_concurrent_activities=args.max_activities,
         max_concurrent_workflow_tasks=args.max_workflow_tasks,
-        **{**worker.tuning(settings), "max_cached_workflows": args.max_cached},
+        **worker.tuning(settings),
     )
 
 
@@ -569,7 +570,7 @@ async def limiter_for(settings: Settings, rate: float) -> LocalRateLimiter | Red
 
 def database_label(args: argparse.Namespace, url: str) -> str:
     label = url.split("://", 1)[0] + (" (temporary)" if args.database_url is None else "")
-    temporal = "a SQLite file" if getattr(args, "temporal_file", False) else "memory"
+    temporal = "a SQLite file" if args.temporal_file else "memory"
     return f"{label}  temporal={temporal}"
 
 
@@ -666,6 +667,16 @@ def report(args: argparse.Namespace, url: str, reminders: Result, ceiling: Resul
         say(f"NOT SENT: {args.n - len(reminders.lateness)} of {args.n} deliveries (see the table)")
 
 
+def add_max_cached(parser: argparse.ArgumentParser) -> None:
+    """`--max-cached`, for every bench that runs a worker."""
+    parser.add_argument(
+        "--max-cached",
+        type=int,
+        default=Settings.model_fields["WORKER_MAX_CACHED_WORKFLOWS"].default,
+        help="workflows the worker keeps in memory (WORKER_MAX_CACHED_WORKFLOWS)",
+    )
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.fire", description=__doc__.split("\n")[0]
@@ -680,12 +691,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--max-activities", type=int, default=16)
     parser.add_argument("--max-workflow-tasks", type=int, default=16)
-    parser.add_argument(
-        "--max-cached",
-        type=int,
-        default=Settings.model_fields["WORKER_MAX_CACHED_WORKFLOWS"].default,
-        help="workflows the worker keeps in memory (WORKER_MAX_CACHED_WORKFLOWS)",
-    )
+    add_max_cached(parser)
     parser.add_argument("--start-concurrency", type=int, default=32)
     parser.add_argument(
         "--timeout",

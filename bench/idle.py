@@ -35,12 +35,20 @@ from typing import Any
 from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowHandle
 
-from bench.fire import TASK_QUEUE, Bench, CeilingWorkflow, DevServer, bounded, say, wait_for
+from bench.fire import (
+    TASK_QUEUE,
+    Bench,
+    CeilingWorkflow,
+    DevServer,
+    add_max_cached,
+    bounded,
+    say,
+    wait_for,
+)
 from bench.workers import READY, _argv
 from core import migrations
 from core.db import create_engine, create_sessionmaker
 from core.models import Reminder
-from core.settings import Settings
 from workflows.reminder import PAUSED, ReminderWorkflow
 
 SETTLE = 10.0  # seconds after the last row synced, before measuring
@@ -235,12 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of CPU measured")
     parser.add_argument("--database-url", help="default: a temporary SQLite file (measured)")
     parser.add_argument("--timeout", type=float, default=1800.0)
-    parser.add_argument(
-        "--max-cached",
-        type=int,
-        default=Settings.model_fields["WORKER_MAX_CACHED_WORKFLOWS"].default,
-        help="workflows the worker keeps in memory (WORKER_MAX_CACHED_WORKFLOWS)",
-    )
+    add_max_cached(parser)
     args = parser.parse_args(argv)
     args.max_activities, args.max_workflow_tasks, args.channel = 16, 16, "email"
     args.lead, args.start_concurrency = 0.0, 32

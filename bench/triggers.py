@@ -86,12 +86,12 @@ async def sent_at_by_key(http: httpx.AsyncClient, rid: str) -> dict[str, datetim
 
 async def drain(users: Sequence[HasTriggers], timeout: float, load_ended: datetime) -> Drained:
     """Wait until every trigger's email is delivered, up to `timeout` seconds."""
-    missing: dict[tuple[int, str], list[Trigger]] = {}
+    by_reminder: dict[tuple[int, str], list[Trigger]] = {}
     for user in users:
         for t in user.triggers:
-            missing.setdefault((user.index, t.reminder_id), []).append(t)
+            by_reminder.setdefault((user.index, t.reminder_id), []).append(t)
     by_user = {u.index: u for u in users}
-    wanted = sum(len(ts) for ts in missing.values())
+    wanted = sum(len(ts) for ts in by_reminder.values())
     found: dict[Trigger, datetime] = {}
     gate = asyncio.Semaphore(CHECKS_AT_ONCE)
     started = time.monotonic()
@@ -103,13 +103,17 @@ async def drain(users: Sequence[HasTriggers], timeout: float, load_ended: dateti
             except Exception as exc:  # try again on the next round
                 sys.stdout.write(f"  deliveries of {rid}: {exc!r}\n")
                 return
-        for trigger in missing[(index, rid)]:
+        for trigger in by_reminder[(index, rid)]:
             if trigger.occurrence_key in sent:
                 found[trigger] = sent[trigger.occurrence_key]
 
     while len(found) < wanted and time.monotonic() - started < timeout:
         await asyncio.gather(
-            *(check(i, rid) for (i, rid), ts in missing.items() if any(t not in found for t in ts))
+            *(
+                check(i, rid)
+                for (i, rid), ts in by_reminder.items()
+                if any(t not in found for t in ts)
+            )
         )
         if len(found) < wanted:
             await asyncio.sleep(1.0)

@@ -120,12 +120,14 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from bench.fire import add_max_cached
+
     parser = argparse.ArgumentParser(prog="python -m bench.workers")
     parser.add_argument("--address", required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--max-activities", type=int, default=16)
     parser.add_argument("--max-workflow-tasks", type=int, default=16)
-    parser.add_argument("--max-cached", type=int, default=1000)
+    add_max_cached(parser)
     parser.add_argument("--channel", default="email")
     code = 0
     try:
