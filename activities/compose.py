@@ -3,9 +3,12 @@ WhatsApp template outside the 24-hour session, the unsubscribe link and status c
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.providers import OutgoingMessage
 from core.messages import (
@@ -16,6 +19,7 @@ from core.messages import (
     reminder_context,
 )
 from core.models import Business, Client, Reminder, SenderIdentity, Template
+from core.repositories.reminders import DeliveryRepository
 from core.settings import Settings
 from core.templating import render_async
 from core.unsubscribe import unsubscribe_url
@@ -42,6 +46,22 @@ class Parts:
     business: Business
     template: Template | None
     sender: SenderIdentity | None
+
+
+async def load_parts(
+    session: AsyncSession, reminder_id: str, client_id: str, channel: str
+) -> Parts | str:
+    """What one delivery is made of, in two statements; or why it has nothing to send
+    (`reminder_deleted`, `client_deleted`)."""
+    rows = await DeliveryRepository(session).send_rows(
+        uuid.UUID(reminder_id), uuid.UUID(client_id), channel
+    )
+    if rows is None:
+        return "reminder_deleted"
+    reminder, business, client, template, sender = rows
+    if client is None:
+        return "client_deleted"
+    return Parts(reminder, client, business, template, sender)
 
 
 async def compose(

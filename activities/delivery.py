@@ -30,16 +30,15 @@ from activities.claims import (
     release,
     sent_by_earlier_attempt,
 )
-from activities.compose import Parts, address_for, compose
+from activities.compose import Parts, address_for, compose, load_parts
 from activities.providers import DeliveryFailure, OutgoingMessage, Provider
 from activities.rate_slots import wait_for_rate_slot
 from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.events import record_event
-from core.models import Business, Client, Delivery, Reminder, Template
+from core.models import Client, Delivery, Reminder
 from core.ratelimit import RateLimiter
 from core.repositories.reminders import DeliveryRepository
-from core.repositories.sender_identities import SenderIdentityRepository
 from core.settings import Settings
 from core.templating import TemplateProblem
 from core.types import utcnow
@@ -56,6 +55,9 @@ RETRYABLE_FAILURE = "ProviderUnavailable"
 OUTCOME_UNKNOWN = "outcome_unknown"
 # How often recording a provider's acceptance is tried before giving up on it.
 RECORD_TRIES = 3
+
+# A send's row, its client, and its message (None: settled without sending).
+Prepared = tuple[Delivery, Client, OutgoingMessage | None]
 
 
 def result_of(delivery: Delivery) -> SendResult:
@@ -104,6 +106,23 @@ async def get_or_create_delivery(
     return delivery
 
 
+def new_delivery(reminder: Reminder, request: SendRequest) -> Delivery:
+    """A send's row before it is inserted (its id known: the message carries it)."""
+    return Delivery(
+        id=uuid.uuid4(),
+        business_id=reminder.business_id,
+        reminder_id=reminder.id,
+        client_id=uuid.UUID(request.client_id),
+        channel=request.channel,
+        occurrence_key=request.occurrence_key,
+        status=DeliveryStatus.pending.value,
+        attempts=0,
+        scheduled_for=datetime.fromisoformat(request.scheduled_for),
+        fallback_from=request.fallback_from,
+        resend_of=uuid.UUID(request.resend_of) if request.resend_of else None,
+    )
+
+
 def mark_skipped(delivery: Delivery, code: str, message: str) -> None:
     delivery.status = DeliveryStatus.skipped.value
     delivery.error_code = code
@@ -127,34 +146,59 @@ class DeliveryBook:
         # This activity's logs carry the id of the API request that made the reminder.
         request_id_var.set(request.request_id)
         async with heartbeating(), self.sessionmaker() as session:
-            parts = await self._load(session, request)
-            if isinstance(parts, SendResult):
-                return parts
-            delivery = await get_or_create_delivery(
-                session,
-                parts.reminder,
-                parts.client.id,
-                request.channel,
-                request.occurrence_key,
-                datetime.fromisoformat(request.scheduled_for),
-                request.fallback_from,
-                request.resend_of,
-            )
-            if delivery.status in FINAL:
-                return result_of(delivery)  # settled by an earlier attempt
-            if delivery.send_started_at is not None:
-                settled = await self._settle_claim(session, delivery, parts, request, provider)
-                if settled is not None:
-                    return settled
-            suppressed = await is_suppressed(session, parts.client, request.channel)
-            message = await self._prepare(delivery, parts, request, suppressed)
+            prepared = await self._as_first_attempt(session, request)
+            if prepared is None:  # an earlier attempt's row is there: it decides
+                prepared = await self._as_retry(session, request, provider)
+            if isinstance(prepared, SendResult):
+                return prepared
+            delivery, client, message = prepared
             await session.commit()
             if message is None:
                 return result_of(delivery)
             await wait_for_rate_slot(session, delivery, self.settings, self.limiter)
             # The provider claims the send right before its point of no return.
             message.claim = partial(claim, session, delivery)
-            return await self._send(session, delivery, parts.client, message, provider)
+            return await self._send(session, delivery, client, message, provider)
+
+    async def _as_first_attempt(
+        self, session: AsyncSession, request: SendRequest
+    ) -> Prepared | SendResult | None:
+        """The common case, in few statements: the row is inserted with its message (or
+        why it is skipped). None when the row exists already; the session is rolled back."""
+        parts = await load_parts(session, request.reminder_id, request.client_id, request.channel)
+        if isinstance(parts, str):
+            return SendResult(delivery_id="", status="skipped", error_code=parts)
+        delivery = new_delivery(parts.reminder, request)
+        suppressed = await is_suppressed(session, parts.client, request.channel)
+        message = await self._prepare(delivery, parts, request, suppressed)
+        session.add(delivery)
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            return None
+        return delivery, parts.client, message
+
+    async def _as_retry(
+        self, session: AsyncSession, request: SendRequest, provider: Provider
+    ) -> Prepared | SendResult:
+        """A retry: the row an earlier attempt left says what is still to do."""
+        parts = await load_parts(session, request.reminder_id, request.client_id, request.channel)
+        if isinstance(parts, str):
+            return SendResult(delivery_id="", status="skipped", error_code=parts)
+        delivery = await DeliveryRepository(session).find(
+            parts.reminder.id, request.occurrence_key, parts.client.id, request.channel
+        )
+        if delivery is None:  # removed since the insert failed: try again
+            raise ApplicationError("the delivery row changed meanwhile", type=RETRYABLE_FAILURE)
+        if delivery.status in FINAL:
+            return result_of(delivery)  # settled by an earlier attempt
+        if delivery.send_started_at is not None:
+            settled = await self._settle_claim(session, delivery, parts, request, provider)
+            if settled is not None:
+                return settled
+        suppressed = await is_suppressed(session, parts.client, request.channel)
+        return delivery, parts.client, await self._prepare(delivery, parts, request, suppressed)
 
     async def _settle_claim(
         self,
@@ -200,22 +244,6 @@ class DeliveryBook:
         return await self._record_sent(
             delivery.id, found.status, found.provider_message_id, found.segments
         )
-
-    async def _load(self, session: AsyncSession, request: SendRequest) -> SendResult | Parts:
-        reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
-        if reminder is None:
-            return SendResult(delivery_id="", status="skipped", error_code="reminder_deleted")
-        client = await session.get(Client, uuid.UUID(request.client_id))
-        if client is None or client.business_id != reminder.business_id:
-            return SendResult(delivery_id="", status="skipped", error_code="client_deleted")
-        business = await session.get(Business, reminder.business_id)
-        assert business is not None
-        template = (
-            await session.get(Template, reminder.template_id) if reminder.template_id else None
-        )
-        sender = await SenderIdentityRepository(session).get_default(business.id, request.channel)
-        await session.refresh(client, ["tag_rows"])
-        return Parts(reminder, client, business, template, sender)
 
     async def _prepare(
         self, delivery: Delivery, parts: Parts, request: SendRequest, suppressed: bool
@@ -320,23 +348,17 @@ class DeliveryBook:
     ) -> SendResult:
         # Its own session: a failed commit in the caller's must not poison this one.
         async with self.sessionmaker() as session:
-            delivery = await session.get(Delivery, delivery_id)
-            assert delivery is not None
-            now = utcnow()
-            # A status callback may have arrived first and said more ("delivered", or
-            # "failed" with the carrier's code): that is kept.
-            if delivery.status == DeliveryStatus.pending:
-                delivery.status = status
-                delivery.error_code = None
-                delivery.error_message = None
-            delivery.provider_message_id = message_id
-            delivery.segments = segments
-            delivery.sent_at = delivery.sent_at or now
-            if status == DeliveryStatus.delivered:
-                delivery.delivered_at = delivery.delivered_at or now
-            delivery.send_started_at = None
+            row = await DeliveryRepository(session).record_sent(
+                delivery_id, status, message_id, segments, utcnow()
+            )
             await session.commit()
-            return result_of(delivery)
+            return SendResult(
+                delivery_id=str(row.id),
+                status=row.status,
+                provider_message_id=row.provider_message_id,
+                error_code=row.error_code,
+                error_message=row.error_message,
+            )
 
     async def _record_failure(
         self, session: AsyncSession, delivery: Delivery, client: Client, failure: DeliveryFailure

@@ -140,12 +140,12 @@ class ReminderActivities:
         """Returns what it wrote: a local activity's marker in the history keeps its result
         but not its input, and the reminder's history page shows the state."""
         async with self.sessionmaker() as session:
-            reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
-            if reminder is None:
-                return request
-            reminder.status = request.state
-            reminder.next_fire_at = _parse(request.next_fire_at)
-            reminder.occurrences_sent = request.occurrences_sent
-            reminder.last_fired_at = _parse(request.last_fired_at)
+            await ReminderRepository(session).set_state(
+                uuid.UUID(request.reminder_id),
+                request.state,
+                _parse(request.next_fire_at),
+                request.occurrences_sent,
+                _parse(request.last_fired_at),
+            )
             await session.commit()
             return request

@@ -2,13 +2,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core.models import Client, ClientTag, Delivery, Reminder
+from core.enums import DeliveryStatus
+from core.models import Business, Client, ClientTag, Delivery, Reminder, SenderIdentity, Template
 from core.repositories.base import paginate
+
+# What a send needs, read in one statement (and the client's tags in a second):
+# (reminder, business, client, template, default sender identity for the channel).
+SendRows = tuple[Reminder, Business, Client | None, Template | None, SenderIdentity | None]
 
 
 class ReminderRepository:
@@ -83,6 +90,35 @@ class ReminderRepository:
         await self.session.flush()
         return reminder
 
+    async def set_state(
+        self,
+        reminder_id: uuid.UUID,
+        status: str,
+        next_fire_at: datetime | None,
+        occurrences_sent: int,
+        last_fired_at: datetime | None,
+    ) -> None:
+        """The workflow's state on its row, in one statement; a row already in that state
+        (or gone) is left as it is, `updated_at` included."""
+        state = {
+            Reminder.status: status,
+            Reminder.next_fire_at: next_fire_at,
+            Reminder.occurrences_sent: occurrences_sent,
+            Reminder.last_fired_at: last_fired_at,
+        }
+        changed = or_(
+            *(
+                column.is_distinct_from(literal(value, column.type))
+                for column, value in state.items()
+            )
+        )
+        await self.session.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder_id, changed)
+            .values({column.key: value for column, value in state.items()})
+            .execution_options(synchronize_session=False)
+        )
+
     async def target_clients(self, reminder: Reminder) -> list[Client]:
         """The reminder's clients as they are now: its list, or everyone with its tag."""
         stmt = select(Client).where(Client.business_id == reminder.business_id)
@@ -102,6 +138,77 @@ class ReminderRepository:
 class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def send_rows(
+        self, reminder_id: uuid.UUID, client_id: uuid.UUID, channel: str
+    ) -> SendRows | None:
+        """The rows one send reads; None when the reminder is gone. The client is None when
+        it is gone or belongs to another business."""
+        stmt = (
+            select(Reminder, Business, Client, Template, SenderIdentity)
+            .join(Business, Business.id == Reminder.business_id)
+            .outerjoin(
+                Client, and_(Client.id == client_id, Client.business_id == Reminder.business_id)
+            )
+            .outerjoin(Template, Template.id == Reminder.template_id)
+            .outerjoin(
+                SenderIdentity,
+                and_(
+                    SenderIdentity.business_id == Reminder.business_id,
+                    SenderIdentity.channel == channel,
+                    SenderIdentity.is_default.is_(True),
+                ),
+            )
+            .where(Reminder.id == reminder_id)
+            .options(selectinload(Client.tag_rows))
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            return None
+        reminder, business, client, template, sender = row
+        return reminder, business, client, template, sender
+
+    async def record_sent(
+        self,
+        delivery_id: uuid.UUID,
+        status: str,
+        message_id: str,
+        segments: int | None,
+        now: datetime,
+    ) -> Any:
+        """Record the provider's acceptance and clear the send's claim, in one statement;
+        the row's (id, status, provider_message_id, error_code, error_message) after it.
+        A status callback may have come first and said more ("delivered", or "failed" with
+        the carrier's code): that is kept."""
+        pending = Delivery.status == DeliveryStatus.pending.value
+        at = literal(now, Delivery.sent_at.type)
+        stmt = (
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
+                status=case((pending, status), else_=Delivery.status),
+                error_code=case((pending, None), else_=Delivery.error_code),
+                error_message=case((pending, None), else_=Delivery.error_message),
+                provider_message_id=message_id,
+                segments=segments,
+                sent_at=func.coalesce(Delivery.sent_at, at),
+                delivered_at=(
+                    func.coalesce(Delivery.delivered_at, at)
+                    if status == DeliveryStatus.delivered.value
+                    else Delivery.delivered_at
+                ),
+                send_started_at=None,
+            )
+            .returning(
+                Delivery.id,
+                Delivery.status,
+                Delivery.provider_message_id,
+                Delivery.error_code,
+                Delivery.error_message,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(stmt)).one()
 
     async def find(
         self, reminder_id: uuid.UUID, occurrence_key: str, client_id: uuid.UUID, channel: str
