@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows
     from activities.providers import SandboxProvider
     from bench import explain
+    from bench.cpu import CpuClock
     from bench.throttle import busiest_second
     from bench.workers import more_workers
     from core import migrations
@@ -207,6 +208,7 @@ class Result:
     done: float  # seconds from T until the last one was recorded
     lateness: list[float]  # seconds, each one's completion minus its due time
     limited: Limited | None = None  # with --rate: the deliveries as the limit let them out
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds from T to done, by role
 
     @property
     def throughput(self) -> float:
@@ -311,6 +313,7 @@ class Bench:
     sessionmaker: Any
     args: argparse.Namespace
     slot_log: SlotLog
+    cpu: CpuClock = field(default_factory=CpuClock)
 
     async def seed(self, at: datetime, spec: dict[str, Any] | None = None) -> list[Reminder]:
         """N clients and one reminder each: `once` at `at`, or on the schedule `spec`."""
@@ -382,6 +385,7 @@ class Bench:
         reminders = await self.seed(at)
         business_id = reminders[0].business_id
         calls = [lambda row=row: self.start_reminder(row, at) for row in reminders]
+        at_t = asyncio.create_task(self.cpu.read_at(at))
         await bounded(calls, self.args.start_concurrency)
         started = seconds_until(at)
 
@@ -409,6 +413,7 @@ class Bench:
 
         timeout = self.args.timeout + (self.args.n / self.args.rate if self.args.rate else 0)
         await wait_for("delivered", settled, self.args.n, timeout)
+        cpu = self.cpu.since(await at_t)
         async with self.sessionmaker() as session:
             stmt = select(
                 Delivery.reminder_id,
@@ -427,6 +432,7 @@ class Bench:
         lateness = [(row.sent_at - row.scheduled_for).total_seconds() for row in sent]
         last = max(row.sent_at for row in sent)
         result = Result(self.args.n, started, ready, (last - at).total_seconds(), lateness)
+        result.cpu = cpu
         if self.args.explain:
             ids = [reminder.workflow_id for reminder in reminders]
             explain.show("reminders", await explain.breakdown(self.client, ids))
@@ -469,6 +475,7 @@ class Bench:
             )
             for i in range(self.args.n)
         ]
+        at_t = asyncio.create_task(self.cpu.read_at(at))
         handles = await bounded(calls, self.args.start_concurrency)
         started = seconds_until(at)
         # Each workflow returns when its activity finished, on whichever worker process ran it.
@@ -476,11 +483,12 @@ class Bench:
         done = await asyncio.wait_for(
             bounded(results, self.args.start_concurrency), self.args.lead + self.args.timeout
         )
+        cpu = self.cpu.since(await at_t)
         lateness = [(datetime.fromisoformat(t) - at).total_seconds() for t in done]
         if self.args.explain:
             ids = [f"ceiling-{run}-{i}" for i in range(self.args.n)]
             explain.show("ceiling", await explain.breakdown(self.client, ids))
-        return Result(self.args.n, started, None, max(lateness), lateness)
+        return Result(self.args.n, started, None, max(lateness), lateness, cpu=cpu)
 
 
 def worker_settings(args: argparse.Namespace, database_url: str) -> Settings:
@@ -527,10 +535,12 @@ async def run(args: argparse.Namespace, server: DevServer, database_url: str) ->
     slot_log = SlotLog(await limiter_for(settings, args.rate))
     outbound = activities.build_outbound(settings, providers, slot_log)
     worker = build_worker(client, args, settings, sessionmaker, outbound)
-    bench = Bench(client, create_sessionmaker(probe), args, slot_log)
     ceiling: Result | None = None
     try:
-        async with worker, more_workers(args, server.address, database_url):
+        async with worker, more_workers(args, server.address, database_url) as extra:
+            assert server.proc is not None
+            cpu = CpuClock({"worker": [os.getpid(), *extra], "server": [server.proc.pid]})
+            bench = Bench(client, create_sessionmaker(probe), args, slot_log, cpu)
             say(f"reminders: {args.n} on {args.channel} due {args.lead:g}s from now ...")
             reminders = await bench.reminders()
             if not args.rate:  # a limited run is paced by R, not by what the engine can do
@@ -658,6 +668,10 @@ def report(args: argparse.Namespace, url: str, reminders: Result, ceiling: Resul
         ("lateness p50 (s)", reminders.pct(0.50), ceiling.pct(0.50), "{:.2f}"),
         ("lateness p99 (s)", reminders.pct(0.99), ceiling.pct(0.99), "{:.2f}"),
         ("lateness max (s)", max(reminders.lateness), max(ceiling.lateness), "{:.2f}"),
+        *(
+            (f"{role} CPU, T to done (s)", reminders.cpu[role], ceiling.cpu[role], "{:.1f}")
+            for role in reminders.cpu
+        ),
     ]
     say(f"{'':30} {'reminders':>10} {'ceiling':>10} {'ratio':>7}")
     for name, mine, best, fmt in rows:

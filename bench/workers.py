@@ -61,8 +61,9 @@ def _stop(proc: asyncio.subprocess.Process) -> None:
 @contextlib.asynccontextmanager
 async def more_workers(
     args: argparse.Namespace, address: str, database_url: str
-) -> AsyncIterator[None]:
-    """Runs `args.workers - 1` worker processes for as long as the block runs."""
+) -> AsyncIterator[list[int]]:
+    """Runs `args.workers - 1` worker processes for as long as the block runs; yields
+    their process ids."""
     from bench.fire import _die_with_parent
 
     procs: list[asyncio.subprocess.Process] = []
@@ -78,7 +79,7 @@ async def more_workers(
                 )
             )
         await asyncio.wait_for(asyncio.gather(*(_ready(p) for p in procs)), START_TIMEOUT)
-        yield
+        yield [proc.pid for proc in procs]
     finally:
         for proc in procs:
             _stop(proc)
