@@ -119,9 +119,11 @@ async def list_reminders(
 
 
 @router.get("/{reminder_id}", response_model=ReminderDetail)
-async def read_reminder(reminder: ReminderDep, request: Request) -> ReminderDetail:
+async def read_reminder(
+    reminder: ReminderDep, session: SessionDep, request: Request
+) -> ReminderDetail:
     """One reminder, with its workflow's live state when Temporal answers (`live`)."""
-    return await service.live_view(request.app.state.temporal, reminder)
+    return await service.live_view(request.app.state.temporal, reminder, release=session.close)
 
 
 @router.patch("/{reminder_id}", response_model=ReminderRead, responses=error_responses(409))

@@ -360,9 +360,18 @@ async def commit_or_terminate(
 # -- read --------------------------------------------------------------------------------
 
 
-async def live_view(connector: TemporalConnector, reminder: Reminder) -> ReminderDetail:
-    """The row merged with the workflow's `status` query; the row alone when that fails."""
+async def live_view(
+    connector: TemporalConnector,
+    reminder: Reminder,
+    release: Callable[[], Awaitable[None]] | None = None,
+) -> ReminderDetail:
+    """The row merged with the workflow's `status` query; the row alone when that fails.
+    `release` runs once the row is read, before Temporal is asked: the request's database
+    connection goes back to the pool rather than wait up to QUERY_TIMEOUT for a busy
+    worker (with 20 connections, 20 such reads at once used to stall every request)."""
     stored = ReminderRead.model_validate(reminder).model_dump()
+    if release is not None:
+        await release()
     if reminder.status in ENDED:
         return ReminderDetail(**stored, live=False)
     try:

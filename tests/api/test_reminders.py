@@ -4,6 +4,7 @@ workflow and activities (sandbox providers): what a caller sees happen, end to e
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -513,6 +514,35 @@ async def test_with_temporal_down_reads_answer_from_the_row_and_changes_are_refu
     view = await get(client, owner, created["id"])
     assert (view["live"], view["status"], view["title"]) == (True, "scheduled", "Renamed")
     assert view["schedule"] == created["schedule"]
+
+
+async def test_a_read_waiting_on_temporal_holds_no_database_connection(
+    live_app: Any, client: httpx.AsyncClient, owner: Tenant, settings: Any
+) -> None:
+    """Temporal that accepts connections and never answers (an overloaded frontend): the
+    read waits for its query, but gives its database connection back first, so a slow
+    Temporal cannot use up the pool every other request needs."""
+    client_id = await add_client(client, owner)
+    created = await create(client, owner, reminder_body(client_id))
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the kernel; nothing ever answers them
+    host, port = silent.getsockname()
+    working = live_app.state.temporal
+    live_app.state.temporal = TemporalConnector(
+        settings.model_copy(update={"TEMPORAL_ADDRESS": f"{host}:{port}"})
+    )
+    pool = live_app.state.engine.pool
+    try:
+        read = asyncio.create_task(get(client, owner, created["id"]))
+        await asyncio.sleep(service.QUERY_TIMEOUT / 2)
+        assert not read.done()  # still waiting on Temporal
+        assert pool.checkedout() == 0
+        view = await read
+    finally:
+        live_app.state.temporal = working
+        silent.close()
+    assert (view["live"], view["status"], view["title"]) == (False, "scheduled", created["title"])
 
 
 async def test_a_row_that_cannot_be_stored_terminates_its_workflow(
