@@ -15,33 +15,69 @@ from datetime import datetime
 from core.types import utcnow
 
 TICKS = os.sysconf("SC_CLK_TCK")
+Reading = dict[str, dict[int, float]]  # role -> pid -> CPU seconds so far
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float | None:
     """User and system CPU seconds the process has used (its threads included)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rpartition(")")[2].split()
     except OSError:  # gone, or not Linux
-        return 0.0
+        return None
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def pids_named(name: str) -> list[int]:
+    """The processes whose command is `name`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == name:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
 
 
 @dataclass
 class CpuClock:
-    """The processes of a run, by role: "worker" (this one and any extra worker processes),
-    "server" (the dev server)."""
+    """The processes of a run, by role: "worker" (this one and any extra worker
+    processes), "server" (the dev server); and by command name, "postgres" (a local
+    PostgreSQL's server and backends, those that start during the run included).
+
+    `record` reads them every `every` seconds for as long as it runs; `between` says what
+    each role spent from one instant to another, to within one interval."""
 
     pids: dict[str, list[int]] = field(default_factory=dict)
+    named: list[str] = field(default_factory=list)
+    samples: list[tuple[datetime, Reading]] = field(default_factory=list)
 
-    def read(self) -> dict[str, float]:
-        return {role: sum(cpu_seconds(pid) for pid in pids) for role, pids in self.pids.items()}
+    def read(self) -> Reading:
+        roles = {**self.pids, **{name: pids_named(name) for name in self.named}}
+        reading: Reading = {}
+        for role, pids in roles.items():
+            seconds = {pid: cpu_seconds(pid) for pid in pids}
+            reading[role] = {pid: s for pid, s in seconds.items() if s is not None}
+        return reading
 
-    def since(self, start: dict[str, float]) -> dict[str, float]:
-        now = self.read()
-        return {role: now[role] - start.get(role, 0.0) for role in now}
+    async def record(self, every: float = 0.5) -> None:
+        while True:
+            self.samples.append((utcnow(), self.read()))
+            await asyncio.sleep(every)
 
-    async def read_at(self, at: datetime) -> dict[str, float]:
-        """The reading at `at` (now, if it has passed)."""
-        await asyncio.sleep(max(0.0, (at - utcnow()).total_seconds()))
-        return self.read()
+    def between(self, start: datetime, end: datetime) -> dict[str, float]:
+        """CPU seconds per role from the last reading at or before `start` to the first at
+        or after `end` (a process that ended meanwhile is missed)."""
+        if not self.samples:
+            return {}
+        before = [reading for at, reading in self.samples if at <= start]
+        after = [reading for at, reading in self.samples if at >= end]
+        first = before[-1] if before else self.samples[0][1]
+        last = after[0] if after else self.samples[-1][1]
+        return {
+            role: sum(s - first.get(role, {}).get(pid, 0.0) for pid, s in by_pid.items())
+            for role, by_pid in last.items()
+        }

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import ctypes
 import logging
-import math
 import os
 import signal
 import socket
@@ -57,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.providers import SandboxProvider
     from bench import explain
     from bench.cpu import CpuClock
-    from bench.throttle import busiest_second
+    from bench.report import Limited, Result, report, report_limited, say
     from bench.workers import more_workers
     from core import migrations
     from core.db import create_engine, create_sessionmaker
@@ -88,11 +87,6 @@ RATE_SETTINGS = {
 }
 SEND_TIMEOUT = 60.0  # the send activities' start_to_close_timeout (workflows/reminder.py)
 SENT = {"sent", "delivered"}  # a provider took it (the sandbox says "delivered")
-
-
-def say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 # -- the ceiling: the least a workflow can do for an occurrence ---------------------------------
@@ -198,52 +192,6 @@ class DevServer:
 
 
 # -- measuring ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    n: int
-    started: float  # seconds before T when the last start returned (negative: after T)
-    ready: float | None  # seconds before T when every workflow had written its row and slept
-    done: float  # seconds from T until the last one was recorded
-    lateness: list[float]  # seconds, each one's completion minus its due time
-    limited: Limited | None = None  # with --rate: the deliveries as the limit let them out
-    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds from T to done, by role
-
-    @property
-    def throughput(self) -> float:
-        return self.n / self.done if self.done > 0 else math.inf
-
-    def pct(self, q: float) -> float:
-        return pct(self.lateness, q)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-@dataclass
-class Limited:
-    """The deliveries of a rate-limited run, as the deliveries table has them."""
-
-    rows: int  # delivery rows (one per reminder when all went well)
-    sent: list[datetime]  # sent_at of those the provider took
-    slots: list[float]  # every slot the limiter granted, on its own clock (seconds)
-    after_slot: list[float]  # seconds from each send's slot to its sent_at
-    other: dict[str, int]  # rows in any other status, by status
-    held: int  # slot too far for the in-worker wait: kept in send_slot_at, retried then
-    max_attempts: int  # provider attempts; a rate-limit hold is not one
-    first_from_t: float  # seconds from T to the first sent_at
-    last_from_t: float
-
-    @property
-    def drain(self) -> float:
-        return (max(self.sent) - min(self.sent)).total_seconds() if self.sent else 0.0
-
-    @property
-    def busiest(self) -> int:
-        return busiest_second([t.timestamp() for t in self.sent])
 
 
 class SlotLog:
@@ -385,7 +333,6 @@ class Bench:
         reminders = await self.seed(at)
         business_id = reminders[0].business_id
         calls = [lambda row=row: self.start_reminder(row, at) for row in reminders]
-        at_t = asyncio.create_task(self.cpu.read_at(at))
         await bounded(calls, self.args.start_concurrency)
         started = seconds_until(at)
 
@@ -413,7 +360,6 @@ class Bench:
 
         timeout = self.args.timeout + (self.args.n / self.args.rate if self.args.rate else 0)
         await wait_for("delivered", settled, self.args.n, timeout)
-        cpu = self.cpu.since(await at_t)
         async with self.sessionmaker() as session:
             stmt = select(
                 Delivery.reminder_id,
@@ -432,7 +378,7 @@ class Bench:
         lateness = [(row.sent_at - row.scheduled_for).total_seconds() for row in sent]
         last = max(row.sent_at for row in sent)
         result = Result(self.args.n, started, ready, (last - at).total_seconds(), lateness)
-        result.cpu = cpu
+        result.cpu = self.cpu.between(at, last)
         if self.args.explain:
             ids = [reminder.workflow_id for reminder in reminders]
             explain.show("reminders", await explain.breakdown(self.client, ids))
@@ -475,7 +421,6 @@ class Bench:
             )
             for i in range(self.args.n)
         ]
-        at_t = asyncio.create_task(self.cpu.read_at(at))
         handles = await bounded(calls, self.args.start_concurrency)
         started = seconds_until(at)
         # Each workflow returns when its activity finished, on whichever worker process ran it.
@@ -483,8 +428,8 @@ class Bench:
         done = await asyncio.wait_for(
             bounded(results, self.args.start_concurrency), self.args.lead + self.args.timeout
         )
-        cpu = self.cpu.since(await at_t)
         lateness = [(datetime.fromisoformat(t) - at).total_seconds() for t in done]
+        cpu = self.cpu.between(at, at + timedelta(seconds=max(lateness)))
         if self.args.explain:
             ids = [f"ceiling-{run}-{i}" for i in range(self.args.n)]
             explain.show("ceiling", await explain.breakdown(self.client, ids))
@@ -540,12 +485,18 @@ async def run(args: argparse.Namespace, server: DevServer, database_url: str) ->
         async with worker, more_workers(args, server.address, database_url) as extra:
             assert server.proc is not None
             cpu = CpuClock({"worker": [os.getpid(), *extra], "server": [server.proc.pid]})
+            if database_url.startswith("postgresql"):
+                cpu.named.append("postgres")
             bench = Bench(client, create_sessionmaker(probe), args, slot_log, cpu)
-            say(f"reminders: {args.n} on {args.channel} due {args.lead:g}s from now ...")
-            reminders = await bench.reminders()
-            if not args.rate:  # a limited run is paced by R, not by what the engine can do
-                say(f"ceiling:   {args.n} due {args.lead:g}s from now ...")
-                ceiling = await bench.ceiling()
+            recording = asyncio.create_task(cpu.record())
+            try:
+                say(f"reminders: {args.n} on {args.channel} due {args.lead:g}s from now ...")
+                reminders = await bench.reminders()
+                if not args.rate:  # a limited run is paced by R, not by what the engine can do
+                    say(f"ceiling:   {args.n} due {args.lead:g}s from now ...")
+                    ceiling = await bench.ceiling()
+            finally:
+                recording.cancel()
     finally:
         await outbound.close()
         await engine.dispose()
@@ -576,109 +527,6 @@ async def limiter_for(settings: Settings, rate: float) -> LocalRateLimiter | Red
         await limiter.close()
         raise SystemExit(f"REDIS_URL={settings.REDIS_URL}: {exc}") from exc
     return limiter
-
-
-def database_label(args: argparse.Namespace, url: str) -> str:
-    label = url.split("://", 1)[0] + (" (temporary)" if args.database_url is None else "")
-    temporal = "a SQLite file" if args.temporal_file else "memory"
-    return f"{label}  temporal={temporal}"
-
-
-def report_limited(
-    args: argparse.Namespace, url: str, settings: Settings, reminders: Result
-) -> None:
-    limited = reminders.limited
-    assert limited is not None
-    rate, n = args.rate, args.n
-    limiter = f"redis ({settings.REDIS_URL})" if settings.REDIS_URL else "local (in the worker)"
-    say()
-    say(
-        f"N={n}  channel={args.channel}  rate={rate:g}/s  max_wait={args.max_wait:g}s  "
-        f"limiter={limiter}  lead={args.lead:g}s  cores={os.cpu_count()}  "
-        f"database={database_label(args, url)}  max_concurrent_activities={args.max_activities}  "
-        f"max_concurrent_workflow_tasks={args.max_workflow_tasks}  "
-        f"max_cached_workflows={args.max_cached}"
-    )
-    say(
-        f"before T (negative: after): reminders all started {reminders.started:.1f}s, all "
-        f"asleep with their rows synced {reminders.ready:.1f}s"
-    )
-    other = sum(limited.other.values())
-    kinds = ", ".join(f"{count} {status}" for status, count in sorted(limited.other.items()))
-    ideal = n / rate
-    busiest = limited.busiest
-    reserved = busiest_second(limited.slots)
-    after = sorted(limited.after_slot)
-    lines = [
-        ("delivered", f"{len(limited.sent)} of {n} ({limited.rows} delivery rows)"),
-        ("failed or other statuses", f"{other}" + (f"  ({kinds})" if kinds else "")),
-        (
-            "drain time, first to last (s)",
-            f"{limited.drain:.2f}  (ideal N/R {ideal:.2f}, {limited.drain / ideal:.3f}x; "
-            f"the least possible is (N-1)/R = {(n - 1) / rate:.2f})",
-        ),
-        (
-            "T to first / last sent (s)",
-            f"{limited.first_from_t:.2f} / {limited.last_from_t:.2f}",
-        ),
-        (
-            "busiest 1 s, reserved slots",
-            f"{reserved}  ({reserved / rate:.3f}x R; {len(limited.slots)} slots granted)",
-        ),
-        ("busiest 1 s of sent_at", f"{busiest}  ({busiest / rate:.3f}x R)"),
-        (
-            "sent_at after its slot (s)",
-            f"p50 {pct(after, 0.50):.2f}  p99 {pct(after, 0.99):.2f}  max {after[-1]:.2f}"
-            if after
-            else "-",
-        ),
-        (
-            "held past the in-worker wait",
-            f"{limited.held}  (send_slot_at set: slot more than {args.max_wait:g}s away)",
-        ),
-        ("attempts", f"max {limited.max_attempts}"),
-        (
-            "lateness p50 / p99 / max (s)",
-            f"{reminders.pct(0.50):.2f} / {reminders.pct(0.99):.2f} / "
-            f"{max(reminders.lateness):.2f}",
-        ),
-    ]
-    for name, value in lines:
-        say(f"{name:30} {value}")
-
-
-def report(args: argparse.Namespace, url: str, reminders: Result, ceiling: Result) -> None:
-    database = database_label(args, url)
-    say()
-    channel = "" if args.channel == "email" else f"channel={args.channel}  "
-    say(
-        f"N={args.n}  {channel}lead={args.lead:g}s  cores={os.cpu_count()}  database={database}  "
-        f"workers={args.workers}  max_concurrent_activities={args.max_activities}  "
-        f"max_concurrent_workflow_tasks={args.max_workflow_tasks}  "
-        f"max_cached_workflows={args.max_cached}"
-    )
-    say(
-        f"before T (negative: after): reminders all started {reminders.started:.1f}s, all "
-        f"asleep with their rows synced {reminders.ready:.1f}s; ceiling all started "
-        f"{ceiling.started:.1f}s"
-    )
-    rows = [
-        ("time from T to last done (s)", reminders.done, ceiling.done, "{:.2f}"),
-        ("throughput (per s)", reminders.throughput, ceiling.throughput, "{:.0f}"),
-        ("lateness p50 (s)", reminders.pct(0.50), ceiling.pct(0.50), "{:.2f}"),
-        ("lateness p99 (s)", reminders.pct(0.99), ceiling.pct(0.99), "{:.2f}"),
-        ("lateness max (s)", max(reminders.lateness), max(ceiling.lateness), "{:.2f}"),
-        *(
-            (f"{role} CPU, T to done (s)", reminders.cpu[role], ceiling.cpu[role], "{:.1f}")
-            for role in reminders.cpu
-        ),
-    ]
-    say(f"{'':30} {'reminders':>10} {'ceiling':>10} {'ratio':>7}")
-    for name, mine, best, fmt in rows:
-        ratio = f"{mine / best:.1f}x" if best else "-"
-        say(f"{name:30} {fmt.format(mine):>10} {fmt.format(best):>10} {ratio:>7}")
-    if len(reminders.lateness) < args.n:
-        say(f"NOT SENT: {args.n - len(reminders.lateness)} of {args.n} deliveries (see the table)")
 
 
 def add_max_cached(parser: argparse.ArgumentParser) -> None:
