@@ -352,13 +352,7 @@ class DeliveryBook:
                 delivery_id, status, message_id, segments, utcnow()
             )
             await session.commit()
-            return SendResult(
-                delivery_id=str(row.id),
-                status=row.status,
-                provider_message_id=row.provider_message_id,
-                error_code=row.error_code,
-                error_message=row.error_message,
-            )
+            return result_of(row)  # the returned columns, named as the row's
 
     async def _record_failure(
         self, session: AsyncSession, delivery: Delivery, client: Client, failure: DeliveryFailure

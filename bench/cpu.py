@@ -18,14 +18,16 @@ TICKS = os.sysconf("SC_CLK_TCK")
 Reading = dict[str, dict[int, float]]  # role -> pid -> CPU seconds so far
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User and system CPU seconds the process has used (its threads included)."""
+def cpu_seconds(pid: int, children: bool = False) -> float | None:
+    """User and system CPU seconds the process has used (its threads included; with
+    `children`, also its children that it has waited for)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rpartition(")")[2].split()
     except OSError:  # gone, or not Linux
         return None
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    # utime, stime (and cutime, cstime)
+    return sum(int(fields[i]) for i in ((11, 12, 13, 14) if children else (11, 12))) / TICKS
 
 
 def pids_named(name: str) -> list[int]:

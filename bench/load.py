@@ -50,6 +50,7 @@ from typing import Any
 
 import httpx
 
+from bench.cpu import cpu_seconds
 from bench.triggers import Trigger, drain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,17 +94,6 @@ def machine() -> str:
 
 # -- CPU per process ---------------------------------------------------------------------------
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of the process and its waited-for children, in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
-
 
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
@@ -124,14 +114,14 @@ class CpuMeter:
         self.machine_pct = 0.0
 
     def start(self) -> None:
-        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.before = {name: cpu_seconds(pid, children=True) for name, pid in self.pids.items()}
         self.machine_before = machine_busy()
         self.started = time.monotonic()
 
     def stop(self) -> None:
         elapsed = time.monotonic() - self.started
         for name, pid in self.pids.items():
-            before, after = self.before.get(name), cpu_seconds(pid)
+            before, after = self.before.get(name), cpu_seconds(pid, children=True)
             if before is not None and after is not None and elapsed > 0:
                 self.result[name] = 100 * (after - before) / elapsed
         busy, total = machine_busy()
