@@ -67,7 +67,9 @@ def worker() -> None:
 
     Run one process per core it can have to itself; more on the same cores added nothing
     in bench.fire. WORKER_MAX_CACHED_WORKFLOWS (default 1000) should be at least the
-    reminders it fires at once (docs/operations.md, Scaling)."""
+    reminders it fires at once; WORKER_STICKY_QUEUE_TIMEOUT_SECONDS (default 30) is how
+    long its reminders' tasks wait for it before another worker may take them
+    (docs/operations.md, Scaling)."""
     import worker as worker_module
 
     worker_module.main()

@@ -74,6 +74,12 @@ def tuning(settings: Settings) -> dict[str, Any]:
         # or trigger to that reminder waited with them (bench/RESULTS.md).
         "workflow_task_poller_behavior": PollerBehaviorAutoscaling(),
         "activity_task_poller_behavior": PollerBehaviorAutoscaling(),
+        # Longer than the SDK's 10 s: a task that waited that long behind a burst was
+        # moved to the shared queue and its reminder rebuilt from its history, which
+        # doubled the burst's CPU (bench/README.md, third step).
+        "sticky_queue_schedule_to_start_timeout": timedelta(
+            seconds=settings.WORKER_STICKY_QUEUE_TIMEOUT_SECONDS
+        ),
     }
 
 

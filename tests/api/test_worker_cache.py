@@ -1,10 +1,12 @@
-"""WORKER_MAX_CACHED_WORKFLOWS: a worker that keeps only one reminder in memory still sends
+"""WORKER_MAX_CACHED_WORKFLOWS: a worker that keeps only one reminder in memory (and hands
+a task to the shared queue after 2 s, WORKER_STICKY_QUEUE_TIMEOUT_SECONDS) still sends
 each trigger once and answers each reminder's live state; the others are rebuilt from
 their histories (local-activity markers included) every time they wake."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,11 +20,14 @@ from tests.conftest import Tenant, build_worker, eventually
 
 @pytest.fixture
 async def one_cached_app(app: Any, temporal_dev: Any, settings: Settings) -> AsyncIterator[Any]:
-    tight = settings.model_copy(update={"WORKER_MAX_CACHED_WORKFLOWS": 1})
+    tight = settings.model_copy(
+        update={"WORKER_MAX_CACHED_WORKFLOWS": 1, "WORKER_STICKY_QUEUE_TIMEOUT_SECONDS": 2}
+    )
     worker = build_worker(
         temporal_dev.client, tight, settings.TEMPORAL_TASK_QUEUE, app.state.sessionmaker
     )
     assert worker.config()["max_cached_workflows"] == 1
+    assert worker.config()["sticky_queue_schedule_to_start_timeout"] == timedelta(seconds=2)
     app.state.temporal.set_client(temporal_dev.client)
     async with worker:
         yield app
@@ -68,3 +73,9 @@ def test_the_worker_cache_cannot_be_turned_off() -> None:
     # every eviction; the setting refuses it by name rather than let that happen.
     with pytest.raises(ValidationError, match="WORKER_MAX_CACHED_WORKFLOWS"):
         Settings(_env_file=None, WORKER_MAX_CACHED_WORKFLOWS=0)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("seconds", [0, 0.5, 601])
+def test_a_sticky_queue_timeout_out_of_range_is_refused_by_name(seconds: float) -> None:
+    with pytest.raises(ValidationError, match="WORKER_STICKY_QUEUE_TIMEOUT_SECONDS"):
+        Settings(_env_file=None, WORKER_STICKY_QUEUE_TIMEOUT_SECONDS=seconds)  # type: ignore[call-arg]
