@@ -70,8 +70,7 @@ def result_of(delivery: Delivery) -> SendResult:
     )
 
 
-async def get_or_create_delivery(
-    session: AsyncSession,
+def new_delivery(
     reminder: Reminder,
     client_id: uuid.UUID,
     channel: str,
@@ -80,21 +79,36 @@ async def get_or_create_delivery(
     fallback_from: str | None = None,
     resend_of: str | None = None,
 ) -> Delivery:
-    deliveries = DeliveryRepository(session)
-    found = await deliveries.find(reminder.id, key, client_id, channel)
-    if found is not None:
-        return found
-    delivery = Delivery(
+    """A delivery row not inserted yet, its id already drawn (a send's message carries it)."""
+    return Delivery(
+        id=uuid.uuid4(),
         business_id=reminder.business_id,
         reminder_id=reminder.id,
         client_id=client_id,
         channel=channel,
         occurrence_key=key,
         status=DeliveryStatus.pending.value,
+        attempts=0,
         scheduled_for=scheduled_for,
         fallback_from=fallback_from,
         resend_of=uuid.UUID(resend_of) if resend_of else None,
     )
+
+
+async def get_or_create_delivery(
+    session: AsyncSession,
+    reminder: Reminder,
+    client_id: uuid.UUID,
+    channel: str,
+    key: str,
+    scheduled_for: datetime,
+    fallback_from: str | None = None,
+) -> Delivery:
+    deliveries = DeliveryRepository(session)
+    found = await deliveries.find(reminder.id, key, client_id, channel)
+    if found is not None:
+        return found
+    delivery = new_delivery(reminder, client_id, channel, key, scheduled_for, fallback_from)
     try:
         async with session.begin_nested():
             session.add(delivery)
@@ -104,23 +118,6 @@ async def get_or_create_delivery(
         assert found is not None
         return found
     return delivery
-
-
-def new_delivery(reminder: Reminder, request: SendRequest) -> Delivery:
-    """A send's row before it is inserted (its id known: the message carries it)."""
-    return Delivery(
-        id=uuid.uuid4(),
-        business_id=reminder.business_id,
-        reminder_id=reminder.id,
-        client_id=uuid.UUID(request.client_id),
-        channel=request.channel,
-        occurrence_key=request.occurrence_key,
-        status=DeliveryStatus.pending.value,
-        attempts=0,
-        scheduled_for=datetime.fromisoformat(request.scheduled_for),
-        fallback_from=request.fallback_from,
-        resend_of=uuid.UUID(request.resend_of) if request.resend_of else None,
-    )
 
 
 def mark_skipped(delivery: Delivery, code: str, message: str) -> None:
@@ -160,15 +157,30 @@ class DeliveryBook:
             message.claim = partial(claim, session, delivery)
             return await self._send(session, delivery, client, message, provider)
 
+    @staticmethod
+    async def _parts(session: AsyncSession, request: SendRequest) -> Parts | SendResult:
+        parts = await load_parts(session, request.reminder_id, request.client_id, request.channel)
+        if isinstance(parts, str):  # nothing to send it to
+            return SendResult(delivery_id="", status="skipped", error_code=parts)
+        return parts
+
     async def _as_first_attempt(
         self, session: AsyncSession, request: SendRequest
     ) -> Prepared | SendResult | None:
         """The common case, in few statements: the row is inserted with its message (or
         why it is skipped). None when the row exists already; the session is rolled back."""
-        parts = await load_parts(session, request.reminder_id, request.client_id, request.channel)
-        if isinstance(parts, str):
-            return SendResult(delivery_id="", status="skipped", error_code=parts)
-        delivery = new_delivery(parts.reminder, request)
+        parts = await self._parts(session, request)
+        if isinstance(parts, SendResult):
+            return parts
+        delivery = new_delivery(
+            parts.reminder,
+            parts.client.id,
+            request.channel,
+            request.occurrence_key,
+            datetime.fromisoformat(request.scheduled_for),
+            request.fallback_from,
+            request.resend_of,
+        )
         suppressed = await is_suppressed(session, parts.client, request.channel)
         message = await self._prepare(delivery, parts, request, suppressed)
         session.add(delivery)
@@ -183,9 +195,9 @@ class DeliveryBook:
         self, session: AsyncSession, request: SendRequest, provider: Provider
     ) -> Prepared | SendResult:
         """A retry: the row an earlier attempt left says what is still to do."""
-        parts = await load_parts(session, request.reminder_id, request.client_id, request.channel)
-        if isinstance(parts, str):
-            return SendResult(delivery_id="", status="skipped", error_code=parts)
+        parts = await self._parts(session, request)
+        if isinstance(parts, SendResult):
+            return parts
         delivery = await DeliveryRepository(session).find(
             parts.reminder.id, request.occurrence_key, parts.client.id, request.channel
         )

@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     # How long a reminder's workflow task waits for the worker that has it cached before
     # the server hands it to any worker, which rebuilds it from its history. In a burst,
     # tasks queue longer than the SDK's 10 s and each rebuild cost as much again: a burst
-    # of 1000 took a third less CPU and drained 20 % sooner at 30 s. The cost: the tasks
+    # of 1000 took a third less CPU and drained 18 % sooner at 30 s. The cost: the tasks
     # waiting on a worker that died are picked up this long after it died.
     WORKER_STICKY_QUEUE_TIMEOUT_SECONDS: float = Field(default=30.0, ge=1, le=600)
     # json | text; unset: json in production, text otherwise.
