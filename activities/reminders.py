@@ -146,6 +146,7 @@ class ReminderActivities:
                 _parse(request.next_fire_at),
                 request.occurrences_sent,
                 _parse(request.last_fired_at),
+                request.last_occurrence,
             )
             await session.commit()
             return request

@@ -265,6 +265,8 @@ class Reminder(IdMixin, TimestampMixin, Base):
     next_fire_at: Mapped[datetime | None]
     occurrences_sent: Mapped[int] = mapped_column(Integer, default=0)
     last_fired_at: Mapped[datetime | None]
+    # The workflow's last occurrence key, written with the three above (sync_reminder).
+    last_occurrence: Mapped[str | None] = mapped_column(String(64))
     workflow_id: Mapped[str] = mapped_column(String(100), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))

@@ -161,3 +161,6 @@ class SyncRequest:
     next_fire_at: str | None
     occurrences_sent: int
     last_fired_at: str | None
+    # Rides along with a change of the fields above; never a reason to sync on its own
+    # (that would add a command to histories recorded without it).
+    last_occurrence: str | None = None

@@ -8,6 +8,7 @@ everything that touches the outside world in activities.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,15 @@ SEND_TIMEOUT_BEFORE_HEARTBEATS = timedelta(seconds=60)
 # no workflow task to wake the workflow afterwards (two of each per occurrence before).
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-v1"
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+
+
+def _same_state(view: SyncRequest, published: SyncRequest) -> bool:
+    """Equal but for last_occurrence, which changes only with the others (a fire counts,
+    a skip moves next_fire_at): comparing it would not change which runs sync, but this
+    keeps histories recorded before it was carried certain to replay."""
+    return dataclasses.replace(view, last_occurrence=None) == dataclasses.replace(
+        published, last_occurrence=None
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -412,8 +422,9 @@ class ReminderWorkflow:
             next_fire_at=_iso(next_at),
             occurrences_sent=self._occurrences_sent,
             last_fired_at=self._last_fired_at,
+            last_occurrence=self._last_occurrence,
         )
-        if view == self._published:
+        if self._published is not None and _same_state(view, self._published):
             return  # nothing changed: no history events spent
         workflow.upsert_search_attributes(
             [

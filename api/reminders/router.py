@@ -16,7 +16,7 @@ from api.deps import (
     id_or_404,
 )
 from api.errors import ACTOR_ERRORS, NotFound, error_responses
-from api.reminders import service
+from api.reminders import service, view
 from api.reminders.schemas import (
     DeliveryRead,
     HistoryEntry,
@@ -120,10 +120,25 @@ async def list_reminders(
 
 @router.get("/{reminder_id}", response_model=ReminderDetail)
 async def read_reminder(
-    reminder: ReminderDep, session: SessionDep, request: Request
+    reminder: ReminderDep,
+    session: SessionDep,
+    request: Request,
+    live: Annotated[
+        bool,
+        Query(
+            description="Ask the running workflow (its `status` query) even where the "
+            "stored row is known to be its state; `live` in the answer says whether it did."
+        ),
+    ] = False,
 ) -> ReminderDetail:
-    """One reminder, with its workflow's live state when Temporal answers (`live`)."""
-    return await service.live_view(request.app.state.temporal, reminder, release=session.close)
+    """One reminder. Its status, times and counts are the running workflow's (`live:
+    true`): from the row the workflow keeps in step, which answers without Temporal, or,
+    while an occurrence is due (the row may be behind) or with `?live=true`, from the
+    workflow's `status` query. `live: false`: the reminder has ended, or the query was
+    needed and failed, and the stored row answers."""
+    return await view.reminder_view(
+        request.app.state.temporal, reminder, ask_workflow=live, release=session.close
+    )
 
 
 @router.patch("/{reminder_id}", response_model=ReminderRead, responses=error_responses(409))

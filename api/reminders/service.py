@@ -26,7 +26,7 @@ from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
 from api.reminders import history
 from api.reminders.runs import fetch_runs
-from api.reminders.schemas import ReminderCreate, ReminderDetail, ReminderRead, ReminderUpdate
+from api.reminders.schemas import ReminderCreate, ReminderUpdate
 from api.templates.service import sample_context, trial_render
 from core.context import request_id_var
 from core.enums import ReminderStatus as Status
@@ -35,12 +35,10 @@ from core.repositories.clients import ClientRepository
 from core.repositories.reminders import ReminderRepository
 from core.repositories.templates import TemplateRepository
 from core.settings import Settings
-from core.temporal import TemporalConnector
 from core.types import utcnow
 from core.workflow_start import start_reminder_workflow
 from workflows import schedule as schedules
 from workflows.contracts import (
-    ReminderStatus,
     RescheduleArgs,
     SignalArgs,
     TriggerArgs,
@@ -52,7 +50,6 @@ log = logging.getLogger(__name__)
 ENDED = {Status.completed.value, Status.cancelled.value}
 START_TIMEOUT = 10.0
 SIGNAL_TIMEOUT = 5.0
-QUERY_TIMEOUT = 2.0
 
 TemporalGetter = Callable[[], Awaitable[Client]]
 
@@ -355,46 +352,6 @@ async def commit_or_terminate(
         raise ServiceUnavailable(
             "The reminder could not be stored; nothing was scheduled, try again"
         ) from None
-
-
-# -- read --------------------------------------------------------------------------------
-
-
-async def live_view(
-    connector: TemporalConnector,
-    reminder: Reminder,
-    release: Callable[[], Awaitable[None]] | None = None,
-) -> ReminderDetail:
-    """The row merged with the workflow's `status` query; the row alone when that fails.
-    `release` runs once the row is read, before Temporal is asked: the request's database
-    connection goes back to the pool rather than wait up to QUERY_TIMEOUT for a busy
-    worker (with 20 connections, 20 such reads at once used to stall every request)."""
-    stored = ReminderRead.model_validate(reminder).model_dump()
-    if release is not None:
-        await release()
-    if reminder.status in ENDED:
-        return ReminderDetail(**stored, live=False)
-    try:
-        temporal = await connector.get(timeout=QUERY_TIMEOUT)
-        handle = temporal.get_workflow_handle(reminder.workflow_id)
-        status: ReminderStatus = await asyncio.wait_for(
-            handle.query(
-                "status",
-                result_type=ReminderStatus,
-                rpc_timeout=timedelta(seconds=QUERY_TIMEOUT),
-            ),
-            QUERY_TIMEOUT + 0.5,
-        )
-    except Exception as exc:  # a read answers from the row rather than fail
-        log.info("status query for %s failed: %r", reminder.workflow_id, exc)
-        return ReminderDetail(**stored, live=False)
-    live = {
-        "status": status.state,
-        "next_fire_at": status.next_fire_at,
-        "occurrences_sent": status.occurrences_sent,
-        "last_fired_at": status.last_fired_at,
-    }
-    return ReminderDetail(**{**stored, **live}, live=True, last_occurrence=status.last_occurrence)
 
 
 # -- change ------------------------------------------------------------------------------

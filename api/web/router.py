@@ -23,6 +23,7 @@ from api.deps import Actor, PasswordsDep, SessionDep, SettingsDep, as_uuid
 from api.errors import AppError, BadRequest, Conflict, ServiceUnavailable, Unauthorized
 from api.reminders import history
 from api.reminders import service as reminders
+from api.reminders.view import reminder_view
 from api.throttle import TooManyRequests
 from api.usage import service as usage
 from api.web import service
@@ -278,7 +279,7 @@ async def reminder_page(
     problem: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     reminder = await _reminder(ctx, session, reminder_id)
-    detail = await reminders.live_view(request.app.state.temporal, reminder)
+    detail = await reminder_view(request.app.state.temporal, reminder)
     timeline: list[history.Entry] = []
     timeline_error: str | None = None
     try:

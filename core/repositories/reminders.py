@@ -97,15 +97,19 @@ class ReminderRepository:
         next_fire_at: datetime | None,
         occurrences_sent: int,
         last_fired_at: datetime | None,
+        last_occurrence: str | None = None,
     ) -> None:
         """The workflow's state on its row, in one statement; a row already in that state
-        (or gone) is left as it is, `updated_at` included."""
+        (or gone) is left as it is, `updated_at` included. A run recorded before the
+        workflow carried `last_occurrence` sends none: the stored one stays."""
         state = {
             Reminder.status: status,
             Reminder.next_fire_at: next_fire_at,
             Reminder.occurrences_sent: occurrences_sent,
             Reminder.last_fired_at: last_fired_at,
         }
+        if last_occurrence is not None:
+            state[Reminder.last_occurrence] = last_occurrence
         changed = or_(
             *(
                 column.is_distinct_from(literal(value, column.type))

@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from api.reminders import service
+from api.reminders.view import QUERY_TIMEOUT
 from core.temporal import TemporalConnector
 from tests.conftest import Tenant, count_rows, eventually
 
@@ -79,8 +80,10 @@ async def wait_for_delivery(
     return found[0]
 
 
-async def get(http: httpx.AsyncClient, tenant: Tenant, reminder_id: str) -> dict[str, Any]:
-    response = await http.get(f"{URL}/{reminder_id}", headers=tenant.headers)
+async def get(
+    http: httpx.AsyncClient, tenant: Tenant, reminder_id: str, **params: Any
+) -> dict[str, Any]:
+    response = await http.get(f"{URL}/{reminder_id}", headers=tenant.headers, params=params)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -491,7 +494,12 @@ async def test_with_temporal_down_reads_answer_from_the_row_and_changes_are_refu
     working = live_app.state.temporal
     live_app.state.temporal = TemporalConnector(settings)  # points at a closed port
     try:
+        # The row is the workflow's state (it is not due): it answers, still `live`.
         view = await get(client, owner, created["id"])
+        assert (view["live"], view["status"]) == (True, "scheduled")
+        assert view["next_fire_at"] == created["next_fire_at"]
+        # Asked to query the workflow, it cannot: the row answers, `live: false`.
+        view = await get(client, owner, created["id"], live="true")
         assert view["live"] is False
         assert view["status"] == "scheduled"
         assert view["next_fire_at"] == created["next_fire_at"]
@@ -534,8 +542,8 @@ async def test_a_read_waiting_on_temporal_holds_no_database_connection(
     )
     pool = live_app.state.engine.pool
     try:
-        read = asyncio.create_task(get(client, owner, created["id"]))
-        await asyncio.sleep(service.QUERY_TIMEOUT / 2)
+        read = asyncio.create_task(get(client, owner, created["id"], live="true"))
+        await asyncio.sleep(QUERY_TIMEOUT / 2)
         assert not read.done()  # still waiting on Temporal
         assert pool.checkedout() == 0
         view = await read

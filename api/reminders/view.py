@@ -1,0 +1,88 @@
+"""What `GET /reminders/{id}` answers: the reminder's row, which its workflow keeps in step
+(sync_reminder writes status, next fire time, counts and last occurrence at every change),
+and the workflow's own `status` query only where the row may be behind or the caller asks.
+
+The row is behind only while an occurrence is due: from its fire time until the workflow
+has sent it and written the row again (milliseconds, or longer on a busy worker, or while a
+send waits for the business's send window). Anywhere else the row is the workflow's state
+and reading it never waits on Temporal or a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from api.reminders.schemas import ReminderDetail, ReminderRead
+from api.reminders.service import ENDED
+from core.enums import ReminderStatus as Status
+from core.models import Reminder
+from core.temporal import TemporalConnector
+from core.types import utcnow
+from workflows.contracts import ReminderStatus
+
+log = logging.getLogger(__name__)
+
+QUERY_TIMEOUT = 2.0
+
+
+def row_in_step(reminder: Reminder, now: datetime) -> bool:
+    """True when the row holds the running workflow's state: it is not waiting on an
+    occurrence that is due (a paused reminder skips its occurrences without sending)."""
+    if reminder.status != Status.scheduled.value or reminder.next_fire_at is None:
+        return True
+    return reminder.next_fire_at > now
+
+
+async def reminder_view(
+    connector: TemporalConnector,
+    reminder: Reminder,
+    ask_workflow: bool = False,
+    release: Callable[[], Awaitable[None]] | None = None,
+) -> ReminderDetail:
+    """The row, `live` when it is known to be the workflow's state; else (or when
+    `ask_workflow`) the row merged with the workflow's `status` query, and the row alone,
+    `live: false`, when that fails. `release` runs once the row is read, before Temporal is
+    asked: the request's database connection goes back to the pool rather than wait up to
+    QUERY_TIMEOUT for a busy worker."""
+    stored = ReminderRead.model_validate(reminder).model_dump()
+    last_occurrence = reminder.last_occurrence
+    in_step = row_in_step(reminder, utcnow())
+    if release is not None:
+        await release()
+    if reminder.status in ENDED:
+        return ReminderDetail(**stored, live=False, last_occurrence=last_occurrence)
+    if in_step and not ask_workflow:
+        return ReminderDetail(**stored, live=True, last_occurrence=last_occurrence)
+    status = await _query_status(connector, reminder.workflow_id)
+    if status is None:
+        return ReminderDetail(**stored, live=False, last_occurrence=last_occurrence)
+    live = {
+        "status": status.state,
+        "next_fire_at": status.next_fire_at,
+        "occurrences_sent": status.occurrences_sent,
+        "last_fired_at": status.last_fired_at,
+    }
+    return ReminderDetail(**{**stored, **live}, live=True, last_occurrence=status.last_occurrence)
+
+
+async def _query_status(connector: TemporalConnector, workflow_id: str) -> ReminderStatus | None:
+    """The workflow's answer to `status`, or None when Temporal or the worker does not
+    answer within QUERY_TIMEOUT (a read answers from the row rather than fail)."""
+    try:
+        temporal = await connector.get(timeout=QUERY_TIMEOUT)
+        handle = temporal.get_workflow_handle(workflow_id)
+        status: ReminderStatus = await asyncio.wait_for(
+            handle.query(
+                "status",
+                result_type=ReminderStatus,
+                rpc_timeout=timedelta(seconds=QUERY_TIMEOUT),
+            ),
+            QUERY_TIMEOUT + 0.5,
+        )
+    except Exception as exc:
+        log.info("status query for %s failed: %r", workflow_id, exc)
+        return None
+    return status
