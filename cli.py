@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -30,30 +32,55 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _shared_metrics_dir() -> str | None:
+    """A fresh directory where every API process writes its HTTP counters, so that the
+    /metrics any of them answers sums them all (prometheus_client's multiprocess mode,
+    read from the environment the processes inherit). One the operator set is used as it
+    is, and kept."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = tempfile.mkdtemp(prefix="reminders-api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
 @app.command()
 def api(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes serving the port (default: API_WORKERS)."),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API with uvicorn."""
+    """Serve the HTTP API with uvicorn: one process, or --workers (API_WORKERS) processes on
+    one port, whose /metrics counts the requests of all of them."""
     import uvicorn
 
     from core.logging import configure_logging
 
-    configure_logging(get_settings())
+    settings = get_settings()
+    configure_logging(settings)
+    processes = workers or settings.API_WORKERS
+    if processes > 1 and reload:
+        raise typer.BadParameter("--reload runs one process; drop --workers or API_WORKERS")
+    metrics_dir = _shared_metrics_dir() if processes > 1 else None
     uvicorn.run(
         "api.main:create_app",
         factory=True,
         host=host,
         port=port,
         reload=reload,
+        workers=processes if processes > 1 else None,
         log_config=None,  # ours: JSON in production, with the request id
         # Behind a TLS-terminating proxy the scheme and client address come from its
         # X-Forwarded-* headers, believed only from FORWARDED_ALLOW_IPS.
         proxy_headers=True,
-        forwarded_allow_ips=get_settings().FORWARDED_ALLOW_IPS,
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
     )
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     # uvicorn has shut the app down gracefully; skip the interpreter's teardown, where
     # temporalio's native client can crash (a known SDK issue).
     sys.stdout.flush()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +23,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -121,6 +123,18 @@ class Metrics:
         )
         self.database = DatabaseCounts(database_refresh_seconds)
         self.registry.register(self.database)
+        self.exposed = self._exposed()
+
+    def _exposed(self) -> CollectorRegistry:
+        """What /metrics reads: this registry, or, when several API processes share
+        PROMETHEUS_MULTIPROC_DIR (`reminders api --workers N`), the HTTP figures every one
+        of them wrote there (counters and histograms summed) and the database counts."""
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return self.registry
+        shared = CollectorRegistry()
+        multiprocess.MultiProcessCollector(shared)
+        shared.register(self.database)
+        return shared
 
 
 async def _count_rows(session: AsyncSession) -> Counts:
@@ -152,7 +166,7 @@ async def metrics(request: Request) -> Response:
     _check_token(request)
     state: Metrics = request.app.state.metrics
     await state.database.refresh(request.app.state.sessionmaker)
-    return Response(generate_latest(state.registry), media_type=CONTENT_TYPE)
+    return Response(generate_latest(state.exposed), media_type=CONTENT_TYPE)
 
 
 def _full_template(scope: Scope, route: BaseRoute) -> str | None:

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     HSTS_SECONDS: int = Field(default=31_536_000, ge=0, le=2 * 31_536_000)
     # Proxies whose X-Forwarded-Proto/For uvicorn believes (comma-separated IPs or "*").
     FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+    # API processes `reminders api` runs (uvicorn workers on one port). Above 1, REDIS_URL
+    # should be set: without it each process keeps its own rate limits and sign-in throttles.
+    API_WORKERS: int = Field(default=1, ge=1, le=64)
     MAX_REQUEST_BODY_BYTES: int = Field(default=1_000_000, ge=1024)
     MAX_IMPORT_ROWS: int = Field(default=5000, ge=1)
     LATE_GRACE_PERIOD_SECONDS: int = Field(default=3600, ge=0)
@@ -293,6 +296,11 @@ class Settings(BaseSettings):
             )
         if self.DEBUG:
             problems.append("DEBUG must be off")
+        if self.API_WORKERS > 1 and not self.REDIS_URL:
+            problems.append(
+                "API_WORKERS is above 1 without REDIS_URL: each process would keep its own "
+                "rate limits and sign-in throttles; set REDIS_URL"
+            )
         if self.is_sqlite:
             problems.append("DATABASE_URL points at SQLite; use postgresql+psycopg://")
         if self.EMAIL_BACKEND == EmailBackend.sandbox:
