@@ -30,6 +30,25 @@ def cpu_seconds(pid: int, children: bool = False) -> float | None:
     return sum(int(fields[i]) for i in ((11, 12, 13, 14) if children else (11, 12))) / TICKS
 
 
+def descendants(pid: int) -> list[int]:
+    """The live processes below `pid` (children, their children, ...)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        below = parents.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
 def pids_named(name: str) -> list[int]:
     """The processes whose command is `name`."""
     found = []
