@@ -89,7 +89,7 @@ async def create_reminder(
     reminder = await service.create_reminder(
         session, actor, data, temporal, settings, idempotency_key
     )
-    await service.commit_or_terminate(session, temporal, reminder)
+    await service.commit_or_terminate(session, actor, temporal, reminder)
     return ReminderRead.model_validate(reminder)
 
 

@@ -271,10 +271,14 @@ async def create_reminder(
     settings: Settings,
     idempotency_key: str | None,
 ) -> Reminder:
-    """Insert the row and start its workflow; the caller commits (commit_or_terminate).
+    """Start the reminder's workflow and return its row, not yet stored: the caller stores
+    it (commit_or_terminate).
 
     Temporal is reached only once the input is known to be good: bad input is a 422 even
-    while Temporal is down.
+    while Temporal is down. The workflow starts before the row is written, so no write
+    lock is held through Temporal's round trip (on SQLite, every other create and trigger
+    used to queue behind it); a workflow whose row never lands sends nothing (it finds no
+    row at its first occurrence and cancels itself).
     """
     zones = await _client_timezones(session, actor, data.client_ids or [])
     if data.tag is not None:
@@ -320,16 +324,12 @@ async def create_reminder(
         data.body,
         data.whatsapp_content_variables,
     )
-    client = await temporal()  # before the insert: no write lock held while connecting
-    await ReminderRepository(session).add(reminder)
-    actor.record(session, "reminder.created", "reminder", reminder.id, title=reminder.title)
-    await session.flush()
+    client = await temporal()
     workflow_id = reminder.workflow_id
     try:
         await _start_workflow(client, reminder, settings, now)
     except Exception as exc:
         log.warning("could not start %s: %r", workflow_id, exc)
-        await session.rollback()
         if isinstance(exc, TimeoutError):  # it may have started after all
             await _terminate_quietly(client, workflow_id, "start timed out")
         detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
@@ -340,11 +340,14 @@ async def create_reminder(
 
 
 async def commit_or_terminate(
-    session: AsyncSession, temporal: TemporalGetter, reminder: Reminder
+    session: AsyncSession, actor: Actor, temporal: TemporalGetter, reminder: Reminder
 ) -> None:
-    """Commit the new row; if that fails, the workflow it started must not run alone."""
+    """Store the new row, with its audit event, in one short transaction; if that fails,
+    the workflow it started must not run alone."""
     workflow_id = reminder.workflow_id
     try:
+        await ReminderRepository(session).add(reminder)
+        actor.record(session, "reminder.created", "reminder", reminder.id, title=reminder.title)
         await session.commit()
     except Exception as exc:
         log.warning("could not store reminder for %s: %r", workflow_id, exc)
