@@ -73,6 +73,7 @@ def api(
         port=port,
         reload=reload,
         workers=processes if processes > 1 else None,
+        timeout_keep_alive=settings.API_KEEP_ALIVE_SECONDS,
         log_config=None,  # ours: JSON in production, with the request id
         # Behind a TLS-terminating proxy the scheme and client address come from its
         # X-Forwarded-* headers, believed only from FORWARDED_ALLOW_IPS.

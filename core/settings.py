@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     # API processes `reminders api` runs (uvicorn workers on one port). Above 1, REDIS_URL
     # should be set: without it each process keeps its own rate limits and sign-in throttles.
     API_WORKERS: int = Field(default=1, ge=1, le=64)
+    # How long `reminders api` keeps an idle keep-alive connection open. Longer than a load
+    # balancer's idle timeout (commonly 60 s), so a request is never sent on a connection
+    # the API is closing at that moment (the client sees "disconnected without a response").
+    API_KEEP_ALIVE_SECONDS: int = Field(default=75, ge=1, le=3600)
     MAX_REQUEST_BODY_BYTES: int = Field(default=1_000_000, ge=1024)
     MAX_IMPORT_ROWS: int = Field(default=5000, ge=1)
     LATE_GRACE_PERIOD_SECONDS: int = Field(default=3600, ge=0)

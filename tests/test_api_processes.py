@@ -102,3 +102,43 @@ def test_api_workers_out_of_range_is_refused(workers: str) -> None:
 
     with pytest.raises(ValidationError, match="API_WORKERS"):
         Settings(_env_file=None, API_WORKERS=workers)  # type: ignore[call-arg]
+
+
+async def test_a_connection_idle_longer_than_uvicorns_five_seconds_is_still_answered(
+    database_url: str,
+) -> None:
+    """A client (or load balancer) that pauses 6 s and reuses its connection gets an
+    answer, not a connection the server closed under it."""
+    port = free_port()
+    env = {**os.environ, "ENV": "testing", "DATABASE_URL": database_url}
+    api = await asyncio.create_subprocess_exec(
+        REMINDERS, "api", "--port", str(port), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                assert asyncio.get_running_loop().time() < deadline, "the API never listened"
+                await asyncio.sleep(0.3)
+        answers = []
+        for pause in (0, 6):
+            await asyncio.sleep(pause)
+            writer.write(request)
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            answers.append(head.split(b"\r\n")[0])
+        writer.close()
+    finally:
+        api.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(api.communicate(), timeout=30)
+    assert answers == [b"HTTP/1.1 200 OK"] * 2
+    # One process: uvicorn shuts down gracefully, then re-raises the SIGTERM it caught.
+    assert api.returncode in (0, -signal.SIGTERM), err.decode()[-2000:]
+    assert b"Application shutdown complete" in err
