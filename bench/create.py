@@ -36,7 +36,8 @@ from typing import Any
 
 from temporalio.client import Client
 
-from bench.load import HOST, DevStack, machine, say, setup_user
+from bench.load import setup_user
+from bench.stack import HOST, DevStack, machine, say
 from core.settings import Settings
 from core.workflow_start import start_reminder_workflow
 from workflows.contracts import workflow_id_for

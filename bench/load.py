@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.load [--clients 20] [--duration 60] [--url URL]
                                    [--mix create=2,list=4,get=3,trigger=1 | firm]
                                    [--database-url URL] [--redis-url URL]
-                                   [--api-workers N]
+                                   [--api-workers N] [--think SECONDS]
 
 Without --url it starts its own stack with `reminders dev` (Temporal dev server, one
 worker, the API) on free ports, with its data in a temporary directory, and stops it at
@@ -14,7 +14,7 @@ and in-process throttles).
 
 Each virtual user registers its own business (POST /auth/register, which answers the
 tokens), adds two clients, then for --duration seconds loops over a weighted mix, with
-no think time: create a `once` email reminder 30 days ahead, list reminders, get one
+no think time (or --think seconds on average between requests, as a person reads): create a `once` email reminder 30 days ahead, list reminders, get one
 (`live` tells whether the state is the workflow's), trigger one (202); the `firm` mix
 adds the dashboard summary and the notifications list; the `reads` row sums list, get,
 dashboard and notifications, `writes` create and trigger. Each user has its own
@@ -32,19 +32,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
-import platform
 import random
-import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -55,13 +49,10 @@ from typing import Any
 import httpx
 
 from bench.cpu import cpu_seconds, descendants
+from bench.stack import DevStack, machine, say
 from bench.triggers import Trigger, drain
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-READY_LINE = "Press Ctrl-C to stop."
-START_TIMEOUT = 120.0
-STOP_TIMEOUT = 30.0
 PASSWORD = "Correct-Horse-7"
 OPS = ("create", "list", "get", "trigger", "dashboard", "notifications")
 READS = ("list", "get", "dashboard", "notifications")
@@ -69,35 +60,7 @@ WRITES = ("create", "trigger")
 DEFAULT_MIX = "create=2,list=4,get=3,trigger=1"
 # What a firm's staff do all day (issue 17): mostly reading, some creating and sending.
 MIXES = {"firm": "create=2,list=4,get=4,trigger=1,dashboard=2,notifications=2"}
-# What the stack must not inherit from the shell (as tests/test_dev_stack.py scrubs it).
-SCRUBBED = ("DATABASE_URL", "REDIS_URL", "ADMIN_", "TEMPORAL_", "PUBLIC_BASE_URL", "ENV")
 SHOWN_ERRORS = 5
-
-
-def say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-# -- the machine ---------------------------------------------------------------------------
-
-
-def machine() -> str:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    memory = ""
-    with contextlib.suppress(OSError, IndexError, ValueError):
-        kb = int(Path("/proc/meminfo").read_text().splitlines()[0].split()[1])
-        memory = f", {kb / 1024 / 1024:.1f} GiB RAM"
-    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPUs ({model}){memory}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, httpx {httpx.__version__}{load}"
-    )
 
 
 # -- CPU per process ---------------------------------------------------------------------------
@@ -143,102 +106,6 @@ class CpuMeter:
             cores = os.cpu_count() or 1
             share = (busy - self.machine_before[0]) / (total - self.machine_before[1])
             self.machine_pct = 100 * cores * share
-
-
-# -- the stack, owned by this process ----------------------------------------------------------
-
-
-def free_ports(count: int) -> list[int]:
-    with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind((HOST, 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
-
-
-def marked_pids(data_dir: Path) -> list[int]:
-    """Processes started for this data dir (`reminders dev` marks its children's env)."""
-    marker = f"REMINDERS_DEV_DATA_DIR={data_dir}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if marker in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-    return found
-
-
-class DevStack:
-    """One `reminders dev` run on free ports, its output in a log file."""
-
-    def __init__(self, workdir: Path, extra_env: dict[str, str]) -> None:
-        self.data_dir = workdir / "data"
-        self.log_path = workdir / "stack.log"
-        self.api_port, self.temporal_port, self.ui_port = free_ports(3)
-        self.url = f"http://{HOST}:{self.api_port}"
-        self.lines: list[str] = []
-        env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED)}
-        env.update(extra_env)
-        env["PYTHONPATH"] = str(ROOT)
-        argv = [sys.executable, "-m", "cli", "dev", "--data-dir", str(self.data_dir)]
-        argv += ["--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port)]
-        argv += ["--ui-port", str(self.ui_port)]
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=workdir,  # away from the repository's .env
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # Ctrl-C reaches us only; we stop it in order
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        with self.log_path.open("w") as log:
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-                log.write(line)
-                log.flush()
-
-    async def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not any(READY_LINE in line for line in self.lines):
-            if self.proc.poll() is not None:
-                raise SystemExit(
-                    f"reminders dev exited with {self.proc.returncode}:\n{self.tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise SystemExit(f"reminders dev not ready in {START_TIMEOUT:g}s:\n{self.tail()}")
-            await asyncio.sleep(0.2)
-
-    def pids(self) -> dict[str, int]:
-        found = re.findall(r"started (\w+) \(pid (\d+)\)", "\n".join(self.lines))
-        return {name: int(pid) for name, pid in found}
-
-    def tail(self, n: int = 40) -> str:
-        return "\n".join(self.lines[-n:])
-
-    def suspicious(self, n: int = 15) -> list[str]:
-        words = ("error", "exception", "traceback", "locked", "warning", " 500 ", "timeout")
-        return [line for line in self.lines if any(w in line.lower() for w in words)][-n:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        for pid in [*self.pids().values(), *marked_pids(self.data_dir)]:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
-        self._reader.join(timeout=5)
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -335,11 +202,17 @@ async def timed(stats: Stats, op: str, call: Any, expect: int) -> httpx.Response
     return response
 
 
-async def virtual_user(user: User, stats: Stats, mix: dict[str, int], deadline: float) -> None:
+async def virtual_user(
+    user: User, stats: Stats, mix: dict[str, int], deadline: float, think: float = 0.0
+) -> None:
     rng = random.Random(user.index)
     ops, weights = list(mix), list(mix.values())
     made = 0
     while time.monotonic() < deadline:
+        if think > 0:  # a person reading the last answer before the next click
+            await asyncio.sleep(min(rng.expovariate(1 / think), deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                break
         op = rng.choices(ops, weights)[0]
         if op in ("get", "trigger") and not user.reminders:
             op = "create"
@@ -448,13 +321,16 @@ async def run(args: argparse.Namespace) -> int:
         users = list(await asyncio.gather(*(one(i) for i in range(args.clients))))
 
         mix_text = ", ".join(f"{op} {w}" for op, w in mix.items())
-        say(f"running {args.clients} virtual users for {args.duration:g}s, mix {mix_text}...")
+        pause = f", think time {args.think:g}s on average" if args.think else ", no think time"
+        say(
+            f"running {args.clients} virtual users for {args.duration:g}s{pause}, mix {mix_text}..."
+        )
         stats = Stats()
         meter = CpuMeter({**stack.pids(), "dev supervisor": stack.proc.pid} if stack else {})
         meter.start()
         started = time.monotonic()
         deadline = started + args.duration
-        await asyncio.gather(*(virtual_user(u, stats, mix, deadline) for u in users))
+        await asyncio.gather(*(virtual_user(u, stats, mix, deadline, args.think) for u in users))
         elapsed = time.monotonic() - started
         load_ended = datetime.now(UTC)
         meter.stop()
@@ -508,6 +384,12 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MIX,
         help=f"weights (default {DEFAULT_MIX}) or a name: "
         + ", ".join(f"{name} = {mix}" for name, mix in MIXES.items()),
+    )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a user waits between requests (exponential; default 0: none)",
     )
     parser.add_argument("--database-url", help="DATABASE_URL for the stack started here")
     parser.add_argument("--redis-url", help="REDIS_URL for the stack started here")
