@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from api.throttle import Throttle, TooManyRequests
 from core.enums import Role
 from core.events import record_event
 from core.models import Business, User
+from core.repositories.base import Keyset
 from core.repositories.users import BusinessRepository, UserRepository
 from core.security import InvalidToken, PasswordHasher, decode_access_token
 from core.settings import Settings
@@ -208,6 +210,40 @@ def get_page(
 
 
 PageDep = Annotated[Page, Depends(get_page)]
+
+
+def get_keyset(
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="The `next_cursor` of the previous page; the page starts after it "
+            "(`offset` is then ignored).",
+        ),
+    ] = None,
+) -> Keyset | None:
+    if after is None:
+        return None
+    try:
+        at, _, row_id = base64.urlsafe_b64decode(after.encode() + b"==").decode().partition("|")
+        keyset = Keyset(datetime.fromisoformat(at), uuid.UUID(row_id))
+    except ValueError:  # bad base64, text, time or id
+        raise Unprocessable("after: not a cursor this list gave (use its next_cursor)") from None
+    if keyset.created_at.tzinfo is None:
+        raise Unprocessable("after: not a cursor this list gave (use its next_cursor)")
+    return keyset
+
+
+KeysetDep = Annotated[Keyset | None, Depends(get_keyset)]
+
+
+def next_cursor(rows: list[Any], limit: int) -> str | None:
+    """The cursor after the last row of a full page (None: this page is the last)."""
+    if len(rows) < limit:
+        return None
+    last = rows[-1]
+    raw = f"{last.created_at.isoformat()}|{last.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 AnySelect = TypeVar("AnySelect", bound=Select)  # type: ignore[type-arg]

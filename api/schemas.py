@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 T = TypeVar("T")
 
@@ -39,4 +39,24 @@ def _has_nul(value: Any) -> bool:
 
 class ListResponse(BaseModel, Generic[T]):
     items: list[T]
-    total: int
+    total: int = Field(
+        description="How many match. Exact while `total_exact`; otherwise counting stopped "
+        "there (10,000) and at least that many match."
+    )
+    total_exact: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactness(cls, data: Any) -> Any:
+        """A count that stopped at its cap (core.repositories.base.Total) says so."""
+        if isinstance(data, dict) and "total_exact" not in data:
+            return {**data, "total_exact": getattr(data.get("total"), "exact", True)}
+        return data
+
+
+class CursorList(ListResponse[T], Generic[T]):
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `after` for the next page (null on the last one): unlike "
+        "`offset`, as quick deep in a long history as on its first page.",
+    )

@@ -9,17 +9,19 @@ from fastapi import APIRouter, Depends, Query, status
 
 from api.deps import (
     CurrentActor,
+    KeysetDep,
     PageDep,
     SessionDep,
     SettingsDep,
     TemporalClientDep,
     TimeWindowDep,
     id_or_404,
+    next_cursor,
 )
 from api.errors import ACTOR_ERRORS, NotFound, error_responses
 from api.notifications import service
 from api.notifications.schemas import DeliveryRead, NotificationFilters, ResendAccepted
-from api.schemas import ListResponse
+from api.schemas import CursorList
 from core.enums import Channel, DeliveryStatus
 from core.models import Delivery
 from core.repositories.reminders import DeliveryRepository
@@ -41,11 +43,12 @@ async def get_delivery(delivery_id: str, actor: CurrentActor, session: SessionDe
 DeliveryDep = Annotated[Delivery, Depends(get_delivery)]
 
 
-@router.get("", response_model=ListResponse[DeliveryRead])
+@router.get("", response_model=CursorList[DeliveryRead])
 async def list_notifications(
     actor: CurrentActor,
     session: SessionDep,
     page: PageDep,
+    after: KeysetDep,
     window: TimeWindowDep,
     status: DeliveryStatus | None = None,
     channel: Channel | None = None,
@@ -55,7 +58,7 @@ async def list_notifications(
     reminder_id: Annotated[
         uuid.UUID | None, Query(description="Another business's id matches nothing.")
     ] = None,
-) -> ListResponse[DeliveryRead]:
+) -> CursorList[DeliveryRead]:
     """The business's deliveries on every reminder, newest first."""
     filters = NotificationFilters(
         status=status,
@@ -65,9 +68,13 @@ async def list_notifications(
         window=window,
     )
     deliveries, total = await service.list_notifications(
-        session, actor.business_id, filters, limit=page.limit, offset=page.offset
+        session, actor.business_id, filters, limit=page.limit, offset=page.offset, after=after
     )
-    return ListResponse(items=[DeliveryRead.model_validate(d) for d in deliveries], total=total)
+    return CursorList(
+        items=[DeliveryRead.model_validate(d) for d in deliveries],
+        total=total,
+        next_cursor=next_cursor(deliveries, page.limit),
+    )
 
 
 @router.post(

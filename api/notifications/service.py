@@ -21,7 +21,7 @@ from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.enums import ReminderStatus as Status
 from core.models import Delivery, Reminder
-from core.repositories.base import paginate
+from core.repositories.base import Keyset, Total, paginate
 from core.repositories.reminders import ReminderRepository
 from core.settings import Settings
 from core.types import utcnow
@@ -51,10 +51,11 @@ async def list_notifications(
     *,
     limit: int,
     offset: int,
-) -> tuple[list[Delivery], int]:
+    after: Keyset | None = None,
+) -> tuple[list[Delivery], Total]:
     """One page of the business's deliveries, newest first, and how many match."""
     stmt = _filtered(business_id, filters).order_by(Delivery.created_at.desc(), Delivery.id.desc())
-    return await paginate(session, stmt, limit, offset)
+    return await paginate(session, stmt, limit, offset, after, Delivery)
 
 
 def _check_resendable(delivery: Delivery) -> None:

@@ -8,12 +8,14 @@ from temporalio.client import Client
 
 from api.deps import (
     CurrentActor,
+    KeysetDep,
     PageDep,
     SessionDep,
     SettingsDep,
     TemporalClientDep,
     get_temporal_client,
     id_or_404,
+    next_cursor,
 )
 from api.errors import ACTOR_ERRORS, NotFound, error_responses
 from api.reminders import service, view
@@ -27,7 +29,7 @@ from api.reminders.schemas import (
     ReminderUpdate,
     TriggerAccepted,
 )
-from api.schemas import ListResponse
+from api.schemas import CursorList, ListResponse
 from core.enums import ReminderStatus, ReminderType
 from core.models import Reminder
 from core.repositories.reminders import DeliveryRepository, ReminderRepository
@@ -93,18 +95,19 @@ async def create_reminder(
     return ReminderRead.model_validate(reminder)
 
 
-@router.get("", response_model=ListResponse[ReminderRead])
+@router.get("", response_model=CursorList[ReminderRead])
 async def list_reminders(
     actor: CurrentActor,
     session: SessionDep,
     page: PageDep,
+    after: KeysetDep,
     status_filter: Annotated[ReminderStatus | None, Query(alias="status")] = None,
     type_filter: Annotated[ReminderType | None, Query(alias="type")] = None,
     client_id: Annotated[
         uuid.UUID | None, Query(description="Reminders whose client_ids include it.")
     ] = None,
     tag: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
-) -> ListResponse[ReminderRead]:
+) -> CursorList[ReminderRead]:
     """The business's reminders, newest first (stored state; no Temporal call)."""
     reminders, total = await ReminderRepository(session).list_page(
         actor.business_id,
@@ -114,8 +117,13 @@ async def list_reminders(
         tag=(tag or "").strip().lower() or None,
         limit=page.limit,
         offset=page.offset,
+        after=after,
     )
-    return ListResponse(items=[ReminderRead.model_validate(r) for r in reminders], total=total)
+    return CursorList(
+        items=[ReminderRead.model_validate(r) for r in reminders],
+        total=total,
+        next_cursor=next_cursor(reminders, page.limit),
+    )
 
 
 @router.get("/{reminder_id}", response_model=ReminderDetail)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from api.dashboard.service import FAILED
 from core.enums import ReminderStatus
 from core.models import Business, Client, Delivery, Reminder
+from core.repositories.base import Total, count_capped
 from core.repositories.clients import client_matches
 
 ACTIVE = (ReminderStatus.scheduled.value, ReminderStatus.paused.value)
@@ -49,11 +50,14 @@ def _delivery_rows(stmt: Select[Any]) -> Select[Any]:
     )
 
 
-async def _page(session: AsyncSession, stmt: Any, limit: int, offset: int) -> tuple[list[Any], int]:
-    """One page of a multi-column query's rows and how many rows it matches."""
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+async def _page(
+    session: AsyncSession, stmt: Any, limit: int, offset: int
+) -> tuple[list[Any], Total]:
+    """One page of a multi-column query's rows and how many rows it matches (up to the
+    API's COUNT_CAP: the pager then says "10000+")."""
+    total = await count_capped(session, stmt)
     rows = (await session.execute(stmt.limit(limit).offset(offset))).all()
-    return list(rows), int(total or 0)
+    return list(rows), total
 
 
 async def failed_deliveries(

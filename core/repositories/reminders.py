@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from core.enums import DeliveryStatus
 from core.models import Business, Client, ClientTag, Delivery, Reminder, SenderIdentity, Template
-from core.repositories.base import paginate
+from core.repositories.base import Keyset, Total, paginate
 
 # What a send needs, read in one statement (and the client's tags in a second):
 # (reminder, business, client, template, default sender identity for the channel).
@@ -49,7 +49,8 @@ class ReminderRepository:
         tag: str | None,
         limit: int,
         offset: int,
-    ) -> tuple[list[Reminder], int]:
+        after: Keyset | None = None,
+    ) -> tuple[list[Reminder], Total]:
         stmt = select(Reminder).where(Reminder.business_id == business_id)
         if status is not None:
             stmt = stmt.where(Reminder.status == status)
@@ -62,7 +63,7 @@ class ReminderRepository:
             # quoted uuid (hex and dashes only) cannot match anything but a whole element.
             stmt = stmt.where(cast(Reminder.client_ids, String).like(f'%"{client_id}"%'))
         stmt = stmt.order_by(Reminder.created_at.desc(), Reminder.id.desc())
-        return await paginate(self.session, stmt, limit, offset)
+        return await paginate(self.session, stmt, limit, offset, after, Reminder)
 
     async def clients_of_business(
         self, business_id: uuid.UUID, client_ids: Iterable[uuid.UUID]

@@ -176,7 +176,7 @@ async def test_list_never_shows_another_business_clients(
     await _create(client, other_owner, name="Theirs")
 
     response = await client.get(CLIENTS, headers=owner.headers, params={"search": "theirs"})
-    assert response.json() == {"items": [], "total": 0}
+    assert response.json() == {"items": [], "total": 0, "total_exact": True}
     assert await _names(client, other_owner) == ["Theirs"]
 
 

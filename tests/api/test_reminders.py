@@ -686,7 +686,7 @@ async def test_another_business_gets_404_on_every_route(
             assert response.status_code == 404, (method, suffix, response.text)
             assert response.json() == {"detail": "Reminder not found"}
     listing = await client.get(URL, headers=other_owner.headers)
-    assert listing.json() == {"items": [], "total": 0}
+    assert listing.json() == {"items": [], "total": 0, "total_exact": True, "next_cursor": None}
 
     view = await get(client, owner, created["id"])
     assert (view["title"], view["status"]) == ("VAT return", "scheduled")

@@ -103,7 +103,7 @@ async def test_deleting_the_default_promotes_the_oldest_remaining(
 
     assert (await client.delete(f"{URL}/{middle['id']}", headers=owner.headers)).status_code == 204
     listed = await client.get(URL, headers=owner.headers)
-    assert listed.json() == {"items": [], "total": 0}
+    assert listed.json() == {"items": [], "total": 0, "total_exact": True}
 
 
 async def test_deleting_a_non_default_keeps_the_default(
@@ -294,7 +294,7 @@ async def test_another_business_identity_is_404_and_unchanged(
 
     assert (fetched.status_code, patched.status_code, deleted.status_code) == (404, 404, 404)
     assert fetched.json()["detail"] == "Sender identity not found"
-    assert listed.json() == {"items": [], "total": 0}
+    assert listed.json() == {"items": [], "total": 0, "total_exact": True}
     assert (await client.get(url, headers=owner.headers)).json() == created
 
 
