@@ -24,10 +24,22 @@ def _url() -> str:
     return config.attributes.get("database_url") or get_settings().DATABASE_URL
 
 
+# PostgreSQL-only indexes the models do not describe (trigram search on clients): made by
+# their migration, left alone by `alembic check`.
+POSTGRES_ONLY_INDEX_PREFIX = "trgm_"
+
+
+def _include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    return not (type_ == "index" and (name or "").startswith(POSTGRES_ONLY_INDEX_PREFIX))
+
+
 def _configure(connection: Connection | None = None, **kwargs: Any) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=_include_object,
         compare_type=True,
         # SQLite cannot ALTER most things; batch mode rewrites the table instead.
         render_as_batch=True,
