@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # TEST_DATABASE_URL and REDIS_URL reach pytest from the environment or the command line
 # (`make test TEST_DATABASE_URL=postgresql+psycopg://...`); CI sets both.
 
-.PHONY: dev test test-faults lint migrate clean install screenshots
+.PHONY: dev test test-faults lint migrate clean install screenshots bench-load bench-create bench-scale
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -52,3 +52,21 @@ migrate: $(STAMP)
 
 clean:
 	rm -rf $(DATA_DIR)
+
+# The API's benchmarks (issue 17; figures in bench/RESULTS.md). Each starts what it needs
+# on free ports and stops it. BENCH_DATABASE_URL: an empty PostgreSQL database, needed by
+# bench-scale (which seeds it); the others use SQLite without it.
+BENCH_DATABASE_URL ?=
+BENCH_REDIS_URL ?=
+BENCH_DB = $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+BENCH_REDIS = $(if $(BENCH_REDIS_URL),--redis-url $(BENCH_REDIS_URL))
+
+bench-load: $(STAMP)
+	$(BIN)/python -m bench.load --clients 50 --duration 60 --mix firm --think 1 $(BENCH_DB) $(BENCH_REDIS)
+
+bench-create: $(STAMP)
+	$(BIN)/python -m bench.create --n 200 --rounds 3 $(BENCH_DB) $(BENCH_REDIS)
+
+bench-scale: $(STAMP)
+	@test -n "$(BENCH_DATABASE_URL)" || { echo "bench-scale needs BENCH_DATABASE_URL (an empty PostgreSQL database)" >&2; exit 2; }
+	$(BIN)/python -m bench.scale --database-url $(BENCH_DATABASE_URL) --seed

@@ -79,7 +79,8 @@ async def test_two_api_processes_serve_one_port_and_metrics_count_both(
 
 
 def test_several_processes_without_redis_are_refused_in_production() -> None:
-    problems = Settings(_env_file=None, API_WORKERS=2).production_problems()  # type: ignore[call-arg]
+    alone = Settings(_env_file=None, API_WORKERS=2, REDIS_URL=None)  # type: ignore[call-arg]
+    problems = alone.production_problems()
     assert any("API_WORKERS" in problem and "REDIS_URL" in problem for problem in problems)
     shared = Settings(_env_file=None, API_WORKERS=2, REDIS_URL="redis://127.0.0.1:6379/0")  # type: ignore[call-arg]
     assert not any("API_WORKERS" in problem for problem in shared.production_problems())
