@@ -254,7 +254,7 @@ async def reminders_list(
         total=total,
         status=wanted or "",
         statuses=[s.value for s in ReminderStatus],
-        pages=_pages(request, start, total),
+        pages=_pages(request, start, total, len(rows)),
         done=done,
         problem=problem,
     )
@@ -391,7 +391,7 @@ async def clients_list(
         rows=rows,
         total=total,
         search=text,
-        pages=_pages(request, start, total),
+        pages=_pages(request, start, total, len(rows)),
     )
 
 
@@ -407,7 +407,7 @@ async def failed_deliveries(
         ctx,
         rows=rows,
         total=total,
-        pages=_pages(request, start, total),
+        pages=_pages(request, start, total, len(rows)),
     )
 
 
@@ -437,7 +437,7 @@ async def usage_page(
         month=str(wanted),
         rows=rows,
         total=total,
-        pages=_pages(request, start, total),
+        pages=_pages(request, start, total, len(rows)),
     )
 
 
@@ -451,8 +451,10 @@ def _with(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode({**query, **params})))
 
 
-def _pages(request: Request, start: int, total: int) -> dict[str, str | None]:
-    """Links to the previous and next page, keeping the page's other filters."""
+def _pages(request: Request, start: int, total: int, shown: int) -> dict[str, str | None]:
+    """Links to the previous and next page, keeping the page's other filters. Past a count
+    that stopped at its cap (`total.exact` False) a full page may have more after it."""
+    more = start + PAGE_SIZE < total or (not getattr(total, "exact", True) and shown == PAGE_SIZE)
 
     def at(offset: int) -> str:
         params = dict(request.query_params)
@@ -461,7 +463,7 @@ def _pages(request: Request, start: int, total: int) -> dict[str, str | None]:
 
     return {
         "previous": at(max(start - PAGE_SIZE, 0)) if start > 0 else None,
-        "next": at(start + PAGE_SIZE) if start + PAGE_SIZE < total else None,
+        "next": at(start + PAGE_SIZE) if more else None,
     }
 
 

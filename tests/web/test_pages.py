@@ -7,6 +7,7 @@ browser would not show: the cookies' flags, the refusals, the headers.
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -448,3 +449,28 @@ async def test_a_reset_without_the_forms_csrf_value_or_with_a_forged_code_change
     assert tampered.status_code == 400
     assert "Password reset failed" in tampered.text
     assert await _logs_in(client, owner.email, PASSWORD)
+
+
+async def test_past_a_capped_count_the_pager_still_offers_the_next_page(
+    browser_like: httpx.AsyncClient, owner: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting stops at COUNT_CAP; a full page beyond it may still have more after it."""
+    from core.repositories import base
+
+    # api.web re-exports its APIRouter as `router`, hiding the module of that name.
+    web_router = sys.modules["api.web.router"]
+
+    for n in range(5):
+        added = await browser_like.post(
+            "/api/v1/clients", headers=owner.headers, json={"name": f"Client {n}"}
+        )
+        assert added.status_code == 201, added.text
+    monkeypatch.setattr(web_router, "PAGE_SIZE", 2)
+    monkeypatch.setattr(base, "COUNT_CAP", 3)
+    await sign_in(browser_like, owner.email)
+    beyond = await browser_like.get("/admin/clients", params={"offset": 2})
+    assert "2 of 3+" in beyond.text
+    assert 'rel="next"' in beyond.text
+    last = await browser_like.get("/admin/clients", params={"offset": 4})
+    assert "1 of 3+" in last.text
+    assert 'rel="next"' not in last.text
