@@ -226,12 +226,12 @@ def get_keyset(
         return None
     try:
         at, _, row_id = base64.urlsafe_b64decode(after.encode() + b"==").decode().partition("|")
-        keyset = Keyset(datetime.fromisoformat(at), uuid.UUID(row_id))
+        created_at = datetime.fromisoformat(at)
+        if created_at.tzinfo is None:
+            raise ValueError("naive time")
+        return Keyset(created_at, uuid.UUID(row_id))
     except ValueError:  # bad base64, text, time or id
         raise Unprocessable("after: not a cursor this list gave (use its next_cursor)") from None
-    if keyset.created_at.tzinfo is None:
-        raise Unprocessable("after: not a cursor this list gave (use its next_cursor)")
-    return keyset
 
 
 KeysetDep = Annotated[Keyset | None, Depends(get_keyset)]

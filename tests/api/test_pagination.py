@@ -87,7 +87,13 @@ async def test_another_business_cursor_shows_only_your_own_rows(
     assert mine.json()["items"] == []
 
 
-@pytest.mark.parametrize("cursor", ["nonsense", "!!", "MjAyNnwxMjM", "bm90IGEgdGltZXx4", "x" * 101])
+# A naive time (no offset) with a good id is refused too: rows are compared in UTC.
+NAIVE = "MjAyNi0wMS0wMVQwMDowMDowMHwwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDE"
+
+
+@pytest.mark.parametrize(
+    "cursor", ["nonsense", "!!", "MjAyNnwxMjM", "bm90IGEgdGltZXx4", "x" * 101, NAIVE]
+)
 async def test_a_cursor_the_list_did_not_give_is_a_422(
     client: httpx.AsyncClient, owner: Tenant, cursor: str
 ) -> None:
