@@ -17,6 +17,7 @@ import activities
 import workflows
 from core.db import create_sessionmaker, engine_from_settings
 from core.logging import configure_logging
+from core.repositories.delivery_counts import FOLD_BATCH, FOLD_SECONDS, fold
 from core.settings import Settings, get_settings
 from core.temporal import connect, metrics_runtime
 
@@ -37,6 +38,7 @@ class MetricsAddressUnusable(Exception):
 async def run(settings: Settings) -> None:
     engine = engine_from_settings(settings)
     outbound = activities.build_outbound(settings)
+    folding = asyncio.create_task(fold_delivery_counts(create_sessionmaker(engine)))
     try:
         worker = Worker(
             await _connect(settings),
@@ -60,8 +62,23 @@ async def run(settings: Settings) -> None:
             logger.info("signal received, shutting down")
             await worker.shutdown()
     finally:
+        folding.cancel()
         await outbound.close()
         await engine.dispose()
+
+
+async def fold_delivery_counts(sessionmaker: Any, every: float = FOLD_SECONDS) -> None:
+    """Keep the delivery counts ledger short (see core.repositories.delivery_counts): fold
+    it now and every `every` seconds, until cancelled. A failed fold is logged and tried
+    again next time; the counts are right either way, only slower to sum."""
+    while True:
+        try:
+            async with sessionmaker() as session:
+                while await fold(session) >= FOLD_BATCH:
+                    pass
+        except Exception:
+            logger.warning("could not fold the delivery counts", exc_info=True)
+        await asyncio.sleep(every)
 
 
 def tuning(settings: Settings) -> dict[str, Any]:

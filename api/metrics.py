@@ -34,7 +34,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import Unauthorized
 from core.enums import Channel, DeliveryStatus, ReminderStatus
-from core.models import Delivery, Reminder
+from core.models import Reminder
+from core.repositories.delivery_counts import delivery_counts
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +139,10 @@ class Metrics:
 
 
 async def _count_rows(session: AsyncSession) -> Counts:
-    by_channel = await session.execute(
-        select(Delivery.channel, Delivery.status, func.count()).group_by(
-            Delivery.channel, Delivery.status
-        )
-    )
+    deliveries = await delivery_counts(session, None)
     by_state = await session.execute(
         select(Reminder.status, func.count()).group_by(Reminder.status)
     )
-    deliveries = {(channel, status): count for channel, status, count in by_channel.all()}
     reminders = {status: count for status, count in by_state.all()}
     return deliveries, reminders
 

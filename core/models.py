@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -337,6 +338,23 @@ class Delivery(IdMixin, TimestampMixin, Base):
     )
     # SMS segments the provider billed for, when it said (Twilio's `num_segments`).
     segments: Mapped[int | None] = mapped_column(Integer)
+
+
+class DeliveryCount(Base):
+    """A ledger of deliveries per (business, channel, status): database triggers append +n
+    and -n as deliveries are inserted, change status or are deleted (migration 7ed8f9a0b1c2),
+    so a count is the sum of a few rows; the worker folds them (repositories.delivery_counts).
+    No foreign key: a deleted business's rows sum to zero and are folded away."""
+
+    __tablename__ = "delivery_counts"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    business_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class EmailConfiguration(IdMixin, TimestampMixin, Base):

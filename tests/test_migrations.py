@@ -121,3 +121,49 @@ async def test_opt_outs_clients_made_before_suppressions_become_suppressions(
         rows = (await conn.execute(text("SELECT channel, address, source FROM suppressions"))).all()
     await engine.dispose()
     assert [tuple(row) for row in rows] == [("sms", "+447911000001", "inbound_keyword")]
+
+
+async def test_deliveries_made_before_the_counts_ledger_are_counted(fresh_url: str) -> None:
+    """The migration that brings the delivery counts counts the deliveries already there;
+    from then on the database keeps the counts in step."""
+    import uuid
+
+    from sqlalchemy import func, select
+
+    from core.db import create_sessionmaker
+    from core.models import Delivery
+    from core.repositories.delivery_counts import delivery_counts
+    from tests.seed import add_reminder, seeded_business
+
+    await asyncio.to_thread(migrations.upgrade, fresh_url, "6dc7e8f9a0b1")
+    async with seeded_business(fresh_url) as seed:
+        reminder = await add_reminder(
+            seed, {"kind": "once", "at": "2026-11-01T09:00:00Z"}, body="Hi"
+        )
+        async with seed.sessionmaker() as session:
+            for status in ("delivered", "delivered", "failed"):
+                session.add(
+                    Delivery(
+                        business_id=seed.business_id,
+                        reminder_id=reminder.id,
+                        channel="email",
+                        occurrence_key=uuid.uuid4().hex,
+                        status=status,
+                    )
+                )
+            await session.commit()
+    await asyncio.to_thread(migrations.upgrade, fresh_url)
+
+    engine = create_engine(fresh_url)
+    async with create_sessionmaker(engine)() as session:
+        assert await delivery_counts(session, seed.business_id) == {
+            ("email", "delivered"): 2,
+            ("email", "failed"): 1,
+        }
+        delivery = await session.scalar(select(Delivery).where(Delivery.status == "failed"))
+        assert delivery is not None
+        delivery.status = "delivered"
+        await session.commit()
+        assert await delivery_counts(session, seed.business_id) == {("email", "delivered"): 3}
+        assert await session.scalar(select(func.count()).select_from(Delivery)) == 3
+    await engine.dispose()

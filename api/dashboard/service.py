@@ -31,6 +31,7 @@ from api.dashboard.schemas import (
 from core.cache import Cache, business_key, cached
 from core.enums import Channel, DeliveryStatus, ReminderStatus
 from core.models import Business, Delivery, Reminder
+from core.repositories.delivery_counts import delivery_counts
 from core.types import utcnow
 
 CACHE_TTL = 30.0  # seconds: the dashboard may lag this much behind the deliveries
@@ -65,38 +66,28 @@ def _zeros(values: type[Channel] | type[DeliveryStatus] | type[ReminderStatus]) 
 # -- summary ----------------------------------------------------------------------------
 
 
-async def _delivery_figures(
-    session: AsyncSession, business_id: Scope, now: datetime
-) -> tuple[DeliveryFigures, int]:
-    """Counts per channel and status, and failures among the last 24 hours' deliveries."""
-    recent_failure = and_(
+async def _recent_failures(session: AsyncSession, business_id: Scope, now: datetime) -> int:
+    stmt = select(func.count()).where(
         Delivery.created_at >= now - timedelta(hours=24), Delivery.status.in_(FAILED)
     )
-    stmt = _scoped(
-        select(
-            Delivery.channel,
-            Delivery.status,
-            func.count().label("n"),
-            func.sum(case((recent_failure, 1), else_=0)).label("recent_failures"),
-        ),
-        Delivery.business_id,
-        business_id,
-    ).group_by(Delivery.channel, Delivery.status)
+    return int(await session.scalar(_scoped(stmt, Delivery.business_id, business_id)) or 0)
+
+
+async def _delivery_figures(session: AsyncSession, business_id: Scope) -> DeliveryFigures:
+    """Counts per channel and status, from the ledger the database keeps in step."""
     by_status = _zeros(DeliveryStatus)
     by_channel = {
         name: ChannelFigures(total=0, by_status=_zeros(DeliveryStatus)) for name in _zeros(Channel)
     }
-    failures = 0
-    for channel, status, n, recent in (await session.execute(stmt)).all():  # one row per group
+    for (channel, status), n in (await delivery_counts(session, business_id)).items():
         by_status[status] = by_status.get(status, 0) + n
         figures = by_channel.setdefault(
             channel, ChannelFigures(total=0, by_status=_zeros(DeliveryStatus))
         )
         figures.total += n
         figures.by_status[status] = figures.by_status.get(status, 0) + n
-        failures += int(recent or 0)
     total = sum(by_status.values())
-    return DeliveryFigures(total=total, by_status=by_status, by_channel=by_channel), failures
+    return DeliveryFigures(total=total, by_status=by_status, by_channel=by_channel)
 
 
 async def _reminder_figures(
@@ -134,13 +125,13 @@ async def _reminder_figures(
 async def compute_summary(
     session: AsyncSession, business_id: Scope, now: datetime
 ) -> DashboardSummary:
-    deliveries, failures = await _delivery_figures(session, business_id, now)
+    deliveries = await _delivery_figures(session, business_id)
     handed_over = sum(deliveries.by_status[status] for status in HANDED_OVER)
     delivered = deliveries.by_status[DeliveryStatus.delivered.value]
     return DashboardSummary(
         deliveries=deliveries,
         delivery_rate=round(delivered / handed_over, 4) if handed_over else None,
-        failures_last_24h=failures,
+        failures_last_24h=await _recent_failures(session, business_id, now),
         reminders=await _reminder_figures(session, business_id, now),
         generated_at=now,
     )

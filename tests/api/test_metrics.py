@@ -241,7 +241,7 @@ async def test_scrapes_share_one_count_of_the_database(
     counts: list[str] = []
 
     def count_aggregates(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "GROUP BY" in statement and "FROM deliveries" in statement:
+        if "GROUP BY" in statement and "FROM delivery_counts" in statement:
             counts.append(statement)
 
     engine = fresh_app.state.engine.sync_engine
