@@ -102,3 +102,19 @@ class CpuClock:
             role: sum(s - first.get(role, {}).get(pid, 0.0) for pid, s in by_pid.items())
             for role, by_pid in last.items()
         }
+
+
+def by_command(root: int, roles: dict[str, str]) -> dict[str, list[int]]:
+    """The processes below `root` whose command line contains each role's text."""
+    found: dict[str, list[int]] = {role: [] for role in roles}
+    for pid in descendants(root):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        for role, text in roles.items():
+            if text in command:
+                found[role].append(pid)
+                break
+    return found

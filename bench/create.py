@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +38,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from bench.cpu import by_command, cpu_seconds, pids_named
 from bench.load import setup_user
 from bench.stack import HOST, DevStack, machine, say
 from core.settings import Settings
@@ -117,6 +120,36 @@ async def api_phase(users: list[Any], args: Any, made: list[str]) -> float:
     return await in_parallel(args.n, args.concurrency, one)
 
 
+ROLES = {"api": "cli api", "worker": "cli worker", "temporal": "server start-dev"}
+
+
+def cpu_now(stack: DevStack) -> Counter[str]:
+    """CPU seconds so far of this process (the callers), the stack's API, worker and
+    Temporal server, and every local PostgreSQL process."""
+    roles = {**by_command(stack.proc.pid, ROLES), "bench": [os.getpid()]}
+    roles["postgres"] = pids_named("postgres")
+    return Counter(
+        {role: sum(cpu_seconds(pid) or 0.0 for pid in pids) for role, pids in roles.items()}
+    )
+
+
+async def measured(total: Counter[str], stack: DevStack, phase: Awaitable[float]) -> float:
+    """Run the phase, adding the CPU each process spent in it to `total`."""
+    before = cpu_now(stack)
+    seconds = await phase
+    total.update(cpu_now(stack) - before)
+    return seconds
+
+
+def say_cpu(cpu: dict[str, Counter[str]], creates: int) -> None:
+    """CPU milliseconds per create, per process, in each phase."""
+    roles = [role for role in ("bench", *ROLES, "postgres") if cpu["raw"][role] or cpu["api"][role]]
+    say("CPU ms per create   " + "".join(f"{role:>10}" for role in roles) + f"{'all':>10}")
+    for phase, spent in cpu.items():
+        cells = "".join(f"{1000 * spent[role] / creates:>10.1f}" for role in roles)
+        say(f"  {phase:<18}{cells}{1000 * sum(spent.values()) / creates:>10.1f}")
+
+
 async def promise_kept(users: list[Any], temporal: Client, made: list[str]) -> int:
     """Accepted reminders without their row or their workflow."""
     listed = 0
@@ -159,13 +192,16 @@ async def run(args: argparse.Namespace) -> int:
             f"business: one business may render only a few texts at a time), {args.rounds} rounds"
         )
         say(f"{'round':<7}{'raw /s':>10}{'api /s':>10}{'api / raw':>11}")
-        ratios = []
+        ratios, cpu = [], {"raw": Counter[str](), "api": Counter[str]()}
         for round_ in range(1, args.rounds + 1):
-            raw = args.n / await raw_phase(temporal, settings, users, args)
-            api = args.n / await api_phase(users, args, made)
+            raw = args.n / await measured(
+                cpu["raw"], stack, raw_phase(temporal, settings, users, args)
+            )
+            api = args.n / await measured(cpu["api"], stack, api_phase(users, args, made))
             ratios.append(api / raw)
             say(f"{round_:<7}{raw:>10.1f}{api:>10.1f}{api / raw:>10.2f}x")
         say(f"api / raw over the rounds: {sum(ratios) / len(ratios):.2f}x (target >= 0.8x)")
+        say_cpu(cpu, args.n * args.rounds)
         missing = await promise_kept(users, temporal, made)
         say(f"accepted by the API: {len(made)}; without their row or workflow: {missing}")
         return 1 if missing else 0
