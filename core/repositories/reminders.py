@@ -9,9 +9,12 @@ from sqlalchemy import String, and_, case, cast, func, literal, or_, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core.enums import DeliveryStatus
+from core.enums import DeliveryStatus, ReminderStatus
 from core.models import Business, Client, ClientTag, Delivery, Reminder, SenderIdentity, Template
 from core.repositories.base import Keyset, Total, paginate
+
+# States a reminder never leaves.
+ENDED = (ReminderStatus.completed.value, ReminderStatus.cancelled.value)
 
 # What a send needs, read in one statement (and the client's tags in a second):
 # (reminder, business, client, template, default sender identity for the channel).
@@ -102,7 +105,10 @@ class ReminderRepository:
     ) -> None:
         """The workflow's state on its row, in one statement; a row already in that state
         (or gone) is left as it is, `updated_at` included. A run recorded before the
-        workflow carried `last_occurrence` sends none: the stored one stays."""
+        workflow carried `last_occurrence` sends none: the stored one stays. A row the API
+        has ended (completed, cancelled) never goes back: a sync the workflow sent before
+        it took that signal can land after the API's commit, and would otherwise show a
+        cancelled reminder as scheduled (and accept a resend) until the next sync."""
         state = {
             Reminder.status: status,
             Reminder.next_fire_at: next_fire_at,
@@ -119,7 +125,11 @@ class ReminderRepository:
         )
         await self.session.execute(
             update(Reminder)
-            .where(Reminder.id == reminder_id, changed)
+            .where(
+                Reminder.id == reminder_id,
+                changed,
+                or_(Reminder.status.not_in(ENDED), Reminder.status == status),
+            )
             .values({column.key: value for column, value in state.items()})
             .execution_options(synchronize_session=False)
         )
