@@ -43,16 +43,18 @@ from core.settings import Settings
 from core.templating import TemplateProblem
 from core.types import utcnow
 from core.unsubscribe import is_suppressed, set_opt_out
-from workflows.contracts import SendRequest, SendResult
+from workflows.contracts import (
+    OUTCOME_UNKNOWN,
+    PERMANENT_FAILURE,
+    RETRYABLE_FAILURE,
+    SendRequest,
+    SendResult,
+)
 
 log = logging.getLogger(__name__)
 
 FINAL = {DeliveryStatus.sent, DeliveryStatus.delivered, DeliveryStatus.skipped}
 FINAL |= {DeliveryStatus.failed, DeliveryStatus.undelivered}
-# ApplicationError types the workflow (and an operator in the Web UI) tells apart.
-PERMANENT_FAILURE = "DeliveryFailed"
-RETRYABLE_FAILURE = "ProviderUnavailable"
-OUTCOME_UNKNOWN = "outcome_unknown"
 # How often recording a provider's acceptance is tried before giving up on it.
 RECORD_TRIES = 3
 

@@ -23,6 +23,7 @@ from core.types import utcnow
 from tests.conftest import PASSWORD, Tenant, build_worker, eventually
 from workflows import search_attributes as sa
 from workflows.contracts import WORKFLOW_TYPE, ReminderInput, workflow_id_for
+from workflows.reminder import ReminderWorkflow
 
 
 @pytest.fixture
@@ -274,7 +275,7 @@ async def test_workflow_that_ended_by_cancel_signal_marks_its_reminder_cancelled
     ):
         handle = await start_directly(client, queue_settings, reminder_id, business_id)
         await eventually(lambda: sleeping(handle))
-        await handle.signal("cancel")
+        await handle.signal(ReminderWorkflow.cancel)
         await handle.result()
     await set_status(app, reminder_id, "paused")
 

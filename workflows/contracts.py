@@ -14,6 +14,34 @@ def workflow_id_for(reminder_id: str) -> str:
     return f"reminder-{reminder_id}"
 
 
+# Occurrence keys of sends that are not scheduled occurrences: a trigger's and a resend's.
+MANUAL_PREFIX = "manual-"
+RESEND_PREFIX = "resend-"
+
+
+def manual_key(request_id: str) -> str:
+    """The occurrence key of the sends a `trigger_now` with this request id makes."""
+    return f"{MANUAL_PREFIX}{request_id}"
+
+
+def resend_key(request_id: str) -> str:
+    """The occurrence key of the delivery a resend with this request id makes."""
+    return f"{RESEND_PREFIX}{request_id}"
+
+
+def is_manual_key(key: str) -> bool:
+    return key.startswith(MANUAL_PREFIX)
+
+
+# ApplicationError types the send activity raises and the workflow (and an operator in the
+# Web UI) tells apart: a permanent failure stops at once, an unavailable provider retries.
+PERMANENT_FAILURE = "DeliveryFailed"
+RETRYABLE_FAILURE = "ProviderUnavailable"
+# A delivery's error_code when the worker could not tell whether the provider took the
+# message; only the provider's status callback can settle it.
+OUTCOME_UNKNOWN = "outcome_unknown"
+
+
 @dataclass
 class ReminderInput:
     reminder_id: str

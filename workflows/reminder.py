@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import schedule as schedules
     from workflows import window as windows
     from workflows.contracts import (
+        PERMANENT_FAILURE,
         DeferRequest,
         ReminderInput,
         ReminderStatus,
@@ -34,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         Targets,
         TargetsRequest,
         TriggerArgs,
+        manual_key,
+        resend_key,
     )
     from workflows.search_attributes import NEXT_FIRE_TIME, REMINDER_STATE
 
@@ -47,8 +50,7 @@ BOOKKEEPING_RETRY = RetryPolicy(
 )
 # Provider outages (timeouts, connection errors, 429, 5xx, SMTP 4xx) are retried with
 # backoff for hours; permanent failures (an invalid or unsubscribed address, a rejected
-# message, SMTP 5xx) are raised as non-retryable "DeliveryFailed" and stop at once.
-PERMANENT_FAILURE = "DeliveryFailed"
+# message, SMTP 5xx) are raised as non-retryable PERMANENT_FAILURE and stop at once.
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
@@ -269,7 +271,7 @@ class ReminderWorkflow:
         while self._triggers and self._state not in ENDED:
             trigger = self._triggers.pop(0)
             now = workflow.now()
-            key = f"manual-{trigger.request_id or workflow.uuid4()}"
+            key = manual_key(trigger.request_id or str(workflow.uuid4()))
             await self._fire(key, now)
 
     async def _fire_resends(self) -> None:
@@ -282,7 +284,7 @@ class ReminderWorkflow:
             if not workflow.patched(RESEND_PATCH):
                 continue  # pragma: no cover
             target = Target(client_id=resend.client_id, channel=resend.channel)
-            key = f"resend-{resend.request_id}"
+            key = resend_key(resend.request_id)
             try:
                 await self._send(target, key, workflow.now(), resend_of=resend.delivery_id)
             except ActivityError:

@@ -25,8 +25,9 @@ from core.repositories.base import Keyset, Total, paginate
 from core.repositories.reminders import ReminderRepository
 from core.settings import Settings
 from core.types import utcnow
-from core.workflow_start import RESEND_SIGNAL, resend_to_completed
-from workflows.contracts import ResendArgs
+from core.workflow_start import resend_to_completed
+from workflows.contracts import ResendArgs, resend_key
+from workflows.reminder import ReminderWorkflow
 
 RESENDABLE = {DeliveryStatus.failed.value, DeliveryStatus.undelivered.value}
 
@@ -112,8 +113,8 @@ async def resend(
     if reminder.status == Status.completed.value:
         await _resend_after_completion(temporal, settings, reminder, args)
     else:  # its workflow runs; if not (a failed reminder's has ended), 409 not running
-        await signal_workflow(temporal, reminder, RESEND_SIGNAL, args)
-    key = f"resend-{request_id}"
+        await signal_workflow(temporal, reminder, ReminderWorkflow.resend, args)
+    key = resend_key(request_id)
     actor.record(
         session,
         "notification.resend_requested",

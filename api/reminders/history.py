@@ -17,6 +17,8 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.converter import DataConverter, PayloadConverter
 
+from workflows.contracts import is_manual_key, manual_key, resend_key
+
 SEND_PREFIX = "send_"
 # A local activity's result is a marker in the history: its type in "data", no input.
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
@@ -177,7 +179,7 @@ class _RunReader:
         who = _who(args, attrs.identity)
         details: dict[str, Any] = {"signal": name, "by": args.get("by"), "identity": attrs.identity}
         if name == "trigger_now":
-            key = f"manual-{args['request_id']}" if args.get("request_id") else None
+            key = manual_key(args["request_id"]) if args.get("request_id") else None
             self.add(event, "signal", f"Send now requested by {who}", occurrence_key=key, **details)
         elif name == "resend":
             self._resend(event, args, who, details)
@@ -204,7 +206,7 @@ class _RunReader:
         self, event: HistoryEvent, args: dict[str, Any], who: str, details: dict[str, Any]
     ) -> None:
         original = str(args.get("delivery_id") or "")
-        key = f"resend-{args['request_id']}" if args.get("request_id") else None
+        key = resend_key(args["request_id"]) if args.get("request_id") else None
         self.add(
             event,
             "signal",
@@ -358,7 +360,7 @@ class _RunReader:
 
     def _fired(self, event: HistoryEvent, activity: _Activity, result: dict[str, Any]) -> None:
         key = activity.args.get("occurrence_key")
-        label = "Manual send" if str(key).startswith("manual-") else "Occurrence"
+        label = "Manual send" if is_manual_key(str(key)) else "Occurrence"
         if result.get("exists") is False:
             text = f"{label} {key}: the reminder no longer exists, nothing sent"
             self.add(event, "fired", text, occurrence_key=key)

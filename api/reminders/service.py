@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -42,10 +42,16 @@ from workflows.contracts import (
     RescheduleArgs,
     SignalArgs,
     TriggerArgs,
+    manual_key,
     workflow_id_for,
 )
+from workflows.reminder import ReminderWorkflow
 
 log = logging.getLogger(__name__)
+
+ArgT = TypeVar("ArgT")
+# A ReminderWorkflow signal method, e.g. ReminderWorkflow.pause.
+Signal = Callable[[ReminderWorkflow, ArgT], None]
 
 ENDED = {Status.completed.value, Status.cancelled.value}
 START_TIMEOUT = 10.0
@@ -238,11 +244,15 @@ async def reach_temporal(call: Awaitable[Any], reminder: Reminder, what: str) ->
         ) from None
 
 
-async def signal_workflow(temporal: Client, reminder: Reminder, name: str, arg: Any) -> None:
-    """Send a signal; 409 when the workflow is not running, 503 when Temporal fails."""
-    handle = temporal.get_workflow_handle(reminder.workflow_id)
-    call = handle.signal(name, arg, rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT))
-    await reach_temporal(call, reminder, f"signal {name}")
+async def signal_workflow(
+    temporal: Client, reminder: Reminder, signal: Signal[ArgT], arg: ArgT
+) -> None:
+    """Send one of ReminderWorkflow's signals, named by its method (a renamed or mistyped
+    signal fails the type check, not a request); 409 when the workflow is not running, 503
+    when Temporal fails."""
+    handle = temporal.get_workflow_handle_for(ReminderWorkflow.run, reminder.workflow_id)
+    call = handle.signal(signal, arg, rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT))
+    await reach_temporal(call, reminder, f"signal {signal.__name__}")
 
 
 # -- create ------------------------------------------------------------------------------
@@ -451,7 +461,7 @@ async def update_reminder(
     await _apply_content(session, actor, reminder, changes, settings)
     if reschedule:
         args = RescheduleArgs(schedule=schedule, timezone=timezone, by=actor.user.email)
-        await signal_workflow(await temporal(), reminder, "reschedule", args)
+        await signal_workflow(await temporal(), reminder, ReminderWorkflow.reschedule, args)
         reminder.schedule = schedule
         reminder.timezone = timezone
         reminder.next_fire_at = next_fire_at
@@ -461,11 +471,12 @@ async def update_reminder(
     return reminder
 
 
-# Which states each signal is accepted in, and the status it leaves the row in.
-_TRANSITIONS: dict[str, tuple[set[str], str]] = {
-    "pause": ({Status.scheduled.value}, Status.paused.value),
-    "resume": ({Status.paused.value}, Status.scheduled.value),
+# Per state change: its signal, the states it is accepted in, the status it leaves.
+_TRANSITIONS: dict[str, tuple[Signal[SignalArgs | None], set[str], str]] = {
+    "pause": (ReminderWorkflow.pause, {Status.scheduled.value}, Status.paused.value),
+    "resume": (ReminderWorkflow.resume, {Status.paused.value}, Status.scheduled.value),
     "complete": (
+        ReminderWorkflow.complete,
         {Status.scheduled.value, Status.paused.value, Status.failed.value},
         Status.completed.value,
     ),
@@ -476,10 +487,10 @@ async def change_state(
     session: AsyncSession, actor: Actor, reminder: Reminder, signal: str, temporal: Client
 ) -> Reminder:
     """pause, resume or complete: signal the workflow, then record the new status."""
-    allowed, target = _TRANSITIONS[signal]
+    method, allowed, target = _TRANSITIONS[signal]
     if reminder.status not in allowed:
         raise Conflict(f"cannot {signal} a reminder that is {reminder.status}")
-    await signal_workflow(temporal, reminder, signal, SignalArgs(by=actor.user.email))
+    await signal_workflow(temporal, reminder, method, SignalArgs(by=actor.user.email))
     reminder.status = target
     if target in ENDED:
         reminder.next_fire_at = None
@@ -494,9 +505,12 @@ async def trigger(session: AsyncSession, actor: Actor, reminder: Reminder, tempo
         raise Conflict(f"cannot trigger a reminder that is {reminder.status}")
     request_id = str(uuid.uuid4())
     await signal_workflow(
-        temporal, reminder, "trigger_now", TriggerArgs(by=actor.user.email, request_id=request_id)
+        temporal,
+        reminder,
+        ReminderWorkflow.trigger_now,
+        TriggerArgs(by=actor.user.email, request_id=request_id),
     )
-    key = f"manual-{request_id}"
+    key = manual_key(request_id)
     _record_signal(session, actor, reminder, "trigger_now", occurrence_key=key)
     return key
 
@@ -508,7 +522,9 @@ async def cancel(session: AsyncSession, actor: Actor, reminder: Reminder, tempor
     if reminder.status == Status.completed.value:
         raise Conflict("reminder is completed; there is nothing left to cancel")
     try:
-        await signal_workflow(temporal, reminder, "cancel", SignalArgs(by=actor.user.email))
+        await signal_workflow(
+            temporal, reminder, ReminderWorkflow.cancel, SignalArgs(by=actor.user.email)
+        )
     except Conflict:
         pass  # the workflow is already gone: cancelling the row is all that is left to do
     reminder.status = Status.cancelled.value

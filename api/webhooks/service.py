@@ -20,11 +20,10 @@ from core.enums import Channel, DeliveryStatus
 from core.models import Business, Client, Delivery, SenderIdentity
 from core.types import utcnow
 from core.unsubscribe import set_opt_out
+from workflows.contracts import OUTCOME_UNKNOWN
 
 log = logging.getLogger(__name__)
 
-# The worker could not tell whether Twilio took the message; only a callback can say.
-OUTCOME_UNKNOWN = "outcome_unknown"
 # "The recipient replied STOP": Twilio will refuse every further message to them.
 TWILIO_UNSUBSCRIBED = "21610"
 WHATSAPP_PREFIX = "whatsapp:"

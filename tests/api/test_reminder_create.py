@@ -11,6 +11,8 @@ import pytest
 from api.reminders import service
 from tests.api.test_reminders import URL, add_client, reminder_body
 from tests.conftest import Tenant, count_rows
+from workflows.contracts import TriggerArgs
+from workflows.reminder import ReminderWorkflow
 
 
 async def test_a_workflow_whose_row_never_landed_sends_nothing_and_cancels_itself(
@@ -38,8 +40,10 @@ async def test_a_workflow_whose_row_never_landed_sends_nothing_and_cancels_itsel
     assert response.status_code == 503, response.text
     assert await count_rows(live_app, "reminders") == 0
 
-    handle = temporal_dev.client.get_workflow_handle(left[0])
-    await handle.signal("trigger_now", {"by": "operator", "request_id": "orphan"})
+    handle = temporal_dev.client.get_workflow_handle_for(ReminderWorkflow.run, left[0])
+    await handle.signal(
+        ReminderWorkflow.trigger_now, TriggerArgs(by="operator", request_id="orphan")
+    )
     result = await handle.result()
-    assert result["state"] == "cancelled"
+    assert result.state == "cancelled"
     assert await count_rows(live_app, "deliveries") == 0
