@@ -44,9 +44,10 @@ COPY api ./api
 COPY core ./core
 COPY workflows ./workflows
 COPY activities ./activities
+COPY channels ./channels
 COPY cli.py worker.py ./
 RUN pip install --no-deps -e . \
-    && python -m compileall -q /app/api /app/core /app/workflows /app/activities /app/alembic
+    && python -m compileall -q /app/api /app/core /app/workflows /app/activities /app/channels /app/alembic
 
 # --- runtime: the slim image, the virtualenv and the code, run as a non-root user ----------
 FROM ${PYTHON_IMAGE}

@@ -8,39 +8,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.business_email import BusinessEmailProvider
-from activities.business_twilio import BusinessTwilioProvider
 from activities.delivery import DeliveryBook
 from activities.diagnostics import DiagnosticsActivities
 from activities.email import EmailActivities
-from activities.providers import Provider, SandboxProvider
 from activities.reminders import ReminderActivities
 from activities.sms import SmsActivities
 from activities.whatsapp import WhatsAppActivities
+from channels import build_providers
+from channels.business_email import BusinessEmailProvider
+from channels.business_twilio import BusinessTwilioProvider
+from channels.providers import Provider
 from core.ratelimit import RateLimiter, build_rate_limiter
-from core.settings import EmailBackend, MessagingBackend, Settings
-
-
-def build_provider(settings: Settings, channel: str) -> Provider:
-    """The platform's provider for `channel`, as the *_BACKEND settings say (sandbox:
-    nothing leaves)."""
-    if channel == "email":
-        if settings.EMAIL_BACKEND == EmailBackend.smtp:
-            from activities.smtp import SmtpProvider
-
-            return SmtpProvider(settings)
-        return SandboxProvider()
-    backend = settings.SMS_BACKEND if channel == "sms" else settings.WHATSAPP_BACKEND
-    if backend == MessagingBackend.twilio:
-        from activities.twilio_messages import TwilioProvider
-
-        return TwilioProvider(settings, channel)
-    return SandboxProvider()
-
-
-def build_providers(settings: Settings) -> dict[str, Provider]:
-    """The provider per channel (see build_provider)."""
-    return {channel: build_provider(settings, channel) for channel in ("email", "sms", "whatsapp")}
+from core.settings import Settings
 
 
 @dataclass

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from temporalio import activity
 
-from activities.providers import OutgoingMessage, Provider, ProviderResult
+from channels.providers import OutgoingMessage, Provider, ProviderResult
 from core.models import Delivery
 from core.settings import Settings
 from core.types import utcnow

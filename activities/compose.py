@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.providers import OutgoingMessage
+from channels.providers import OutgoingMessage
 from core.messages import (
     VARIABLES_FIELD,
     business_context,
@@ -29,14 +29,6 @@ from workflows import schedule as schedules
 # message; outside it, only an approved template.
 WHATSAPP_SESSION = timedelta(hours=24)
 STATUS_CALLBACK_PATH = "/api/v1/webhooks/twilio/status"
-
-
-def address_for(client: Client, channel: str) -> str | None:
-    return {
-        "email": client.email,
-        "sms": client.phone,
-        "whatsapp": client.whatsapp or client.phone,
-    }[channel]
 
 
 @dataclass
@@ -74,7 +66,7 @@ async def compose(
 ) -> OutgoingMessage:
     """The message for one delivery; raises TemplateProblem when the text cannot render."""
     reminder, client = parts.reminder, parts.client
-    address = address_for(client, channel)
+    address = client.address_on(channel)
     assert address is not None  # the caller skips clients without one
     approved = bool(
         channel == "whatsapp" and reminder.whatsapp_content_sid and not in_session(client, now)

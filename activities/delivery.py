@@ -30,9 +30,9 @@ from activities.claims import (
     release,
     sent_by_earlier_attempt,
 )
-from activities.compose import Parts, address_for, compose, load_parts
-from activities.providers import DeliveryFailure, OutgoingMessage, Provider
+from activities.compose import Parts, compose, load_parts
 from activities.rate_slots import wait_for_rate_slot
+from channels.providers import DeliveryFailure, OutgoingMessage, Provider
 from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.events import record_event
@@ -227,7 +227,7 @@ class DeliveryBook:
         it (the claim released: this attempt sends)."""
         held_since = delivery.send_started_at
         assert held_since is not None
-        if not address_for(parts.client, request.channel):
+        if not parts.client.address_on(request.channel):
             return await self._outcome_unknown(session, delivery)
         try:
             message = await compose(
@@ -275,7 +275,7 @@ class DeliveryBook:
                 delivery, "opted_out", f"the client's {channel} address opted out of this business"
             )
             return None
-        if not address_for(client, channel):
+        if not client.address_on(channel):
             mark_skipped(delivery, "no_address", f"client has no address for {channel}")
             return None
         try:

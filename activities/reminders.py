@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.compose import address_for
 from activities.delivery import get_or_create_delivery, mark_skipped
+from channels import ALL_CHANNELS, WINDOWED_CHANNELS
 from core.enums import DeliveryStatus
 from core.models import Business, Client, Reminder
 from core.repositories.reminders import ReminderRepository
@@ -25,10 +25,6 @@ from workflows.contracts import (
 
 def _parse(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
-
-
-WINDOWED_CHANNELS = ("sms", "whatsapp")
-ALL_CHANNELS = ("email", "sms", "whatsapp")
 
 
 def _target(client: Client, business: Business, channel: str) -> Target:
@@ -50,7 +46,7 @@ def _fallback_channels(client: Client, business: Business, used: list[str]) -> l
         for channel in dict.fromkeys(order)
         if channel not in used
         and channel not in (client.opted_out_channels or [])
-        and address_for(client, channel)
+        and client.address_on(channel)
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.delivery import DeliveryBook
-from activities.providers import Provider
+from channels.providers import Provider
 from workflows.contracts import SendRequest, SendResult
 
 

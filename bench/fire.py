@@ -53,11 +53,11 @@ with workflow.unsafe.imports_passed_through():
     import activities
     import worker
     import workflows
-    from activities.providers import SandboxProvider
     from bench import explain
     from bench.cpu import CpuClock
     from bench.report import Limited, Result, report, report_limited, say
     from bench.workers import more_workers
+    from channels.providers import SandboxProvider
     from core import migrations
     from core.db import create_engine, create_sessionmaker
     from core.models import Business, Delivery, Reminder

@@ -96,8 +96,8 @@ async def serve(args: argparse.Namespace) -> None:
     from temporalio.client import Client
 
     import activities
-    from activities.providers import SandboxProvider
     from bench.fire import CHANNELS, build_worker, worker_settings
+    from channels.providers import SandboxProvider
     from core.db import create_engine, create_sessionmaker
     from core.ratelimit import LocalRateLimiter
 

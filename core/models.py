@@ -120,6 +120,13 @@ class Client(IdMixin, TimestampMixin, Base):
         lazy="raise", cascade="all, delete-orphan", order_by="ClientTag.tag"
     )
 
+    def address_on(self, channel: str) -> str | None:
+        """Where a message on `channel` reaches this client (WhatsApp: its own number,
+        else the phone's), as stored; None when the client has none."""
+        return {"email": self.email, "sms": self.phone, "whatsapp": self.whatsapp or self.phone}[
+            channel
+        ]
+
     @property
     def tags(self) -> list[str]:
         return [row.tag for row in self.tag_rows]

@@ -85,11 +85,7 @@ def unsubscribe_url(settings: Settings, client_id: uuid.UUID, channel: str) -> s
 
 def address_for(client: Client, channel: str) -> str | None:
     """Where a message on `channel` goes, as suppressions key it (emails lower-cased)."""
-    address = {
-        "email": client.email,
-        "sms": client.phone,
-        "whatsapp": client.whatsapp or client.phone,
-    }[channel]
+    address = client.address_on(channel)
     return address.lower() if address and channel == Channel.email else address
 
 

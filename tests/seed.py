@@ -111,7 +111,7 @@ async def run_to_end(
 ) -> None:
     """Start each row's workflow on the time-skipping `env` and run a worker with the real
     providers `settings` name until every one has ended."""
-    from activities import build_providers
+    from channels import build_providers
     from core.ratelimit import LocalRateLimiter
     from tests.conftest import build_worker
     from workflows.reminder import ReminderWorkflow

@@ -17,8 +17,8 @@ from email.utils import formataddr, make_msgid
 
 import aiosmtplib
 
-from activities.smtp import header_text
 from api.email_configurations.schemas import EmailConfigurationTestResult
+from channels.smtp import header_text
 from core.network import DestinationPolicy, DestinationRefused
 
 

@@ -21,17 +21,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import build_provider
-from activities.providers import (
+from api.deps import Actor
+from api.errors import BadGateway, BadRequest, ServiceUnavailable, Unprocessable
+from api.throttle import TooManyRequests
+from channels import build_provider
+from channels.providers import (
     DeliveryFailure,
     OutgoingMessage,
     Provider,
     ProviderResult,
     SandboxProvider,
 )
-from api.deps import Actor
-from api.errors import BadGateway, BadRequest, ServiceUnavailable, Unprocessable
-from api.throttle import TooManyRequests
 from core.enums import Channel
 from core.models import SenderIdentity, VerificationSend
 from core.repositories.sender_identities import (

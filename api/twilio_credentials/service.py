@@ -1,7 +1,7 @@
 """Save, read, remove and test a business's own Twilio account.
 
 The auth token is encrypted before it is stored (core/crypto.py), never answered back,
-never written to an event, and decrypted only to send (activities/business_twilio.py), to
+never written to an event, and decrypted only to send (channels/business_twilio.py), to
 check a webhook's signature (api/webhooks/router.py) or to test it here.
 
 Saving asks Twilio first: the token must open the account (and the messaging service must
@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from activities.twilio_messages import BaseUrlAsyncHttpClient
 from api.credentials import require_secret_for_new_destination
 from api.deps import Actor
 from api.errors import NotFound, ServiceUnavailable, Unprocessable
 from api.twilio_credentials.schemas import TwilioCredentialsTestResult, TwilioCredentialsWrite
+from channels.twilio_messages import BaseUrlAsyncHttpClient
 from core.crypto import secret_box
 from core.models import TwilioCredentials
 from core.repositories.twilio_credentials import TwilioCredentialsRepository

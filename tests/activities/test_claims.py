@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities import build_provider
 from activities.delivery import DeliveryBook
-from activities.providers import OutgoingMessage, Provider, ProviderResult
 from api.webhooks.service import StatusReport, apply_status
+from channels import build_provider
+from channels.providers import OutgoingMessage, Provider, ProviderResult
 from core.ratelimit import LocalRateLimiter
 from core.settings import Settings
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN

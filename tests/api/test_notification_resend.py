@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from activities import build_providers
 from api.reminders.history import build_timeline
+from channels import build_providers
 from core.models import Delivery
 from core.settings import Settings
 from tests.api.test_reminders import (

@@ -15,8 +15,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.delivery import DeliveryBook
 from activities.email import EmailActivities
-from activities.providers import OutgoingMessage, ProviderResult
 from activities.sms import SmsActivities
+from channels.providers import OutgoingMessage, ProviderResult
 from core.models import SenderIdentity
 from core.ratelimit import LocalRateLimiter
 from core.settings import EmailBackend, Environment, MessagingBackend, Settings

@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.delivery import DeliveryBook
 from activities.sms import SmsActivities
-from activities.twilio_messages import TwilioProvider
+from channels.twilio_messages import TwilioProvider
 from core.models import Delivery
 from core.ratelimit import LocalRateLimiter
 from core.settings import Settings

@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 import activities
 import workflows
-from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult, SandboxProvider
+from channels.providers import DeliveryFailure, OutgoingMessage, ProviderResult, SandboxProvider
 from core.models import Business, Reminder
 from core.settings import Settings
 from core.temporal import register_search_attributes

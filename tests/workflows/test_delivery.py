@@ -18,8 +18,8 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
-from activities import build_providers
-from activities.providers import OutgoingMessage, Provider, ProviderResult
+from channels import build_providers
+from channels.providers import OutgoingMessage, Provider, ProviderResult
 from core.logging import stamp_request_ids
 from core.models import Business, Delivery, Reminder, SenderIdentity
 from core.models import Client as ClientRow

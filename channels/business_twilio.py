@@ -1,7 +1,7 @@
 """SMS and WhatsApp through the business's own Twilio account when it has saved one, else
 through the platform's provider (TWILIO_* settings, or the sandbox).
 
-Like `activities.business_email`: the credentials are looked up by the delivery being sent
+Like `channels.business_email`: the credentials are looked up by the delivery being sent
 and the auth token decrypted here, for this one send; workflow inputs and Temporal's history
 only carry ids. The platform's own numbers (TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM,
 TWILIO_MESSAGING_SERVICE_SID) belong to the platform's account and are never used with a
@@ -18,9 +18,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.business_accounts import open_secret, reading, send_as_business
-from activities.providers import OutgoingMessage, Provider, ProviderResult
-from activities.twilio_messages import TwilioProvider
+from channels.business_accounts import open_secret, reading, send_as_business
+from channels.providers import OutgoingMessage, Provider, ProviderResult
+from channels.twilio_messages import TwilioProvider
 from core.models import Delivery, TwilioCredentials
 from core.settings import Settings
 

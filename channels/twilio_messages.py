@@ -24,7 +24,7 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult
+from channels.providers import DeliveryFailure, OutgoingMessage, ProviderResult
 from core.settings import Settings
 
 TWILIO_API_BASE_URL = "https://api.twilio.com"
@@ -112,7 +112,7 @@ class BaseUrlAsyncHttpClient(AsyncHttpClient):
 
 
 class TwilioProvider:
-    """Sends one SMS or WhatsApp message per call; see `activities.providers` for outcomes."""
+    """Sends one SMS or WhatsApp message per call; see `channels.providers` for outcomes."""
 
     name = "twilio"
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.providers import DeliveryFailure, OutgoingMessage, Provider, ProviderResult
+from channels.providers import DeliveryFailure, OutgoingMessage, Provider, ProviderResult
 from core.crypto import SecretUnreadable, secret_box
 from core.settings import Settings
 

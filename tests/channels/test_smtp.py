@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiosmtplib import SMTPTimeoutError
 
-from activities.providers import DeliveryFailure, OutgoingMessage
-from activities.smtp import SmtpProvider
+from channels.providers import DeliveryFailure, OutgoingMessage
+from channels.smtp import SmtpProvider
 from core.settings import Settings
 from tests.fakes.smtp import FakeSmtpServer, silent_server, unused_port
 

@@ -23,9 +23,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.business_accounts import open_secret, reading, send_as_business
-from activities.providers import OutgoingMessage, Provider, ProviderResult
-from activities.smtp import SmtpProvider
+from channels.business_accounts import open_secret, reading, send_as_business
+from channels.providers import OutgoingMessage, Provider, ProviderResult
+from channels.smtp import SmtpProvider
 from core.models import Delivery, EmailConfiguration
 from core.network import DestinationPolicy
 from core.settings import Settings

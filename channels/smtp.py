@@ -57,7 +57,7 @@ from aiosmtplib import (
     SMTPStatus,
 )
 
-from activities.providers import DeliveryFailure, OutgoingMessage, ProviderResult
+from channels.providers import DeliveryFailure, OutgoingMessage, ProviderResult
 from core.network import DestinationPolicy, DestinationRefused
 from core.settings import Settings
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from twilio.request_validator import RequestValidator
 
-from activities.providers import DeliveryFailure, OutgoingMessage
-from activities.twilio_messages import TwilioProvider
+from channels.providers import DeliveryFailure, OutgoingMessage
+from channels.twilio_messages import TwilioProvider
 from core.settings import Settings
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from tests.fakes.twilio_api import MESSAGES, FakeTwilio
