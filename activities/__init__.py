@@ -10,13 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.delivery import DeliveryBook
 from activities.diagnostics import DiagnosticsActivities
-from activities.email import EmailActivities
 from activities.reminders import ReminderActivities
-from activities.sms import SmsActivities
-from activities.whatsapp import WhatsAppActivities
-from channels import build_providers
-from channels.business_email import BusinessEmailProvider
-from channels.business_twilio import BusinessTwilioProvider
+from activities.send import send_activity_for
+from channels import ALL_CHANNELS, build_providers, business_provider
 from channels.providers import Provider
 from core.ratelimit import RateLimiter, build_rate_limiter
 from core.settings import Settings
@@ -61,14 +57,12 @@ def build_activities(
         reminders.record_skipped,
         reminders.record_deferral,
         reminders.sync_reminder,
-        EmailActivities(
-            book, BusinessEmailProvider(providers["email"], sessionmaker, settings)
-        ).send_email,
-        SmsActivities(
-            book, BusinessTwilioProvider(providers["sms"], "sms", sessionmaker, settings)
-        ).send_sms,
-        WhatsAppActivities(
-            book,
-            BusinessTwilioProvider(providers["whatsapp"], "whatsapp", sessionmaker, settings),
-        ).send_whatsapp,
+        *(
+            send_activity_for(
+                channel,
+                book,
+                business_provider(channel, providers[channel], sessionmaker, settings),
+            )
+            for channel in ALL_CHANNELS
+        ),
     ]

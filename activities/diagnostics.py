@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from workflows.contracts import CHECK_DATABASE
 from workflows.diagnostics import DatabaseCheck
 
 
@@ -16,7 +17,7 @@ class DiagnosticsActivities:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    @activity.defn(name="check_database")
+    @activity.defn(name=CHECK_DATABASE)
     async def check_database(self) -> DatabaseCheck:
         """Run `SELECT 1`; any error propagates so the workflow's retry policy applies."""
         async with self._sessionmaker() as session:

@@ -14,6 +14,10 @@ from core.enums import DeliveryStatus
 from core.models import Business, Client, Reminder
 from core.repositories.reminders import ReminderRepository
 from workflows.contracts import (
+    RECORD_DEFERRAL,
+    RECORD_SKIPPED,
+    RESOLVE_TARGETS,
+    SYNC_REMINDER,
     DeferRequest,
     SkipRequest,
     SyncRequest,
@@ -68,7 +72,7 @@ class ReminderActivities:
                 targets.append(target)
         return targets
 
-    @activity.defn(name="resolve_targets")
+    @activity.defn(name=RESOLVE_TARGETS)
     async def resolve_targets(self, request: TargetsRequest) -> Targets:
         async with self.sessionmaker() as session:
             reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
@@ -77,7 +81,7 @@ class ReminderActivities:
             targets = await self._targets(session, reminder)
             return Targets(exists=True, targets=targets, occurrence_key=request.occurrence_key)
 
-    @activity.defn(name="record_skipped")
+    @activity.defn(name=RECORD_SKIPPED)
     async def record_skipped(self, request: SkipRequest) -> int:
         """Write a `skipped` delivery for every target of an occurrence that did not fire."""
         async with self.sessionmaker() as session:
@@ -103,7 +107,7 @@ class ReminderActivities:
             await session.commit()
             return len(targets)
 
-    @activity.defn(name="record_deferral")
+    @activity.defn(name=RECORD_DEFERRAL)
     async def record_deferral(self, request: DeferRequest) -> None:
         """A send held for the send window: its delivery row says until when (or, once the
         reminder stopped before the window opened, that it was skipped and why)."""
@@ -131,7 +135,7 @@ class ReminderActivities:
                     )
             await session.commit()
 
-    @activity.defn(name="sync_reminder")
+    @activity.defn(name=SYNC_REMINDER)
     async def sync_reminder(self, request: SyncRequest) -> SyncRequest:
         """Returns what it wrote: a local activity's marker in the history keeps its result
         but not its input, and the reminder's history page shows the state."""

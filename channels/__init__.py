@@ -22,6 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.business_email import BusinessEmailProvider
+from channels.business_twilio import BusinessTwilioProvider
 from channels.providers import Provider, SandboxProvider
 from core.enums import Channel
 from core.settings import EmailBackend, MessagingBackend, Settings
@@ -78,3 +82,16 @@ def build_provider(settings: Settings, channel: str) -> Provider:
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """The platform's provider per channel (see build_provider)."""
     return {channel: build_provider(settings, channel) for channel in ALL_CHANNELS}
+
+
+def business_provider(
+    channel: str,
+    platform: Provider,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> Provider:
+    """What a send on `channel` goes through: the business's own SMTP server or Twilio
+    account when it has saved one, else `platform`."""
+    if Channel(channel) == Channel.email:
+        return BusinessEmailProvider(platform, sessionmaker, settings)
+    return BusinessTwilioProvider(platform, channel, sessionmaker, settings)

@@ -14,6 +14,33 @@ def workflow_id_for(reminder_id: str) -> str:
     return f"reminder-{reminder_id}"
 
 
+# The activities the workflows run, by the name the worker registers them under: one table,
+# so the workflow, the worker and the history reader cannot disagree on a name
+# (tests/activities/test_registry.py checks the worker registers each of them).
+RESOLVE_TARGETS = "resolve_targets"
+RECORD_SKIPPED = "record_skipped"
+RECORD_DEFERRAL = "record_deferral"
+SYNC_REMINDER = "sync_reminder"
+CHECK_DATABASE = "check_database"
+SEND_PREFIX = "send_"
+SEND_CHANNELS = ("email", "sms", "whatsapp")
+
+
+def send_activity(channel: str) -> str:
+    """The name of the activity that sends on `channel`: send_email, send_sms, ..."""
+    return f"{SEND_PREFIX}{channel}"
+
+
+ACTIVITY_NAMES = (
+    RESOLVE_TARGETS,
+    RECORD_SKIPPED,
+    RECORD_DEFERRAL,
+    SYNC_REMINDER,
+    CHECK_DATABASE,
+    *(send_activity(channel) for channel in SEND_CHANNELS),
+)
+
+
 # Occurrence keys of sends that are not scheduled occurrences: a trigger's and a resend's.
 MANUAL_PREFIX = "manual-"
 RESEND_PREFIX = "resend-"

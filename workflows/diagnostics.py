@@ -11,6 +11,9 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import CHECK_DATABASE
+
 
 @dataclass
 class PingInput:
@@ -40,7 +43,7 @@ class PingWorkflow:
     @workflow.run
     async def run(self, data: PingInput) -> PingResult:
         check = await workflow.execute_activity(
-            "check_database",
+            CHECK_DATABASE,
             result_type=DatabaseCheck,
             start_to_close_timeout=timedelta(seconds=10),
             # A diagnostic should answer quickly: a few tries, then fail visibly.

@@ -21,6 +21,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import window as windows
     from workflows.contracts import (
         PERMANENT_FAILURE,
+        RECORD_DEFERRAL,
+        RECORD_SKIPPED,
+        RESOLVE_TARGETS,
+        SYNC_REMINDER,
         DeferRequest,
         ReminderInput,
         ReminderStatus,
@@ -37,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         TriggerArgs,
         manual_key,
         resend_key,
+        send_activity,
     )
     from workflows.search_attributes import NEXT_FIRE_TIME, REMINDER_STATE
 
@@ -294,7 +299,7 @@ class ReminderWorkflow:
 
     async def _fire(self, key: str, scheduled_for: datetime) -> None:
         targets: Targets = await self._bookkeeping(
-            "resolve_targets",
+            RESOLVE_TARGETS,
             TargetsRequest(reminder_id=self._input.reminder_id, occurrence_key=key),
             Targets,
         )
@@ -368,7 +373,7 @@ class ReminderWorkflow:
 
     async def _record_deferral(self, request: DeferRequest) -> None:
         await workflow.execute_activity(
-            "record_deferral",
+            RECORD_DEFERRAL,
             request,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=BOOKKEEPING_RETRY,
@@ -384,7 +389,7 @@ class ReminderWorkflow:
     ) -> SendResult:
         heartbeats = workflow.patched(SEND_HEARTBEAT_PATCH)
         return await workflow.execute_activity(
-            f"send_{target.channel}",
+            send_activity(target.channel),
             SendRequest(
                 reminder_id=self._input.reminder_id,
                 client_id=target.client_id,
@@ -403,7 +408,7 @@ class ReminderWorkflow:
 
     async def _skip(self, occurrence: schedules.Occurrence, reason: str) -> None:
         await workflow.execute_activity(
-            "record_skipped",
+            RECORD_SKIPPED,
             SkipRequest(
                 reminder_id=self._input.reminder_id,
                 occurrence_key=occurrence.key,
@@ -434,7 +439,7 @@ class ReminderWorkflow:
                 NEXT_FIRE_TIME.value_set(next_at) if next_at else NEXT_FIRE_TIME.value_unset(),
             ]
         )
-        await self._bookkeeping("sync_reminder", view)
+        await self._bookkeeping(SYNC_REMINDER, view)
         self._published = view
 
     async def _bookkeeping(self, name: str, arg: Any, result_type: type | None = None) -> Any:

@@ -17,9 +17,8 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.converter import DataConverter, PayloadConverter
 
-from workflows.contracts import is_manual_key, manual_key, resend_key
+from workflows.contracts import SEND_PREFIX, is_manual_key, manual_key, resend_key
 
-SEND_PREFIX = "send_"
 # A local activity's result is a marker in the history: its type in "data", no input.
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 _CHANNELS = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp"}

@@ -11,11 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from activities.send import send_activity_for
 from temporalio.testing import ActivityEnvironment
 
 from activities.delivery import DeliveryBook
-from activities.email import EmailActivities
-from activities.sms import SmsActivities
 from channels.providers import OutgoingMessage, ProviderResult
 from core.models import SenderIdentity
 from core.ratelimit import LocalRateLimiter
@@ -353,8 +352,8 @@ async def test_in_production_an_unverified_sender_gives_way_to_the_platform_send
         )
         email, sms = Recording(), Recording()
         for channel, run in (
-            ("email", EmailActivities(book, email).send_email),
-            ("sms", SmsActivities(book, sms).send_sms),
+            ("email", send_activity_for("email", book, email)),
+            ("sms", send_activity_for("sms", book, sms)),
         ):
             request = SendRequest(
                 reminder_id=str(reminder.id),

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.delivery import DeliveryBook
-from activities.sms import SmsActivities
+from activities.send import send_activity_for
 from channels.twilio_messages import TwilioProvider
 from core.models import Delivery
 from core.ratelimit import LocalRateLimiter
@@ -180,7 +180,7 @@ async def test_a_twilio_send_stores_its_segments_and_they_are_billed(
         book = DeliveryBook(app.state.sessionmaker, twilio_settings, LocalRateLimiter())
         try:
             result = await ActivityEnvironment().run(
-                SmsActivities(book, provider).send_sms,
+                send_activity_for("sms", book, provider),
                 SendRequest(
                     reminder_id=reminder,
                     client_id=client_id,
