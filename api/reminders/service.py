@@ -24,8 +24,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import Actor, as_uuid
 from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
-from api.reminders import history
-from api.reminders.runs import fetch_runs
 from api.reminders.schemas import ReminderCreate, ReminderUpdate
 from api.templates.service import sample_context, trial_render
 from core.context import request_id_var
@@ -37,6 +35,7 @@ from core.repositories.templates import TemplateRepository
 from core.settings import Settings
 from core.types import utcnow
 from core.workflow_start import start_reminder_workflow
+from workflows import history
 from workflows import schedule as schedules
 from workflows.contracts import (
     RescheduleArgs,
@@ -46,6 +45,7 @@ from workflows.contracts import (
     workflow_id_for,
 )
 from workflows.reminder import ReminderWorkflow
+from workflows.runs import fetch_runs
 
 log = logging.getLogger(__name__)
 

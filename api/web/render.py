@@ -12,8 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from api.reminders.history import describe_schedule
 from api.web.deps import WebContext
+from workflows.history import describe_schedule
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

@@ -21,7 +21,6 @@ from api.dashboard import service as dashboard
 from api.dashboard.router import CacheDep
 from api.deps import Actor, PasswordsDep, SessionDep, SettingsDep, as_uuid
 from api.errors import AppError, BadRequest, Conflict, ServiceUnavailable, Unauthorized
-from api.reminders import history
 from api.reminders import service as reminders
 from api.reminders.view import reminder_view
 from api.throttle import TooManyRequests
@@ -34,6 +33,7 @@ from core.enums import ReminderStatus, Role
 from core.models import Reminder
 from core.repositories.users import BusinessRepository
 from core.security import PasswordHashingBusy, password_problem
+from workflows import history
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api.reminders.history import build_timeline
 from channels import build_providers
 from core.models import Delivery
 from core.settings import Settings
@@ -29,6 +28,7 @@ from tests.api.test_reminders import (
 )
 from tests.conftest import Tenant, build_worker, eventually
 from tests.fakes.smtp import FakeSmtpServer
+from workflows.history import build_timeline
 
 URL = "/api/v1/notifications"
 ALICE = "alice@client.example.com"

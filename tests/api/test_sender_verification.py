@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from activities.send import send_activity_for
 from temporalio.testing import ActivityEnvironment
 
 from activities.delivery import DeliveryBook
+from activities.send import send_activity_for
 from channels.providers import OutgoingMessage, ProviderResult
 from core.models import SenderIdentity
 from core.ratelimit import LocalRateLimiter

@@ -18,7 +18,6 @@ import pytest
 from google.protobuf.json_format import MessageToJson
 from sqlalchemy import update
 
-from api.reminders.runs import fetch_runs
 from core.crypto import encrypt
 from core.models import Reminder, SenderIdentity, TwilioCredentials
 from core.settings import Settings
@@ -33,6 +32,7 @@ from tests.seed import (
     run_to_end,
     seeded_business,
 )
+from workflows.runs import fetch_runs
 
 X_SID = "AC" + "a1" * 16
 X_TOKEN = "c0ffee" + "0123456789abcdef0123456789"  # 32 hex characters

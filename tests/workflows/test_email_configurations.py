@@ -18,7 +18,6 @@ import pytest
 from google.protobuf.json_format import MessageToJson
 from sqlalchemy import select
 
-from api.reminders.runs import fetch_runs
 from core.crypto import encrypt
 from core.models import Client as ClientRow
 from core.models import EmailConfiguration, Reminder
@@ -34,6 +33,7 @@ from tests.seed import (
     run_to_end,
     seeded_business,
 )
+from workflows.runs import fetch_runs
 
 PASSWORD = "X-Own-Smtp-Pass-Canary-77"
 LONDON = "Europe/London"

@@ -12,7 +12,6 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from api.reminders.runs import fetch_runs
 from core.models import Delivery, Reminder
 from core.settings import Settings
 from core.workflow_start import resend_to_completed
@@ -20,6 +19,7 @@ from tests.conftest import eventually
 from tests.workflows.test_delivery import BOB_EMAIL, Outbox, box, worker
 from workflows.contracts import ResendArgs, SignalArgs
 from workflows.reminder import ReminderWorkflow
+from workflows.runs import fetch_runs
 
 __all__ = ["box"]  # the fixture, shared with test_delivery
 

@@ -34,7 +34,6 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.converter import DataConverter
 
-from api.reminders.history import build_timeline, describe_schedule, name_clients
 from tests.api.test_reminders import (
     URL,
     add_client,
@@ -47,6 +46,7 @@ from tests.api.test_reminders import (
 )
 from tests.conftest import Tenant, add_member, eventually
 from workflows.contracts import ReminderInput, workflow_id_for
+from workflows.history import build_timeline, describe_schedule, name_clients
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SCHEDULE = {"kind": "once", "at": "2026-12-01T10:00:00+00:00"}
