@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.admin.router import router as admin_router
 from api.auth.router import router as auth_router
 from api.business.router import router as business_router
+from api.cache import build_cache
 from api.clients.router import router as clients_router
 from api.dashboard.router import router as dashboard_router
 from api.email_configurations.router import router as email_configurations_router
@@ -32,7 +33,6 @@ from api.usage.router import router as usage_router
 from api.users.router import router as users_router
 from api.web import install_web
 from api.webhooks.router import router as webhooks_router
-from core.cache import build_cache
 from core.db import create_sessionmaker, engine_from_settings
 from core.security import PasswordHasher
 from core.settings import Settings, get_settings

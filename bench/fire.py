@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     import activities
     import worker
     import workflows
+    from api.validation import check_phone
     from bench import explain
     from bench.cpu import CpuClock
     from bench.report import Limited, Result, report, report_limited, say
@@ -65,7 +66,6 @@ with workflow.unsafe.imports_passed_through():
     from core.ratelimit import LocalRateLimiter, RedisRateLimiter, Reservation
     from core.settings import Settings
     from core.temporal import SEARCH_ATTRIBUTES
-    from core.validation import check_phone
     from workflows import search_attributes as sa
     from workflows.contracts import ReminderInput, workflow_id_for
     from workflows.reminder import ReminderWorkflow

@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.keys import parse_keys
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -31,21 +32,6 @@ _DERIVATION_LABEL = b"reminders/encryption-key/v1:"
 
 class SecretUnreadable(Exception):
     """A stored secret no key in ENCRYPTION_KEYS opens (a key was dropped too early)."""
-
-
-def parse_keys(value: str | None) -> list[str]:
-    return [key.strip() for key in (value or "").split(",") if key.strip()]
-
-
-def invalid_keys(value: str | None) -> list[int]:
-    """Positions (1-based) of the entries of ENCRYPTION_KEYS that are not Fernet keys."""
-    bad = []
-    for position, key in enumerate(parse_keys(value), start=1):
-        try:
-            Fernet(key)
-        except ValueError:
-            bad.append(position)
-    return bad
 
 
 def derived_key(secret_key: str) -> str:

@@ -18,7 +18,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from core.settings import Settings
+from core.settings import Settings, parse_ports
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # IPv6 prefixes that carry an IPv4 address a gateway would connect to (RFC 6052 NAT64).
@@ -57,16 +57,6 @@ def literal_address(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return None
-
-
-def parse_ports(text: str) -> frozenset[int] | None:
-    """ "25,465,587" as a set of ports; "*" (any port) as None."""
-    if text.strip() == "*":
-        return None
-    ports = frozenset(int(part) for part in text.split(",") if part.strip())
-    if not ports or not all(0 < port < 65536 for port in ports):
-        raise ValueError("expected comma-separated ports such as 25,465,587, or *")
-    return ports
 
 
 @dataclass(frozen=True)

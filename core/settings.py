@@ -10,6 +10,19 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.keys import invalid_keys
+
+
+def parse_ports(text: str) -> frozenset[int] | None:
+    """ "25,465,587" as a set of ports; "*" (any port) as None."""
+    if text.strip() == "*":
+        return None
+    ports = frozenset(int(part) for part in text.split(",") if part.strip())
+    if not ports or not all(0 < port < 65536 for port in ports):
+        raise ValueError("expected comma-separated ports such as 25,465,587, or *")
+    return ports
+
+
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./.data/reminders.db"
 MIN_SECRET_KEY_LENGTH = 32
@@ -192,8 +205,6 @@ class Settings(BaseSettings):
     @field_validator("TENANT_SMTP_PORTS")
     @classmethod
     def _tenant_ports(cls, value: str) -> str:
-        from core.network import parse_ports
-
         parse_ports(value)  # a ValueError says what is wrong
         return value
 
@@ -356,8 +367,6 @@ class Settings(BaseSettings):
                 "stored SMTP passwords)"
             )
         else:
-            from core.crypto import invalid_keys
-
             bad = invalid_keys(self.ENCRYPTION_KEYS)
             if bad:
                 problems.append(

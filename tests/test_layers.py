@@ -1,5 +1,6 @@
 """Imports flow one way: api -> activities -> channels -> core -> workflows (and the API
-never reaches into the worker's activities; workflow code imports no I/O). The contracts
+never reaches into the worker's activities; workflow code imports no I/O; no two modules
+of one package import each other, directly or round a circle). The contracts
 are import-linter's, in pyproject.toml; this runs them with every `make test`."""
 
 from __future__ import annotations

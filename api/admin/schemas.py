@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import InputModel, ReadModel
-from core.validation import Name
+from api.validation import Name
 
 
 class ReconcileMarked(BaseModel):

@@ -6,9 +6,9 @@ from datetime import datetime, time
 from pydantic import EmailStr, Field, field_validator
 
 from api.schemas import InputModel, ReadModel
+from api.validation import Name, Timezone
 from core.enums import Channel, Role
 from core.security import password_problem
-from core.validation import Name, Timezone
 
 
 def check_password(value: str) -> str:

@@ -7,8 +7,8 @@ from pydantic import EmailStr, Field, field_validator, model_validator
 
 from api.auth.schemas import check_password
 from api.schemas import InputModel, ReadModel
+from api.validation import ChannelList, Name, Timezone
 from core.enums import Role
-from core.validation import ChannelList, Name, Timezone
 
 
 class BusinessUpdate(InputModel):

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
 from api.schemas import InputModel, ReadModel
+from api.validation import ChannelList, Name, TagList, check_phone, check_timezone
 from core.enums import Channel
-from core.validation import ChannelList, Name, TagList, check_phone, check_timezone
 
-# core.validation's Phone and Timezone with a length cap that runs first, so a megabyte
+# api.validation's Phone and Timezone with a length cap that runs first, so a megabyte
 # "phone" is refused cheaply and never echoed back in the error message.
 BoundedPhone = Annotated[str, StringConstraints(max_length=50), AfterValidator(check_phone)]
 BoundedTimezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_timezone)]

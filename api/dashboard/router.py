@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from api.cache import Cache
 from api.dashboard import service
 from api.dashboard.schemas import DashboardSummary, DashboardTimeseries
 from api.deps import CurrentActor, SessionDep
 from api.errors import ACTOR_ERRORS, error_responses
-from core.cache import Cache
 
 router = APIRouter(
     prefix="/dashboard", tags=["dashboard"], responses=error_responses(*ACTOR_ERRORS)

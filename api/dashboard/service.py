@@ -20,6 +20,7 @@ from sqlalchemy import Date, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from api.cache import Cache, business_key, cached
 from api.dashboard.schemas import (
     ChannelFigures,
     DashboardSummary,
@@ -28,7 +29,6 @@ from api.dashboard.schemas import (
     DeliveryFigures,
     ReminderFigures,
 )
-from core.cache import Cache, business_key, cached
 from core.enums import Channel, DeliveryStatus, ReminderStatus
 from core.models import Business, Delivery, Reminder
 from core.repositories.delivery_counts import delivery_counts

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
 from api.schemas import InputModel, ReadModel
+from api.validation import Name
 from core.models import EmailConfiguration
-from core.validation import Name
 
 # starttls: plain connection upgraded with STARTTLS (required); tls: implicit TLS from the
 # first byte (port 465); none: no encryption (a relay on a trusted network only).

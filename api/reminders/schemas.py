@@ -14,8 +14,8 @@ from pydantic import (
 )
 
 from api.schemas import InputModel, ReadModel
+from api.validation import ChannelList, Name, check_timezone
 from core.enums import Channel, ReminderStatus, ReminderType
-from core.validation import ChannelList, Name, check_timezone
 
 MAX_CLIENTS = 200
 MAX_BODY_CHARS = 50_000

@@ -15,8 +15,8 @@ from pydantic import (
 )
 
 from api.schemas import InputModel, ReadModel
+from api.validation import Name, check_phone
 from core.enums import Channel
-from core.validation import Name, check_phone
 
 WHATSAPP_PREFIX = "whatsapp:"
 

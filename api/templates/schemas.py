@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from api.schemas import InputModel, ReadModel
+from api.validation import Name
 from core.enums import Channel
-from core.validation import Name
 
 MAX_BODY_CHARS = 50_000
 

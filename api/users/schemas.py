@@ -4,7 +4,7 @@ from pydantic import Field, field_validator, model_validator
 
 from api.auth.schemas import check_password
 from api.schemas import InputModel
-from core.validation import Name
+from api.validation import Name
 
 
 class UserUpdate(InputModel):

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from api.cache import MemoryCache
 from api.dashboard import service
-from core.cache import MemoryCache
 from core.types import utcnow
 from tests.api.test_notifications import add_delivery, add_reminder
 from tests.conftest import Tenant, register_tenant
