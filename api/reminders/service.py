@@ -30,7 +30,7 @@ from core.context import request_id_var
 from core.enums import ReminderStatus as Status
 from core.models import Reminder
 from core.repositories.clients import ClientRepository
-from core.repositories.reminders import ReminderRepository
+from core.repositories.reminders import ENDED, ReminderRepository
 from core.repositories.templates import TemplateRepository
 from core.settings import Settings
 from core.types import utcnow
@@ -53,7 +53,6 @@ ArgT = TypeVar("ArgT")
 # A ReminderWorkflow signal method, e.g. ReminderWorkflow.pause.
 Signal = Callable[[ReminderWorkflow, ArgT], None]
 
-ENDED = {Status.completed.value, Status.cancelled.value}
 START_TIMEOUT = 10.0
 SIGNAL_TIMEOUT = 5.0
 

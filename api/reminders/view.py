@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from api.reminders.schemas import ReminderDetail, ReminderRead
-from api.reminders.service import ENDED
 from core.enums import ReminderStatus as Status
 from core.models import Reminder
+from core.repositories.reminders import ENDED
 from core.temporal import TemporalConnector
 from core.types import utcnow
 from workflows.contracts import ReminderStatus
