@@ -11,7 +11,7 @@ import pytest
 
 from core.repositories import base
 from core.types import utcnow
-from tests.api.test_notifications import add_delivery, add_reminder
+from tests.api.notifications.test_notifications import add_delivery, add_reminder
 from tests.conftest import Tenant
 
 SAME_TIME = utcnow() - timedelta(hours=1)

@@ -8,7 +8,7 @@ from typing import Any
 from core.models import Reminder
 from core.repositories.reminders import ReminderRepository
 from core.types import utcnow
-from tests.api.test_notifications import add_reminder
+from tests.api.notifications.test_notifications import add_reminder
 from tests.conftest import Tenant
 
 

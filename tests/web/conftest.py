@@ -185,8 +185,8 @@ async def deliveries_of(
 
 
 async def wait_until_sleeping(temporal_dev: Any, workflow_id: str) -> None:
-    """The workflow waits on its timer with its bookkeeping done (see tests/api: a signal
-    sent before that can see its status written over for a moment)."""
+    """The workflow waits on its timer with its bookkeeping done (see tests/api/reminders: a
+    signal sent before that can see its status written over for a moment)."""
     handle = temporal_dev.client.get_workflow_handle(workflow_id)
 
     async def sleeping() -> bool:

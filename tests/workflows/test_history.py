@@ -34,7 +34,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.converter import DataConverter
 
-from tests.api.test_reminders import (
+from tests.api.reminders.test_reminders import (
     URL,
     add_client,
     create,
