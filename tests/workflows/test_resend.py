@@ -15,8 +15,8 @@ from temporalio.client import WorkflowHandle
 from core.models import Delivery, Reminder
 from core.settings import Settings
 from core.workflow_start import resend_to_completed
+from tests.activities.test_delivery import BOB_EMAIL, Outbox, box, worker
 from tests.conftest import eventually
-from tests.workflows.test_delivery import BOB_EMAIL, Outbox, box, worker
 from workflows.contracts import ResendArgs, SignalArgs
 from workflows.reminder import ReminderWorkflow
 from workflows.runs import fetch_runs
