@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,14 +15,15 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.models import AppEvent, Business, Reminder, User
+from core.models import AppEvent, Reminder, User
 from core.reconcile import TemporalUnavailable, cursor_for, reconcile
 from core.security import hash_password
 from core.settings import Settings
 from core.types import utcnow
+from tests.builders import add_business_to, add_reminder_to, start_directly
 from tests.conftest import PASSWORD, Tenant, build_worker, eventually
 from workflows import search_attributes as sa
-from workflows.contracts import WORKFLOW_TYPE, ReminderInput, workflow_id_for
+from workflows.contracts import ReminderInput, workflow_id_for
 from workflows.reminder import ReminderWorkflow
 
 
@@ -37,53 +38,10 @@ async def add_business(app: Any) -> uuid.UUID:
     return await add_business_to(app.state.sessionmaker)
 
 
-async def add_business_to(sessionmaker: Any) -> uuid.UUID:
-    async with sessionmaker() as session:
-        business = Business(name="Acme Accounting", timezone="UTC")
-        session.add(business)
-        await session.commit()
-        return business.id
-
-
-def in_days(days: float) -> datetime:
-    return utcnow() + timedelta(days=days)
-
-
 async def add_reminder(
     app: Any, business_id: uuid.UUID, status: str = "scheduled", **values: Any
 ) -> str:
     return await add_reminder_to(app.state.sessionmaker, business_id, status, **values)
-
-
-async def add_reminder_to(
-    sessionmaker: Any, business_id: uuid.UUID, status: str = "scheduled", **values: Any
-) -> str:
-    reminder_id = uuid.uuid4()
-    fields: dict[str, Any] = {
-        "title": "Q3 VAT return",
-        "type": "deadline",
-        "client_ids": [str(uuid.uuid4())],
-        "channels": ["email"],
-        "body": "Hi {{ client.name }}",
-        "timezone": "UTC",
-        "schedule": {"kind": "once", "at": in_days(30).isoformat()},
-        "next_fire_at": in_days(30),
-        # Older than the settle time: a row the API might be starting right now is skipped.
-        "created_at": utcnow() - timedelta(hours=1),
-        **values,
-    }
-    async with sessionmaker() as session:
-        session.add(
-            Reminder(
-                id=reminder_id,
-                business_id=business_id,
-                status=status,
-                workflow_id=workflow_id_for(str(reminder_id)),
-                **fields,
-            )
-        )
-        await session.commit()
-    return str(reminder_id)
 
 
 async def load(app: Any, reminder_id: str) -> Reminder:
@@ -100,24 +58,6 @@ async def set_status(app: Any, reminder_id: str, status: str) -> None:
         assert reminder is not None
         reminder.status = status
         await session.commit()
-
-
-async def start_directly(
-    client: Client, settings: Settings, reminder_id: str, business_id: uuid.UUID, **input: Any
-) -> WorkflowHandle[Any, Any]:
-    data = ReminderInput(
-        reminder_id=reminder_id,
-        business_id=str(business_id),
-        schedule=input.pop("schedule", {"kind": "once", "at": in_days(30).isoformat()}),
-        timezone="UTC",
-        **input,
-    )
-    return await client.start_workflow(
-        WORKFLOW_TYPE,
-        data,
-        id=workflow_id_for(reminder_id),
-        task_queue=settings.TEMPORAL_TASK_QUEUE,
-    )
 
 
 async def started_input(client: Client, reminder_id: str) -> ReminderInput:

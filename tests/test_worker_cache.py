@@ -14,13 +14,13 @@ import pytest
 from pydantic import ValidationError
 
 from core.settings import Settings
-from tests.api.reminders.test_reminders import (
-    URL,
+from tests.builders import (
+    REMINDERS_URL,
     add_client,
-    create,
-    deliveries,
-    get,
+    create_reminder,
+    get_reminder,
     reminder_body,
+    reminder_deliveries,
 )
 from tests.conftest import Tenant, build_worker, eventually
 
@@ -46,19 +46,21 @@ async def test_a_worker_caching_one_reminder_sends_each_trigger_of_three_once(
 ) -> None:
     names = ("Ann", "Ben", "Cat")
     reminders = [
-        await create(client, owner, reminder_body(await add_client(client, owner, name)))
+        await create_reminder(client, owner, reminder_body(await add_client(client, owner, name)))
         for name in names
     ]
     keys: dict[str, set[str]] = {r["id"]: set() for r in reminders}
     for _ in range(2):  # in turn, so each wake finds another reminder in the cache
         for reminder in reminders:
-            answer = await client.post(f"{URL}/{reminder['id']}/trigger", headers=owner.headers)
+            answer = await client.post(
+                f"{REMINDERS_URL}/{reminder['id']}/trigger", headers=owner.headers
+            )
             assert answer.status_code == 202, answer.text
             keys[reminder["id"]].add(answer.json()["occurrence_key"])
 
     async def all_delivered() -> bool:
         for reminder in reminders:
-            sent = await deliveries(client, owner, reminder["id"])
+            sent = await reminder_deliveries(client, owner, reminder["id"])
             if sorted(d["occurrence_key"] for d in sent if d["status"] == "delivered") != sorted(
                 keys[reminder["id"]]
             ):
@@ -67,10 +69,10 @@ async def test_a_worker_caching_one_reminder_sends_each_trigger_of_three_once(
 
     await eventually(all_delivered, timeout=30, interval=0.3)
     for reminder, name in zip(reminders, names, strict=True):
-        sent = await deliveries(client, owner, reminder["id"])
+        sent = await reminder_deliveries(client, owner, reminder["id"])
         assert len(sent) == 2  # once per trigger, nothing twice
         assert {d["body"] for d in sent} == {f"Hi {name}, your VAT return is due."}
-        view = await get(client, owner, reminder["id"])
+        view = await get_reminder(client, owner, reminder["id"])
         assert view["live"] is True
         assert view["status"] == "scheduled"
 

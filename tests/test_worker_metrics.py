@@ -18,13 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from core.settings import Settings
+from tests.builders import free_port
 from workflows.diagnostics import PingInput, PingWorkflow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def scrape_when_up(url: str, timeout: float = 30.0) -> str:

@@ -8,122 +8,40 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from channels import build_providers
 from channels.providers import OutgoingMessage, Provider, ProviderResult
 from core.logging import stamp_request_ids
-from core.models import Business, Delivery, Reminder, SenderIdentity
 from core.models import Client as ClientRow
+from core.models import SenderIdentity
 from core.ratelimit import LocalRateLimiter, RedisRateLimiter
 from core.settings import Settings
-from tests.conftest import PUBLIC_BASE_URL, TWILIO_SID, TWILIO_TOKEN, build_worker
-from tests.fakes.smtp import FakeSmtpServer
-from tests.fakes.twilio_api import FakeTwilio, signed_callback
-from tests.seed import (
-    BOB,
-    Seeded,
-    add_reminder,
-    deliveries_of,
-    reminder_input,
-    seeded_business,
-)
+from tests.builders import BOB_EMAIL, FIRM_NUMBER, Outbox, outbox, worker
+from tests.conftest import PUBLIC_BASE_URL, TWILIO_SID, TWILIO_TOKEN
+from tests.fakes.twilio_api import signed_callback
+from tests.seed import BOB, add_reminder, deliveries_of, reminder_input, seeded_business
 from tests.template_attacks import DOUBLING_MACRO, TIME_BURNER, VALUE_LIMIT
 from workflows.reminder import ReminderWorkflow
 
 LONDON = "Europe/London"
-BOB_EMAIL = BOB["email"]
 BOB_PHONE = BOB["phone"]
-FIRM_NUMBER = "+15005550006"
 
 
-@dataclass
-class Outbox(Seeded):
-    env: Any
-    client: Client
-    settings: Settings
-    task_queue: str
-    smtp: FakeSmtpServer
-    twilio: FakeTwilio
-
-    async def now(self) -> datetime:
-        return (await self.env.get_current_time()).astimezone(UTC)
-
-    async def reminder(
-        self,
-        schedule: dict[str, Any] | None = None,
-        channels: tuple[str, ...] = ("email",),
-        **fields: Any,
-    ) -> Reminder:
-        if schedule is None:
-            schedule = {"kind": "once", "at": (await self.now() + timedelta(hours=1)).isoformat()}
-        return await add_reminder(
-            self,
-            schedule,
-            channels=channels,
-            subject=fields.pop("subject", "Your VAT return"),
-            body=fields.pop("body", "Hi {{ client.name }}, please send your VAT documents."),
-            **fields,
-        )
-
-    async def start(self, row: Reminder, request_id: str | None = None) -> WorkflowHandle[Any, Any]:
-        return await self.client.start_workflow(
-            ReminderWorkflow.run,
-            reminder_input(row, request_id=request_id),
-            id=row.workflow_id,
-            task_queue=self.task_queue,
-        )
-
-    async def run(self, row: Reminder) -> None:
-        await (await self.start(row)).result()
-
-    async def deliveries(self, row: Reminder) -> list[Delivery]:
-        return await deliveries_of(self, row)
-
-    async def update_business(self, **fields: Any) -> None:
-        async with self.sessionmaker() as session:
-            business = await session.get(Business, self.business_id)
-            assert business is not None
-            for name, value in fields.items():
-                setattr(business, name, value)
-            await session.commit()
-
-    async def update_client(self, **fields: Any) -> None:
-        async with self.sessionmaker() as session:
-            client = await session.get(ClientRow, self.client_id)
-            assert client is not None
-            for name, value in fields.items():
-                setattr(client, name, value)
-            await session.commit()
-
-    async def stored_client(self) -> ClientRow:
-        async with self.sessionmaker() as session:
-            client = await session.get(ClientRow, self.client_id)
-            assert client is not None
-            return client
-
-
-def delivery_settings(settings: Settings, smtp: FakeSmtpServer, twilio: FakeTwilio) -> Settings:
-    return settings.model_copy(
-        update={
-            **smtp.smtp_settings(),
-            "EMAIL_BACKEND": "smtp",
-            "SMS_BACKEND": "twilio",
-            "WHATSAPP_BACKEND": "twilio",
-            "TWILIO_API_BASE_URL": twilio.url,
-            "SMTP_TIMEOUT_SECONDS": 5.0,
-            # A retry looks for a lost SMS this long (and a third more) after its claim.
-            "TWILIO_TIMEOUT_SECONDS": 1.5,
-        }
-    )
+@pytest.fixture
+async def box(
+    temporal_time_skipping: Any, settings: Settings, database_url: str
+) -> AsyncIterator[Outbox]:
+    async with outbox(temporal_time_skipping, settings, database_url) as made:
+        yield made
 
 
 class FailAfterSend:
@@ -159,59 +77,6 @@ class FailAfterClaim(FailAfterSend):
             await message.claim()
             raise ConnectionResetError("worker died after its claim, before the request")
         return await self.inner.send(message)
-
-
-@pytest.fixture
-async def box(
-    temporal_time_skipping: Any, settings: Settings, database_url: str
-) -> AsyncIterator[Outbox]:
-    def sender(channel: str, **fields: Any) -> Callable[[uuid.UUID], SenderIdentity]:
-        return lambda business_id: SenderIdentity(
-            business_id=business_id, channel=channel, is_default=True, **fields
-        )
-
-    async with (
-        seeded_business(
-            database_url,
-            "Ann & Co",
-            LONDON,
-            sender(
-                "email",
-                from_email="office@annandco.example.com",
-                from_name="Ann & Co Accountants",
-                reply_to="ann@annandco.example.com",
-            ),
-            sender("sms", from_number=FIRM_NUMBER),
-            sender("whatsapp", from_number=FIRM_NUMBER),
-        ) as seed,
-        FakeSmtpServer() as smtp,
-        FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio,
-    ):
-        yield Outbox(
-            env=temporal_time_skipping,
-            client=temporal_time_skipping.client,
-            settings=delivery_settings(settings, smtp, twilio),
-            sessionmaker=seed.sessionmaker,
-            task_queue=f"delivery-{uuid.uuid4().hex[:8]}",
-            business_id=seed.business_id,
-            client_id=seed.client_id,
-            smtp=smtp,
-            twilio=twilio,
-        )
-
-
-@asynccontextmanager
-async def worker(box: Outbox, limiter: Any = None, **replace: Provider) -> AsyncIterator[None]:
-    """A worker with the real providers (or the given replacements), closed afterwards."""
-    providers = {**build_providers(box.settings), **replace}
-    try:
-        async with build_worker(
-            box.client, box.settings, box.task_queue, box.sessionmaker, providers, limiter
-        ):
-            yield
-    finally:
-        for provider in providers.values():
-            await provider.close()
 
 
 # -- email ------------------------------------------------------------------------------

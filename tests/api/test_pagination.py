@@ -11,7 +11,7 @@ import pytest
 
 from core.repositories import base
 from core.types import utcnow
-from tests.api.notifications.test_notifications import add_delivery, add_reminder
+from tests.builders import add_delivery_row, add_reminder_row
 from tests.conftest import Tenant
 
 SAME_TIME = utcnow() - timedelta(hours=1)
@@ -19,11 +19,11 @@ SAME_TIME = utcnow() - timedelta(hours=1)
 
 async def seven_deliveries(app: Any, tenant: Tenant) -> list[str]:
     """Newest first; two share a timestamp, so the cursor must order by id as well."""
-    reminder = await add_reminder(app, tenant)
+    reminder = await add_reminder_row(app, tenant)
     ids = []
     for minutes in (0, 1, 2, 3, 3, 4, 5):
         at = SAME_TIME - timedelta(minutes=minutes)
-        ids.append(await add_delivery(app, tenant, reminder, created_at=at))
+        ids.append(await add_delivery_row(app, tenant, reminder, created_at=at))
     return ids
 
 
@@ -51,8 +51,8 @@ async def test_notifications_page_by_cursor_through_every_row_once_in_order(
     assert len(in_order) == 7
     assert await walk(client, owner, "/api/v1/notifications") == in_order
     # Filters hold across pages.
-    failed = await add_delivery(
-        app, owner, await add_reminder(app, owner), created_at=SAME_TIME, status="failed"
+    failed = await add_delivery_row(
+        app, owner, await add_reminder_row(app, owner), created_at=SAME_TIME, status="failed"
     )
     assert await walk(client, owner, "/api/v1/notifications", status="failed") == [failed]
 
@@ -61,7 +61,7 @@ async def test_reminders_page_by_cursor_and_offset_still_works(
     app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
     for _ in range(5):
-        await add_reminder(app, owner)
+        await add_reminder_row(app, owner)
     listed = await client.get("/api/v1/reminders", headers=owner.headers)
     in_order = [item["id"] for item in listed.json()["items"]]
     assert await walk(client, owner, "/api/v1/reminders") == in_order

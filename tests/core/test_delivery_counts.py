@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Business, Delivery, DeliveryCount, Reminder
 from core.repositories.delivery_counts import delivery_counts, fold
 from core.types import utcnow
-from tests.api.notifications.test_notifications import add_delivery, add_reminder
+from tests.builders import add_delivery_row, add_reminder_row
 from tests.conftest import Tenant
 from worker import fold_delivery_counts
 
@@ -36,9 +36,9 @@ async def ledger_rows(session: AsyncSession, business_id: uuid.UUID) -> int:
 
 
 async def fill(app: Any, tenant: Tenant) -> str:
-    reminder = await add_reminder(app, tenant)
+    reminder = await add_reminder_row(app, tenant)
     for status, channel in [("delivered", "email")] * 3 + [("pending", "sms"), ("sent", "sms")]:
-        await add_delivery(
+        await add_delivery_row(
             app, tenant, reminder, status=status, channel=channel, created_at=utcnow()
         )
     return reminder
@@ -112,11 +112,11 @@ async def test_counts_stay_exact_while_deliveries_change_during_folds(
 ) -> None:
     """Folds running beside inserts and status changes lose and double nothing."""
     business = uuid.UUID(owner.business_id)
-    reminder = await add_reminder(app, owner)
+    reminder = await add_reminder_row(app, owner)
 
     async def write(n: int) -> None:
         for i in range(n):
-            delivery = await add_delivery(
+            delivery = await add_delivery_row(
                 app, owner, reminder, status="pending", created_at=utcnow()
             )
             if i % 2:

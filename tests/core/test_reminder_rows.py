@@ -8,7 +8,7 @@ from typing import Any
 from core.models import Reminder
 from core.repositories.reminders import ReminderRepository
 from core.types import utcnow
-from tests.api.notifications.test_notifications import add_reminder
+from tests.builders import add_reminder_row
 from tests.conftest import Tenant
 
 
@@ -27,7 +27,7 @@ async def test_a_late_sync_never_brings_an_ended_reminder_back(app: Any, owner: 
     """The API cancels (or completes) the row after signalling; a sync the workflow sent
     before it took the signal may land afterwards and must not undo it."""
     for ended in ("cancelled", "completed"):
-        reminder = await add_reminder(app, owner, status=ended, next_fire_at=None)
+        reminder = await add_reminder_row(app, owner, status=ended, next_fire_at=None)
         row = await sync(app, reminder, "scheduled", 0)
         assert (row.status, row.next_fire_at) == (ended, None)
         # The workflow's own word on the ended state still lands (its counts).
@@ -35,7 +35,7 @@ async def test_a_late_sync_never_brings_an_ended_reminder_back(app: Any, owner: 
 
 
 async def test_syncs_move_a_live_reminder_between_its_states(app: Any, owner: Tenant) -> None:
-    reminder = await add_reminder(app, owner, status="scheduled")
+    reminder = await add_reminder_row(app, owner, status="scheduled")
     assert (await sync(app, reminder, "paused", 1)).status == "paused"
     assert (await sync(app, reminder, "scheduled", 1)).status == "scheduled"
     assert (await sync(app, reminder, "cancelled", 1)).status == "cancelled"

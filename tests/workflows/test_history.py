@@ -34,10 +34,10 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.converter import DataConverter
 
-from tests.api.reminders.test_reminders import (
-    URL,
+from tests.builders import (
+    REMINDERS_URL,
     add_client,
-    create,
+    create_reminder,
     once,
     reminder_body,
     settled,
@@ -248,7 +248,9 @@ def test_schedules_read_as_one_line() -> None:
 
 
 async def history(http: httpx.AsyncClient, tenant: Tenant, reminder_id: str, **params: Any) -> Any:
-    response = await http.get(f"{URL}/{reminder_id}/history", headers=tenant.headers, params=params)
+    response = await http.get(
+        f"{REMINDERS_URL}/{reminder_id}/history", headers=tenant.headers, params=params
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -258,8 +260,8 @@ async def test_history_shows_who_signalled_and_what_was_delivered(
 ) -> None:
     staff = await add_member(client, owner)
     client_id = await add_client(client, owner, "Alice Jones")
-    created = await create(client, owner, reminder_body(client_id, schedule=once(3)))
-    url = f"{URL}/{created['id']}"
+    created = await create_reminder(client, owner, reminder_body(client_id, schedule=once(3)))
+    url = f"{REMINDERS_URL}/{created['id']}"
     for action in ("pause", "resume"):
         await settled(temporal_dev, created)
         response = await client.post(f"{url}/{action}", headers=staff.headers)
@@ -307,7 +309,7 @@ async def test_history_follows_the_runs_of_a_workflow_that_continued_as_new(
     client_id = await add_client(client, owner, "Bob")
     due = datetime.now(UTC) + timedelta(seconds=4)
     schedule = {"kind": "deadline", "due_at": due.isoformat(), "offsets": ["-PT2S", "PT0S"]}
-    created = await create(client, owner, reminder_body(client_id, schedule=schedule))
+    created = await create_reminder(client, owner, reminder_body(client_id, schedule=schedule))
     # Run the same reminder again with a tiny history limit, so it continues as new after
     # each occurrence (the API's runs allow 2000 events).
     workflow_id = workflow_id_for(created["id"])
@@ -347,16 +349,18 @@ async def test_history_follows_the_runs_of_a_workflow_that_continued_as_new(
 async def test_history_of_another_business_reminder_is_404(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
 ) -> None:
-    created = await create(client, owner, reminder_body(await add_client(client, owner)))
-    response = await client.get(f"{URL}/{created['id']}/history", headers=other_owner.headers)
+    created = await create_reminder(client, owner, reminder_body(await add_client(client, owner)))
+    response = await client.get(
+        f"{REMINDERS_URL}/{created['id']}/history", headers=other_owner.headers
+    )
     assert response.status_code == 404
     assert (await history(client, owner, created["id"]))["items"][0]["kind"] == "started"
-    missing = await client.get(f"{URL}/{uuid.uuid4()}/history", headers=owner.headers)
+    missing = await client.get(f"{REMINDERS_URL}/{uuid.uuid4()}/history", headers=owner.headers)
     assert missing.status_code == 404
 
 
 def _recorded(name: str) -> list[HistoryEvent]:
-    from tests.workflows.test_replay import HISTORIES, load_history
+    from tests.builders import HISTORIES, load_history
 
     return list(load_history(HISTORIES / f"{name}.json").events)
 

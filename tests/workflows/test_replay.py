@@ -8,7 +8,6 @@ fails here, before it reaches a worker. Record them with
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,16 +16,16 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 import workflows
-from workflows.contracts import ReminderInput, ReminderStatus, workflow_id_for
+from workflows.contracts import ReminderInput, ReminderStatus
 from workflows.reminder import ReminderWorkflow
 
 # The sandbox imports this module again for the changed workflow below, the way a worker
-# imports a workflow's module; pytest is shared with the host rather than imported there.
+# imports a workflow's module; pytest and the builders are shared with the host rather than
+# imported there.
 with workflow.unsafe.imports_passed_through():
     import pytest
 
-# No file system work at import: the sandbox forbids it, and this module is imported there.
-HISTORIES = Path(__file__).parent / "histories"
+    from tests.builders import HISTORIES, load_history
 
 
 def history_files() -> list[Path]:
@@ -37,14 +36,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "history_path" in metafunc.fixturenames:
         paths = history_files()
         metafunc.parametrize("history_path", paths, ids=[path.stem for path in paths])
-
-
-def load_history(path: Path) -> WorkflowHistory:
-    """The history with its real workflow id, read from the reminder id it was started with."""
-    history = WorkflowHistory.from_json("", path.read_text())
-    started = history.events[0].workflow_execution_started_event_attributes
-    reminder_id = json.loads(started.input.payloads[0].data)["reminder_id"]
-    return WorkflowHistory(workflow_id_for(reminder_id), history.events)
 
 
 async def replay(history: WorkflowHistory, workflow_class: type = ReminderWorkflow) -> None:

@@ -7,23 +7,31 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowHandle
 
 from core.models import Delivery, Reminder
 from core.settings import Settings
 from core.workflow_start import resend_to_completed
-from tests.activities.test_delivery import BOB_EMAIL, Outbox, box, worker
+from tests.builders import BOB_EMAIL, Outbox, outbox, worker
 from tests.conftest import eventually
 from workflows.contracts import ResendArgs, SignalArgs
 from workflows.reminder import ReminderWorkflow
 from workflows.runs import fetch_runs
 
-__all__ = ["box"]  # the fixture, shared with test_delivery
-
 BOUNCE = "5.1.1 Mailbox unavailable"
+
+
+@pytest.fixture
+async def box(
+    temporal_time_skipping: Any, settings: Settings, database_url: str
+) -> AsyncIterator[Outbox]:
+    async with outbox(temporal_time_skipping, settings, database_url) as made:
+        yield made
 
 
 async def _bounced_nudge(box: Outbox) -> tuple[Reminder, WorkflowHandle[Any, Any], Delivery]:

@@ -222,11 +222,11 @@ async def test_superusers_see_every_business_with_its_counts(
     rival = await register_tenant(client, "Rival")
     await client.post("/api/v1/clients", headers=owner.headers, json={"name": "Bob"})
     await client.post("/api/v1/clients", headers=owner.headers, json={"name": "Sue"})
-    from tests.api.notifications.test_notifications import add_reminder
+    from tests.builders import add_reminder_row
 
-    await add_reminder(app, owner, status="scheduled")
-    await add_reminder(app, owner, status="paused")
-    await add_reminder(app, owner, status="completed")
+    await add_reminder_row(app, owner, status="scheduled")
+    await add_reminder_row(app, owner, status="paused")
+    await add_reminder_row(app, owner, status="completed")
     root = await superuser_headers(app, client)
     response = await client.get("/api/v1/admin/businesses", headers=root)
     assert response.status_code == 200, response.text

@@ -8,19 +8,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.builders import upload_clients_csv
 from tests.conftest import Tenant, count_rows
 
 CLIENTS = "/api/v1/clients"
 IMPORT = "/api/v1/clients/import"
-
-
-async def _upload(
-    http: httpx.AsyncClient, tenant: Tenant, content: str | bytes, filename: str = "clients.csv"
-) -> httpx.Response:
-    data = content.encode() if isinstance(content, str) else content
-    return await http.post(
-        IMPORT, headers=tenant.headers, files={"file": (filename, data, "text/csv")}
-    )
 
 
 async def _clients(http: httpx.AsyncClient, tenant: Tenant) -> dict[str, dict[str, Any]]:
@@ -45,7 +37,7 @@ async def test_import_creates_valid_rows_and_rejects_bad_ones_with_reasons(
         "Bad Zone,,,Mars/Olympus,,pigeon\n"
         "Bob,bob@example.com,,,,\n"
     )
-    response = await _upload(client, owner, csv_text)
+    response = await upload_clients_csv(client, owner, csv_text)
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["created"], body["updated"], body["rejected"]) == (2, 0, 3)
@@ -80,7 +72,9 @@ async def test_import_updates_client_matched_by_external_ref_keeping_blank_cells
     existing = await _create(
         client, owner, name="Old Name", phone="+447911123456", external_ref="CRM-9", tags=["a"]
     )
-    response = await _upload(client, owner, "external_ref,name,phone,tags\nCRM-9,New Name,,b\n")
+    response = await upload_clients_csv(
+        client, owner, "external_ref,name,phone,tags\nCRM-9,New Name,,b\n"
+    )
     assert response.status_code == 200, response.text
     assert response.json()["rows"] == [{"row": 2, "status": "updated", "client_id": existing["id"]}]
 
@@ -94,7 +88,7 @@ async def test_import_updates_client_matched_by_email_ignoring_case(
     client: httpx.AsyncClient, owner: Tenant, app: Any
 ) -> None:
     existing = await _create(client, owner, name="Ann", email="ann@example.com")
-    response = await _upload(
+    response = await upload_clients_csv(
         client, owner, "name,email,timezone,external_ref\nAnn B,Ann@Example.com,Asia/Tokyo,R1\n"
     )
     row = response.json()["rows"][0]
@@ -112,7 +106,9 @@ async def test_email_of_a_client_with_another_external_ref_creates_a_new_client(
     client: httpx.AsyncClient, owner: Tenant
 ) -> None:
     await _create(client, owner, name="Ann", email="ann@example.com", external_ref="R1")
-    response = await _upload(client, owner, "name,email,external_ref\nAnn Two,ann@example.com,R2\n")
+    response = await upload_clients_csv(
+        client, owner, "name,email,external_ref\nAnn Two,ann@example.com,R2\n"
+    )
     assert response.json()["rows"][0]["status"] == "created"
     assert sorted(await _clients(client, owner)) == ["Ann", "Ann Two"]
 
@@ -122,7 +118,7 @@ async def test_email_shared_by_two_clients_is_rejected_as_ambiguous(
 ) -> None:
     await _create(client, owner, name="Ann", email="shared@example.com")
     await _create(client, owner, name="Andy", email="shared@example.com")
-    response = await _upload(client, owner, "name,email\nWho,shared@example.com\n")
+    response = await upload_clients_csv(client, owner, "name,email\nWho,shared@example.com\n")
     row = response.json()["rows"][0]
     assert row["status"] == "rejected"
     assert "external_ref" in row["errors"][0]
@@ -133,7 +129,7 @@ async def test_second_row_with_same_external_ref_updates_the_first(
     client: httpx.AsyncClient, owner: Tenant, app: Any
 ) -> None:
     csv_text = "name,external_ref,tags\nFirst,R1,a\nSecond,R1,b\nThird,,\nThird,,\n"
-    body = (await _upload(client, owner, csv_text)).json()
+    body = (await upload_clients_csv(client, owner, csv_text)).json()
     statuses = [(r["status"], r["client_id"]) for r in body["rows"]]
     assert statuses[0][0] == "created"
     assert statuses[1] == ("updated", statuses[0][1])
@@ -149,7 +145,7 @@ async def test_header_is_case_insensitive_and_utf8_bom_is_accepted(
     client: httpx.AsyncClient, owner: Tenant
 ) -> None:
     content = "\ufeffName,EMAIL, Tags \r\nZoë Ærø,zoe@example.com,x|Y\r\n".encode()
-    response = await _upload(client, owner, content)
+    response = await upload_clients_csv(client, owner, content)
     assert response.status_code == 200, response.text
     zoe = (await _clients(client, owner))["Zoë Ærø"]
     assert zoe["email"] == "zoe@example.com"
@@ -157,14 +153,14 @@ async def test_header_is_case_insensitive_and_utf8_bom_is_accepted(
 
 
 async def test_semicolon_separated_file_is_read(client: httpx.AsyncClient, owner: Tenant) -> None:
-    response = await _upload(client, owner, "name;email;tags\nAnn;ann@example.com;a|b\n")
+    response = await upload_clients_csv(client, owner, "name;email;tags\nAnn;ann@example.com;a|b\n")
     assert response.json()["created"] == 1
     assert (await _clients(client, owner))["Ann"]["tags"] == ["a", "b"]
 
 
 async def test_row_numbers_are_file_lines(client: httpx.AsyncClient, owner: Tenant) -> None:
     csv_text = 'name,external_ref,phone\n\nAnn,,\nMulti,"A\nB",\nBad,,123\n'
-    rows = (await _upload(client, owner, csv_text)).json()["rows"]
+    rows = (await upload_clients_csv(client, owner, csv_text)).json()["rows"]
     assert [(r["row"], r["status"]) for r in rows] == [
         (3, "created"),
         (4, "created"),
@@ -175,7 +171,9 @@ async def test_row_numbers_are_file_lines(client: httpx.AsyncClient, owner: Tena
 async def test_row_with_more_cells_than_header_is_rejected(
     client: httpx.AsyncClient, owner: Tenant
 ) -> None:
-    body = (await _upload(client, owner, "name,email\nAnn,a@example.com,surplus\nBob\n")).json()
+    body = (
+        await upload_clients_csv(client, owner, "name,email\nAnn,a@example.com,surplus\nBob\n")
+    ).json()
     assert body["rows"][0]["status"] == "rejected"
     assert "cells" in body["rows"][0]["errors"][0]
     assert body["rows"][1]["status"] == "created"
@@ -187,7 +185,9 @@ async def test_import_leaves_other_businesses_alone(
     theirs = await _create(
         client, other_owner, name="Theirs", email="t@example.com", external_ref="R1"
     )
-    body = (await _upload(client, owner, "name,email,external_ref\nMine,t@example.com,R1\n")).json()
+    body = (
+        await upload_clients_csv(client, owner, "name,email,external_ref\nMine,t@example.com,R1\n")
+    ).json()
     assert body["rows"][0]["status"] == "created"
     assert body["rows"][0]["client_id"] != theirs["id"]
     after = await client.get(f"{CLIENTS}/{theirs['id']}", headers=other_owner.headers)
@@ -212,7 +212,7 @@ async def test_import_leaves_other_businesses_alone(
 async def test_unusable_file_is_422_and_stores_nothing(
     client: httpx.AsyncClient, owner: Tenant, app: Any, content: bytes, detail: str
 ) -> None:
-    response = await _upload(client, owner, content)
+    response = await upload_clients_csv(client, owner, content)
     assert response.status_code == 422, response.text
     assert detail in response.json()["detail"]
     assert await count_rows(app, "clients") == 0
@@ -228,9 +228,9 @@ async def test_too_many_rows_is_413_and_stores_nothing(
     client: httpx.AsyncClient, owner: Tenant, app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(app.state.settings, "MAX_IMPORT_ROWS", 2)
-    at_limit = await _upload(client, owner, "name\nA\nB\n")
+    at_limit = await upload_clients_csv(client, owner, "name\nA\nB\n")
     assert at_limit.status_code == 200
-    over = await _upload(client, owner, "name\nC\nD\nE\n")
+    over = await upload_clients_csv(client, owner, "name\nC\nD\nE\n")
     assert over.status_code == 413
     assert "at most 2" in over.json()["detail"]
     assert sorted(await _clients(client, owner)) == ["A", "B"]
@@ -239,7 +239,7 @@ async def test_too_many_rows_is_413_and_stores_nothing(
 async def test_import_is_recorded_once_in_the_audit_log(
     client: httpx.AsyncClient, owner: Tenant, app: Any
 ) -> None:
-    await _upload(client, owner, "name,phone\nA,\nB,\nC,bad\n")
+    await upload_clients_csv(client, owner, "name,phone\nA,\nB,\nC,bad\n")
     async with app.state.engine.connect() as conn:
         rows = (
             await conn.execute(text("SELECT payload FROM app_events WHERE action LIKE 'client%'"))

@@ -10,9 +10,16 @@ from typing import Any
 import httpx
 
 from core.settings import Settings
-from tests.api.clients.test_clients_import import _upload
-from tests.api.unsubscribe.test_unsubscribe import link
-from tests.api.webhooks.test_webhooks import INBOUND, PHONE, events, inbound, opted_out, post_signed
+from tests.builders import (
+    CLIENT_PHONE,
+    TWILIO_INBOUND_URL,
+    app_events,
+    inbound_params,
+    opted_out,
+    post_signed,
+    unsubscribe_link,
+    upload_clients_csv,
+)
 from tests.conftest import Tenant
 
 CLIENTS = "/api/v1/clients"
@@ -20,14 +27,14 @@ EMAIL = "alice@client.example.com"
 
 
 async def add_client(http: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> dict[str, Any]:
-    body = {"name": "Alice Jones", "phone": PHONE, "email": EMAIL, **fields}
+    body = {"name": "Alice Jones", "phone": CLIENT_PHONE, "email": EMAIL, **fields}
     response = await http.post(CLIENTS, headers=tenant.headers, json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
 
 
 async def stop_by_sms(http: httpx.AsyncClient) -> None:
-    response = await post_signed(http, INBOUND, inbound("STOP"))
+    response = await post_signed(http, TWILIO_INBOUND_URL, inbound_params("STOP"))
     assert response.status_code == 200, response.text
 
 
@@ -50,7 +57,7 @@ async def test_staff_cannot_clear_an_unsubscribe_link_by_editing_the_client(
     client: httpx.AsyncClient, owner: Tenant, settings: Settings
 ) -> None:
     alice = await add_client(client, owner)
-    assert (await client.post(link(settings, alice["id"]))).status_code == 200
+    assert (await client.post(unsubscribe_link(settings, alice["id"]))).status_code == 200
 
     response = await client.patch(
         f"{CLIENTS}/{alice['id']}",
@@ -69,7 +76,7 @@ async def test_an_import_over_the_client_cannot_clear_their_stop(
     alice = await add_client(client, owner, external_ref="A-1")
     await stop_by_sms(client)
 
-    result = await _upload(
+    result = await upload_clients_csv(
         client, owner, "name,external_ref,opted_out_channels\nAlice Jones,A-1,email\n"
     )
 
@@ -85,7 +92,7 @@ async def test_a_new_record_for_an_address_that_opted_out_starts_opted_out(
 ) -> None:
     alice = await add_client(client, owner)
     await stop_by_sms(client)
-    assert (await client.post(link(settings, alice["id"]))).status_code == 200
+    assert (await client.post(unsubscribe_link(settings, alice["id"]))).status_code == 200
     assert (
         await client.delete(f"{CLIENTS}/{alice['id']}", headers=owner.headers)
     ).status_code == 204
@@ -93,7 +100,7 @@ async def test_a_new_record_for_an_address_that_opted_out_starts_opted_out(
     again = await add_client(client, owner, email=EMAIL.upper())
     assert sorted(again["opted_out_channels"]) == ["email", "sms"]
 
-    imported = await _upload(client, owner, f"name,phone\nAlice Again,{PHONE}\n")
+    imported = await upload_clients_csv(client, owner, f"name,phone\nAlice Again,{CLIENT_PHONE}\n")
     [row] = imported.json()["rows"]
     assert row["status"] == "created"
     assert await opted_out(client, owner, row["client_id"]) == ["sms"]
@@ -109,8 +116,8 @@ async def test_staff_may_take_back_their_own_opt_out_and_it_is_audited(
     back = await client.patch(path, headers=owner.headers, json={"opted_out_channels": []})
     assert back.status_code == 200, back.text
 
-    [(_, opted_out_payload)] = await events(app, "client.opted_out")
-    [(_, opted_in_payload)] = await events(app, "client.opted_in")
+    [(_, opted_out_payload)] = await app_events(app, "client.opted_out")
+    [(_, opted_in_payload)] = await app_events(app, "client.opted_in")
     for payload in (opted_out_payload, opted_in_payload):
         assert '"staff"' in str(payload) or "staff" in str(payload)
         assert "sms" in str(payload)
@@ -121,10 +128,12 @@ async def test_the_client_can_opt_back_in_themselves(
 ) -> None:
     alice = await add_client(client, owner)
     await stop_by_sms(client)
-    assert (await client.post(link(settings, alice["id"]))).status_code == 200
+    assert (await client.post(unsubscribe_link(settings, alice["id"]))).status_code == 200
 
-    await post_signed(client, INBOUND, inbound("START"))
-    page = await client.post(link(settings, alice["id"]), data={"action": "resubscribe"})
+    await post_signed(client, TWILIO_INBOUND_URL, inbound_params("START"))
+    page = await client.post(
+        unsubscribe_link(settings, alice["id"]), data={"action": "resubscribe"}
+    )
 
     assert page.status_code == 200
     assert "again" in page.text

@@ -14,7 +14,7 @@ import pytest
 from api.cache import MemoryCache
 from api.dashboard import service
 from core.types import utcnow
-from tests.api.notifications.test_notifications import add_delivery, add_reminder
+from tests.builders import add_delivery_row, add_reminder_row
 from tests.conftest import Tenant, register_tenant
 
 SUMMARY = "/api/v1/dashboard/summary"
@@ -32,11 +32,11 @@ async def seed(app: Any, tenant: Tenant) -> None:
     1 pending, 1 skipped. Reminders: due in 1 h, in 3 d, in 10 d; one paused due in 1 h;
     one completed."""
     now = utcnow()
-    reminder = await add_reminder(app, tenant, next_fire_at=now + timedelta(hours=1))
-    await add_reminder(app, tenant, next_fire_at=now + timedelta(days=3))
-    await add_reminder(app, tenant, next_fire_at=now + timedelta(days=10))
-    await add_reminder(app, tenant, status="paused", next_fire_at=now + timedelta(hours=1))
-    await add_reminder(app, tenant, status="completed", next_fire_at=None)
+    reminder = await add_reminder_row(app, tenant, next_fire_at=now + timedelta(hours=1))
+    await add_reminder_row(app, tenant, next_fire_at=now + timedelta(days=3))
+    await add_reminder_row(app, tenant, next_fire_at=now + timedelta(days=10))
+    await add_reminder_row(app, tenant, status="paused", next_fire_at=now + timedelta(hours=1))
+    await add_reminder_row(app, tenant, status="completed", next_fire_at=None)
     spec = [
         ("delivered", "email", 1),
         ("delivered", "email", 2),
@@ -49,7 +49,7 @@ async def seed(app: Any, tenant: Tenant) -> None:
         ("skipped", "sms", 7),
     ]
     for status, channel, hours_ago in spec:
-        await add_delivery(
+        await add_delivery_row(
             app,
             tenant,
             reminder,
@@ -109,12 +109,12 @@ async def test_an_empty_business_has_zeros_and_no_rate(
 async def test_summary_is_cached_per_business(
     app: Any, client: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
 ) -> None:
-    reminder = await add_reminder(app, owner)
-    await add_delivery(app, owner, reminder, created_at=utcnow())
+    reminder = await add_reminder_row(app, owner)
+    await add_delivery_row(app, owner, reminder, created_at=utcnow())
     first = await get(client, owner, SUMMARY)
     assert first["deliveries"]["total"] == 1
 
-    await add_delivery(app, owner, reminder, created_at=utcnow())
+    await add_delivery_row(app, owner, reminder, created_at=utcnow())
     again = await get(client, owner, SUMMARY)
     assert again == first  # within the cache's time to live: the same figures
 
@@ -130,10 +130,10 @@ async def test_summary_is_computed_again_once_the_cache_expires(
     # setitem, not setattr: Starlette's State keeps attributes in a dict that setattr's undo
     # would not restore.
     monkeypatch.setitem(app.state._state, "cache", MemoryCache(clock=lambda: clock[0]))
-    reminder = await add_reminder(app, owner)
-    await add_delivery(app, owner, reminder, created_at=utcnow())
+    reminder = await add_reminder_row(app, owner)
+    await add_delivery_row(app, owner, reminder, created_at=utcnow())
     assert (await get(client, owner, SUMMARY))["deliveries"]["total"] == 1
-    await add_delivery(app, owner, reminder, created_at=utcnow())
+    await add_delivery_row(app, owner, reminder, created_at=utcnow())
 
     clock[0] += service.CACHE_TTL - 1
     assert (await get(client, owner, SUMMARY))["deliveries"]["total"] == 1
@@ -183,15 +183,15 @@ async def test_timeseries_counts_days_in_the_business_time_zone(
     zone = ZoneInfo("Asia/Tokyo")
     today = utcnow().astimezone(zone).date()
     midnight = datetime.combine(today, datetime.min.time(), tzinfo=zone).astimezone(UTC)
-    reminder = await add_reminder(app, tokyo)
+    reminder = await add_reminder_row(app, tokyo)
     # 30 minutes either side of Tokyo's midnight: yesterday and today there (in UTC both
     # are on the same date, the previous one).
-    await add_delivery(app, tokyo, reminder, created_at=midnight - timedelta(minutes=30))
-    await add_delivery(app, tokyo, reminder, created_at=midnight + timedelta(minutes=30))
-    await add_delivery(
+    await add_delivery_row(app, tokyo, reminder, created_at=midnight - timedelta(minutes=30))
+    await add_delivery_row(app, tokyo, reminder, created_at=midnight + timedelta(minutes=30))
+    await add_delivery_row(
         app, tokyo, reminder, created_at=midnight + timedelta(minutes=31), status="failed"
     )
-    await add_delivery(app, tokyo, reminder, created_at=midnight - timedelta(days=1, minutes=1))
+    await add_delivery_row(app, tokyo, reminder, created_at=midnight - timedelta(days=1, minutes=1))
 
     body = await get(client, tokyo, TIMESERIES, days=2)
     assert body["timezone"] == "Asia/Tokyo"
@@ -210,7 +210,7 @@ async def test_a_day_when_clocks_go_back_holds_all_its_25_hours(
 ) -> None:
     # New York left DST at 06:00 UTC on 1 November 2026: that day ran from 04:00 UTC
     # (midnight EDT) to 05:00 UTC on the 2nd (midnight EST).
-    reminder = await add_reminder(app, owner)
+    reminder = await add_reminder_row(app, owner)
     moments = {
         datetime(2026, 11, 1, 3, 59, tzinfo=UTC): date(2026, 10, 31),
         datetime(2026, 11, 1, 4, 0, tzinfo=UTC): date(2026, 11, 1),
@@ -218,7 +218,7 @@ async def test_a_day_when_clocks_go_back_holds_all_its_25_hours(
         datetime(2026, 11, 2, 5, 0, tzinfo=UTC): date(2026, 11, 2),
     }
     for moment in moments:
-        await add_delivery(app, owner, reminder, created_at=moment)
+        await add_delivery_row(app, owner, reminder, created_at=moment)
     async with app.state.sessionmaker() as session:
         series = await service.compute_timeseries(
             session,

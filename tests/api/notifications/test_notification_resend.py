@@ -17,10 +17,10 @@ import pytest
 from channels import build_providers
 from core.models import Delivery
 from core.settings import Settings
-from tests.api.reminders.test_reminders import (
+from tests.builders import (
     add_client,
-    create,
-    get,
+    create_reminder,
+    get_reminder,
     once,
     reminder_body,
     settled,
@@ -71,7 +71,7 @@ async def test_a_failed_delivery_is_resent_linked_to_it_and_shows_in_the_history
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, temporal_dev: Any
 ) -> None:
     client_id = await add_client(client, owner, "Alice Jones")
-    created = await create(client, owner, reminder_body(client_id))
+    created = await create_reminder(client, owner, reminder_body(client_id))
     await settled(temporal_dev, created)
     failed = await add_delivery(live_app, owner, created["id"], client_id)
 
@@ -121,7 +121,7 @@ async def test_resend_refuses_other_businesses_sent_and_cancelled(
     temporal_dev: Any,
 ) -> None:
     client_id = await add_client(client, owner)
-    created = await create(client, owner, reminder_body(client_id))
+    created = await create_reminder(client, owner, reminder_body(client_id))
     await settled(temporal_dev, created)
     failed = await add_delivery(live_app, owner, created["id"], client_id)
     sent = await add_delivery(live_app, owner, created["id"], client_id, status="sent")
@@ -133,7 +133,7 @@ async def test_resend_refuses_other_businesses_sent_and_cancelled(
     assert refused.status_code == 409
     assert refused.json()["detail"].startswith("delivery is sent")
 
-    other = await create(client, owner, reminder_body(client_id))
+    other = await create_reminder(client, owner, reminder_body(client_id))
     undelivered = await add_delivery(live_app, owner, other["id"], client_id, "undelivered")
     cancel = await client.delete(f"/api/v1/reminders/{other['id']}", headers=owner.headers)
     assert cancel.status_code == 204
@@ -220,10 +220,10 @@ async def test_a_once_reminder_that_fired_and_bounced_is_resent_after_it_ended(
 ) -> None:
     mail.reject_recipient(ALICE, 550, BOUNCE)
     client_id = await add_client(client, owner, "Alice Jones", email=ALICE)
-    created = await create(client, owner, reminder_body(client_id, schedule=once(2)))
+    created = await create_reminder(client, owner, reminder_body(client_id, schedule=once(2)))
     bounced = await wait_for_delivery(client, owner, created["id"], "failed")
     await ended(temporal_dev, created)
-    assert (await get(client, owner, created["id"]))["status"] == "completed"
+    assert (await get_reminder(client, owner, created["id"]))["status"] == "completed"
     mail.reset()  # Alice's mailbox works again
 
     response = await resend(client, owner, bounced["id"])
@@ -239,7 +239,7 @@ async def test_a_once_reminder_that_fired_and_bounced_is_resent_after_it_ended(
         client_id,
         "email",
     )
-    after = await get(client, owner, created["id"])
+    after = await get_reminder(client, owner, created["id"])
     assert (after["status"], after["occurrences_sent"], after["next_fire_at"]) == (
         "completed",
         1,
@@ -267,7 +267,7 @@ async def test_a_completed_recurring_reminder_resends_each_request_once(
     mail.reject_recipient(ALICE, 550, BOUNCE)
     client_id = await add_client(client, owner, "Alice Jones", email=ALICE)
     schedule = {"kind": "recurring", "rrule": "FREQ=WEEKLY", "start": once(86400)["at"]}
-    created = await create(client, owner, reminder_body(client_id, schedule=schedule))
+    created = await create_reminder(client, owner, reminder_body(client_id, schedule=schedule))
     await settled(temporal_dev, created)
     trigger = await client.post(f"/api/v1/reminders/{created['id']}/trigger", headers=owner.headers)
     assert trigger.status_code == 202, trigger.text
@@ -287,7 +287,7 @@ async def test_a_completed_recurring_reminder_resends_each_request_once(
 
     assert len(keys) == len(set(keys)) == 2
     assert [m.message["To"] for m in mail.messages] == [ALICE, ALICE]
-    assert (await get(client, owner, created["id"]))["status"] == "completed"
+    assert (await get_reminder(client, owner, created["id"]))["status"] == "completed"
     found = await timeline(client, owner, created["id"])
     assert found["runs"] == 3
     kinds = [entry["kind"] for entry in found["items"]]
@@ -302,7 +302,7 @@ async def test_a_cancelled_reminder_resends_nothing(
 ) -> None:
     mail.reject_recipient(ALICE, 550, BOUNCE)
     client_id = await add_client(client, owner, "Alice Jones", email=ALICE)
-    created = await create(client, owner, reminder_body(client_id))
+    created = await create_reminder(client, owner, reminder_body(client_id))
     await settled(temporal_dev, created)
     trigger = await client.post(f"/api/v1/reminders/{created['id']}/trigger", headers=owner.headers)
     assert trigger.status_code == 202, trigger.text
@@ -323,7 +323,7 @@ async def test_a_cancelled_reminder_resends_nothing(
 
 
 def test_a_recorded_resend_reads_as_requested_then_sent() -> None:
-    from tests.workflows.test_replay import HISTORIES, load_history
+    from tests.builders import HISTORIES, load_history
 
     events = list(load_history(HISTORIES / "resend_after_failure.json").events)
     timeline = build_timeline([events])
@@ -339,7 +339,7 @@ def test_a_recorded_resend_reads_as_requested_then_sent() -> None:
 
 
 def test_a_recorded_resend_after_completion_reads_as_a_run_of_its_own() -> None:
-    from tests.workflows.test_replay import HISTORIES, load_history
+    from tests.builders import HISTORIES, load_history
 
     events = list(load_history(HISTORIES / "resend_after_completion.json").events)
     timeline = build_timeline([events])

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.models import Delivery, Reminder
+from tests.builders import add_delivery_row, add_reminder_row
 from tests.conftest import Tenant
 
 URL = "/api/v1/notifications"
@@ -27,61 +27,6 @@ async def add_client(http: httpx.AsyncClient, tenant: Tenant, name: str = "Alice
     return str(response.json()["id"])
 
 
-async def add_reminder(app: Any, tenant: Tenant, **fields: Any) -> str:
-    """A reminder row as the API leaves it (its workflow is not needed here)."""
-    reminder_id = uuid.uuid4()
-    values: dict[str, Any] = {
-        "title": "Q3 VAT return",
-        "type": "deadline",
-        "client_ids": [],
-        "channels": ["email"],
-        "body": "Hi",
-        "timezone": "UTC",
-        "schedule": {"kind": "once", "at": T0.isoformat()},
-        **fields,
-    }
-    async with app.state.sessionmaker() as session:
-        session.add(
-            Reminder(
-                id=reminder_id,
-                business_id=uuid.UUID(tenant.business_id),
-                workflow_id=f"reminder-{reminder_id}",
-                **values,
-            )
-        )
-        await session.commit()
-    return str(reminder_id)
-
-
-async def add_delivery(
-    app: Any,
-    tenant: Tenant,
-    reminder_id: str,
-    *,
-    created_at: datetime,
-    status: str = "delivered",
-    channel: str = "email",
-    client_id: str | None = None,
-) -> str:
-    delivery_id = uuid.uuid4()
-    async with app.state.sessionmaker() as session:
-        session.add(
-            Delivery(
-                id=delivery_id,
-                business_id=uuid.UUID(tenant.business_id),
-                reminder_id=uuid.UUID(reminder_id),
-                client_id=uuid.UUID(client_id) if client_id else None,
-                channel=channel,
-                occurrence_key=uuid.uuid4().hex,
-                status=status,
-                attempts=1,
-                created_at=created_at,
-            )
-        )
-        await session.commit()
-    return str(delivery_id)
-
-
 async def listed(http: httpx.AsyncClient, tenant: Tenant, **params: Any) -> tuple[list[str], int]:
     response = await http.get(URL, headers=tenant.headers, params=params)
     assert response.status_code == 200, response.text
@@ -93,7 +38,7 @@ async def listed(http: httpx.AsyncClient, tenant: Tenant, **params: Any) -> tupl
 async def history(app: Any, client: httpx.AsyncClient, owner: Tenant) -> dict[str, Any]:
     """Five deliveries an hour apart, across two reminders, two clients and channels."""
     alice, bob = await add_client(client, owner, "Alice"), await add_client(client, owner, "Bob")
-    first, second = await add_reminder(app, owner), await add_reminder(app, owner)
+    first, second = await add_reminder_row(app, owner), await add_reminder_row(app, owner)
     spec = [
         (first, "delivered", "email", alice),
         (first, "failed", "sms", bob),
@@ -102,7 +47,7 @@ async def history(app: Any, client: httpx.AsyncClient, owner: Tenant) -> dict[st
         (first, "undelivered", "sms", alice),
     ]
     ids = [
-        await add_delivery(
+        await add_delivery_row(
             app,
             owner,
             reminder,
@@ -176,8 +121,8 @@ async def test_another_business_never_sees_the_deliveries(
     other_owner: Tenant,
     history: dict[str, Any],
 ) -> None:
-    theirs = await add_reminder(app, other_owner)
-    their_delivery = await add_delivery(app, other_owner, theirs, created_at=T0)
+    theirs = await add_reminder_row(app, other_owner)
+    their_delivery = await add_delivery_row(app, other_owner, theirs, created_at=T0)
     assert await listed(client, other_owner) == ([their_delivery], 1)
     # Filtering by the other business's ids matches nothing (no 404: a filter, not a lookup).
     assert await listed(client, other_owner, reminder_id=history["first"]) == ([], 0)

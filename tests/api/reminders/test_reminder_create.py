@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.reminders import service
-from tests.api.reminders.test_reminders import URL, add_client, reminder_body
+from tests.builders import REMINDERS_URL, add_client, reminder_body
 from tests.conftest import Tenant, count_rows
 from workflows.contracts import TriggerArgs
 from workflows.reminder import ReminderWorkflow
@@ -35,7 +35,9 @@ async def test_a_workflow_whose_row_never_landed_sends_nothing_and_cancels_itsel
 
     monkeypatch.setattr(service, "_terminate_quietly", died)
     monkeypatch.setattr("sqlalchemy.ext.asyncio.AsyncSession.commit", failing_commit)
-    response = await client.post(URL, headers=owner.headers, json=reminder_body(client_id))
+    response = await client.post(
+        REMINDERS_URL, headers=owner.headers, json=reminder_body(client_id)
+    )
     monkeypatch.undo()
     assert response.status_code == 503, response.text
     assert await count_rows(live_app, "reminders") == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.reminders.test_reminders import URL, add_client, create, reminder_body
+from tests.builders import REMINDERS_URL, add_client, create_reminder, reminder_body
 from tests.conftest import Tenant, count_rows
 
 CONTENT_SID = "HX" + "0123456789abcdef" * 2
@@ -17,7 +17,7 @@ async def test_options_are_stored_returned_and_changeable(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
     client_id = await add_client(client, owner)
-    created = await create(
+    created = await create_reminder(
         client,
         owner,
         reminder_body(
@@ -32,12 +32,12 @@ async def test_options_are_stored_returned_and_changeable(
     assert created["whatsapp_content_variables"] == {"1": "{{ client.name }}"}
 
     changed = await client.patch(
-        f"{URL}/{created['id']}",
+        f"{REMINDERS_URL}/{created['id']}",
         headers=owner.headers,
         json={"fallback": False, "whatsapp_content_variables": {"1": "{{ business.name }}"}},
     )
     assert changed.status_code == 200, changed.text
-    fetched = (await client.get(f"{URL}/{created['id']}", headers=owner.headers)).json()
+    fetched = (await client.get(f"{REMINDERS_URL}/{created['id']}", headers=owner.headers)).json()
     assert fetched["fallback"] is False
     assert fetched["whatsapp_content_variables"] == {"1": "{{ business.name }}"}
 
@@ -45,7 +45,7 @@ async def test_options_are_stored_returned_and_changeable(
 async def test_defaults_are_no_fallback_and_no_template(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
-    created = await create(client, owner, reminder_body(await add_client(client, owner)))
+    created = await create_reminder(client, owner, reminder_body(await add_client(client, owner)))
     assert created["fallback"] is False
     assert created["whatsapp_content_sid"] is None
     assert created["whatsapp_content_variables"] == {}
@@ -64,7 +64,7 @@ async def test_bad_options_are_refused_and_store_nothing(
         ({"fallback": "sometimes"}, "fallback"),
     ]:
         response = await client.post(
-            URL, headers=owner.headers, json=reminder_body(client_id, **bad)
+            REMINDERS_URL, headers=owner.headers, json=reminder_body(client_id, **bad)
         )
         assert response.status_code == 422, (bad, response.text)
         assert field in response.text, (bad, response.text)

@@ -15,11 +15,11 @@ from sqlalchemy import update
 
 from core.models import Reminder
 from core.temporal import TemporalConnector
-from tests.api.reminders.test_reminders import (
-    URL,
+from tests.builders import (
+    REMINDERS_URL,
     add_client,
-    create,
-    get,
+    create_reminder,
+    get_reminder,
     reminder_body,
     settled,
     wait_for_delivery,
@@ -58,9 +58,9 @@ async def move_row(app: Any, reminder_id: str, next_fire_at: datetime) -> None:
 async def test_a_read_needs_no_temporal_while_the_row_is_the_workflows_state(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, settings: Any
 ) -> None:
-    created = await create(client, owner, reminder_body(await add_client(client, owner)))
+    created = await create_reminder(client, owner, reminder_body(await add_client(client, owner)))
     async with silent_temporal(live_app, settings):
-        view = await get(client, owner, created["id"])
+        view = await get_reminder(client, owner, created["id"])
     # A query would have failed (nothing answers): the row answered, as the workflow's.
     assert (view["live"], view["status"], view["next_fire_at"]) == (
         True,
@@ -78,16 +78,16 @@ async def test_a_row_whose_occurrence_is_due_is_not_trusted_the_workflow_answers
 ) -> None:
     """A row that says an occurrence is due may be behind a workflow that has sent it and
     moved on: the read asks the workflow, and says `live: false` when it cannot."""
-    created = await create(client, owner, reminder_body(await add_client(client, owner)))
+    created = await create_reminder(client, owner, reminder_body(await add_client(client, owner)))
     await settled(temporal_dev, created)
     behind = datetime.now(UTC) - timedelta(minutes=5)
     await move_row(live_app, created["id"], behind)
 
-    view = await get(client, owner, created["id"])
+    view = await get_reminder(client, owner, created["id"])
     assert (view["live"], view["next_fire_at"]) == (True, created["next_fire_at"])
 
     async with silent_temporal(live_app, settings):
-        view = await get(client, owner, created["id"])
+        view = await get_reminder(client, owner, created["id"])
     assert view["live"] is False
     assert datetime.fromisoformat(view["next_fire_at"]) == behind
 
@@ -95,31 +95,31 @@ async def test_a_row_whose_occurrence_is_due_is_not_trusted_the_workflow_answers
 async def test_the_row_carries_the_last_occurrence_the_workflow_sent(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, settings: Any
 ) -> None:
-    created = await create(client, owner, reminder_body(await add_client(client, owner)))
-    assert (await get(client, owner, created["id"]))["last_occurrence"] is None
-    answer = await client.post(f"{URL}/{created['id']}/trigger", headers=owner.headers)
+    created = await create_reminder(client, owner, reminder_body(await add_client(client, owner)))
+    assert (await get_reminder(client, owner, created["id"]))["last_occurrence"] is None
+    answer = await client.post(f"{REMINDERS_URL}/{created['id']}/trigger", headers=owner.headers)
     assert answer.status_code == 202, answer.text
     key = answer.json()["occurrence_key"]
     await wait_for_delivery(client, owner, created["id"], "delivered")
 
     async def written() -> bool:
-        view = await get(client, owner, created["id"])
+        view = await get_reminder(client, owner, created["id"])
         return bool(view["occurrences_sent"] == 1 and view["last_occurrence"] == key)
 
     await eventually(written, timeout=10, interval=0.2)
     async with silent_temporal(live_app, settings):
-        view = await get(client, owner, created["id"])
+        view = await get_reminder(client, owner, created["id"])
     assert (view["live"], view["occurrences_sent"], view["last_occurrence"]) == (True, 1, key)
-    asked = await get(client, owner, created["id"], live="true")
+    asked = await get_reminder(client, owner, created["id"], live="true")
     assert (asked["live"], asked["last_occurrence"]) == (True, key)
 
 
 async def test_another_business_reads_nothing_with_or_without_live(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
 ) -> None:
-    created = await create(client, owner, reminder_body(await add_client(client, owner)))
+    created = await create_reminder(client, owner, reminder_body(await add_client(client, owner)))
     for params in ({}, {"live": "true"}):
         response = await client.get(
-            f"{URL}/{created['id']}", headers=other_owner.headers, params=params
+            f"{REMINDERS_URL}/{created['id']}", headers=other_owner.headers, params=params
         )
         assert response.status_code == 404, response.text

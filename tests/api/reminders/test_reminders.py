@@ -16,106 +16,19 @@ from temporalio.client import WorkflowExecutionStatus
 from api.reminders import service
 from api.reminders.view import QUERY_TIMEOUT
 from core.temporal import TemporalConnector
+from tests.builders import (
+    REMINDERS_URL,
+    add_client,
+    create_reminder,
+    get_reminder,
+    once,
+    reminder_body,
+    reminder_deliveries,
+    settled,
+    wait_for_delivery,
+    wait_for_status,
+)
 from tests.conftest import Tenant, count_rows, eventually
-
-URL = "/api/v1/reminders"
-BODY = "Hi {{ client.name }}, your {{ reminder.title }} is due."
-
-
-def soon(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
-
-
-def once(seconds: float) -> dict[str, Any]:
-    return {"kind": "once", "at": soon(seconds)}
-
-
-async def add_client(
-    http: httpx.AsyncClient, tenant: Tenant, name: str = "Alice Jones", **fields: Any
-) -> str:
-    payload = {"name": name, "email": f"{uuid.uuid4().hex[:8]}@client.example.com", **fields}
-    response = await http.post("/api/v1/clients", headers=tenant.headers, json=payload)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def reminder_body(client_id: str | None = None, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "title": "VAT return",
-        "type": "deadline",
-        "channels": ["email"],
-        "body": BODY,
-        "schedule": once(3600),
-    }
-    if client_id is not None:
-        body["client_ids"] = [client_id]
-    body.update(overrides)
-    return body
-
-
-async def create(
-    http: httpx.AsyncClient, tenant: Tenant, body: dict[str, Any], **headers: str
-) -> dict[str, Any]:
-    response = await http.post(URL, headers={**tenant.headers, **headers}, json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def deliveries(http: httpx.AsyncClient, tenant: Tenant, reminder_id: str) -> list[Any]:
-    response = await http.get(f"{URL}/{reminder_id}/deliveries", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    return list(response.json()["items"])
-
-
-async def wait_for_delivery(
-    http: httpx.AsyncClient, tenant: Tenant, reminder_id: str, status: str, timeout: float = 15
-) -> dict[str, Any]:
-    found: list[dict[str, Any]] = []
-
-    async def check() -> bool:
-        found[:] = [d for d in await deliveries(http, tenant, reminder_id) if d["status"] == status]
-        return bool(found)
-
-    await eventually(check, timeout=timeout, interval=0.2)
-    return found[0]
-
-
-async def get(
-    http: httpx.AsyncClient, tenant: Tenant, reminder_id: str, **params: Any
-) -> dict[str, Any]:
-    response = await http.get(f"{URL}/{reminder_id}", headers=tenant.headers, params=params)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-async def wait_for_status(
-    http: httpx.AsyncClient, tenant: Tenant, reminder_id: str, status: str, timeout: float = 15
-) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-
-    async def check() -> bool:
-        seen.update(await get(http, tenant, reminder_id))
-        return bool(seen["status"] == status)
-
-    await eventually(check, timeout=timeout, interval=0.2)
-    return seen
-
-
-async def settled(temporal_dev: Any, reminder: dict[str, Any]) -> None:
-    """Wait until the workflow sleeps on its timer, its start-up bookkeeping done.
-
-    A `sync_reminder` still running when the API changes the row's status can write the
-    old status back for a moment (the workflow then writes the new one); tests that read
-    the row's status right after a signal wait for this first.
-    """
-    handle = temporal_dev.client.get_workflow_handle(reminder["workflow_id"])
-
-    async def sleeping() -> bool:
-        events = (await handle.fetch_history()).events
-        return events[-1].WhichOneof("attributes") == "timer_started_event_attributes"
-
-    await eventually(sleeping, timeout=10, interval=0.1)
-
 
 # -- the life of a reminder ------------------------------------------------------------------
 
@@ -126,7 +39,7 @@ async def test_once_reminder_is_delivered_with_the_rendered_body(
     client_id = await add_client(client, owner, "Alice Jones", timezone="Europe/Paris")
     body = reminder_body(client_id, schedule=once(2))
     body.pop("channels")
-    created = await create(client, owner, body)
+    created = await create_reminder(client, owner, body)
 
     assert created["status"] == "scheduled"
     assert created["workflow_id"] == f"reminder-{created['id']}"
@@ -161,9 +74,9 @@ async def test_trigger_sends_now_outside_the_schedule(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
     client_id = await add_client(client, owner, "Bob Smith")
-    created = await create(client, owner, reminder_body(client_id))
+    created = await create_reminder(client, owner, reminder_body(client_id))
 
-    response = await client.post(f"{URL}/{created['id']}/trigger", headers=owner.headers)
+    response = await client.post(f"{REMINDERS_URL}/{created['id']}/trigger", headers=owner.headers)
     assert response.status_code == 202, response.text
     accepted = response.json()
     assert accepted["accepted"] is True
@@ -178,7 +91,7 @@ async def test_trigger_sends_now_outside_the_schedule(
     assert view["live"] is True
 
     async def counted() -> bool:
-        return bool((await get(client, owner, created["id"]))["occurrences_sent"] == 1)
+        return bool((await get_reminder(client, owner, created["id"]))["occurrences_sent"] == 1)
 
     await eventually(counted, timeout=10, interval=0.2)
 
@@ -189,8 +102,8 @@ async def test_pause_skips_an_occurrence_but_a_manual_send_still_goes_out_and_re
     client_id = await add_client(client, owner, "Carol")
     due = datetime.now(UTC) + timedelta(seconds=5)
     schedule = {"kind": "deadline", "due_at": due.isoformat(), "offsets": ["-PT3S", "PT0S"]}
-    created = await create(client, owner, reminder_body(client_id, schedule=schedule))
-    url = f"{URL}/{created['id']}"
+    created = await create_reminder(client, owner, reminder_body(client_id, schedule=schedule))
+    url = f"{REMINDERS_URL}/{created['id']}"
     await settled(temporal_dev, created)
 
     paused = await client.post(f"{url}/pause", headers=owner.headers)
@@ -217,14 +130,14 @@ async def test_pause_skips_an_occurrence_but_a_manual_send_still_goes_out_and_re
     assert (await client.post(f"{url}/resume", headers=owner.headers)).status_code == 409
 
     async def due_time_delivered() -> bool:
-        rows = await deliveries(client, owner, created["id"])
+        rows = await reminder_deliveries(client, owner, created["id"])
         return any(
             d["status"] == "delivered" and not d["occurrence_key"].startswith("manual-")
             for d in rows
         )
 
     await eventually(due_time_delivered, timeout=15, interval=0.2)
-    rows = await deliveries(client, owner, created["id"])
+    rows = await reminder_deliveries(client, owner, created["id"])
     assert sorted(d["status"] for d in rows) == ["delivered", "delivered", "skipped"]
     assert not any(
         d["status"] == "delivered" and d["occurrence_key"] == skipped["occurrence_key"]
@@ -237,8 +150,8 @@ async def test_complete_stops_further_occurrences(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, temporal_dev: Any
 ) -> None:
     client_id = await add_client(client, owner)
-    created = await create(client, owner, reminder_body(client_id, schedule=once(2)))
-    url = f"{URL}/{created['id']}"
+    created = await create_reminder(client, owner, reminder_body(client_id, schedule=once(2)))
+    url = f"{REMINDERS_URL}/{created['id']}"
     await settled(temporal_dev, created)
 
     response = await client.post(f"{url}/complete", headers=owner.headers)
@@ -247,8 +160,8 @@ async def test_complete_stops_further_occurrences(
     assert response.json()["next_fire_at"] is None
 
     await asyncio.sleep(3)  # past the due time
-    assert await deliveries(client, owner, created["id"]) == []
-    view = await get(client, owner, created["id"])
+    assert await reminder_deliveries(client, owner, created["id"]) == []
+    view = await get_reminder(client, owner, created["id"])
     assert view["status"] == "completed"
     assert view["occurrences_sent"] == 0
     for action in ("complete", "pause", "resume", "trigger"):
@@ -261,18 +174,18 @@ async def test_delete_cancels_the_workflow_and_keeps_the_row(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, temporal_dev: Any
 ) -> None:
     client_id = await add_client(client, owner)
-    created = await create(client, owner, reminder_body(client_id))
-    url = f"{URL}/{created['id']}"
+    created = await create_reminder(client, owner, reminder_body(client_id))
+    url = f"{REMINDERS_URL}/{created['id']}"
     await settled(temporal_dev, created)
 
     response = await client.delete(url, headers=owner.headers)
     assert response.status_code == 204, response.text
     assert response.content == b""
 
-    view = await get(client, owner, created["id"])
+    view = await get_reminder(client, owner, created["id"])
     assert view["status"] == "cancelled"
     assert view["next_fire_at"] is None
-    listed = await client.get(URL, headers=owner.headers, params={"status": "cancelled"})
+    listed = await client.get(REMINDERS_URL, headers=owner.headers, params={"status": "cancelled"})
     assert [r["id"] for r in listed.json()["items"]] == [created["id"]]
     handle = temporal_dev.client.get_workflow_handle(created["workflow_id"])
 
@@ -294,8 +207,8 @@ async def test_patch_schedule_reschedules_and_content_changes_apply_at_send_time
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, temporal_dev: Any
 ) -> None:
     client_id = await add_client(client, owner, "Dana")
-    created = await create(client, owner, reminder_body(client_id))
-    url = f"{URL}/{created['id']}"
+    created = await create_reminder(client, owner, reminder_body(client_id))
+    url = f"{REMINDERS_URL}/{created['id']}"
     await settled(temporal_dev, created)
 
     response = await client.patch(
@@ -327,8 +240,8 @@ async def test_patch_refuses_bad_changes_and_keeps_the_row(
 ) -> None:
     client_id = await add_client(client, owner)
     foreign = await add_client(client, other_owner)
-    created = await create(client, owner, reminder_body(client_id))
-    url = f"{URL}/{created['id']}"
+    created = await create_reminder(client, owner, reminder_body(client_id))
+    url = f"{REMINDERS_URL}/{created['id']}"
     for change in (
         {"schedule": {"kind": "once", "at": "2020-01-01T00:00:00+00:00"}},
         {"schedule": {"kind": "weekly"}},
@@ -343,7 +256,7 @@ async def test_patch_refuses_bad_changes_and_keeps_the_row(
     ):
         response = await client.patch(url, headers=owner.headers, json=change)
         assert response.status_code == 422, (change, response.text)
-    assert await get(client, owner, created["id"]) == {
+    assert await get_reminder(client, owner, created["id"]) == {
         **created,
         "live": True,
         "last_occurrence": None,
@@ -361,18 +274,20 @@ async def test_idempotent_post_returns_the_first_reminder(
     client_id = await add_client(client, owner)
     body = reminder_body(client_id)
     key = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
-    first = await create(client, owner, body, **key)
-    second = await create(client, owner, body, **key)
+    first = await create_reminder(client, owner, body, **key)
+    second = await create_reminder(client, owner, body, **key)
     assert second["id"] == first["id"]
     assert await count_rows(live_app, "reminders") == 1
     assert await count_rows(live_app, "app_events WHERE action = 'reminder.created'") == 1
 
     different = await client.post(
-        URL, headers={**owner.headers, **key}, json={**body, "title": "Something else"}
+        REMINDERS_URL, headers={**owner.headers, **key}, json={**body, "title": "Something else"}
     )
     assert different.status_code == 422
     assert "Idempotency-Key" in different.json()["detail"]
-    other_key = await create(client, owner, body, **{"Idempotency-Key": f"key-{uuid.uuid4()}"})
+    other_key = await create_reminder(
+        client, owner, body, **{"Idempotency-Key": f"key-{uuid.uuid4()}"}
+    )
     assert other_key["id"] != first["id"]
 
 
@@ -381,15 +296,17 @@ async def test_list_filters_by_status_type_client_and_tag_newest_first(
 ) -> None:
     alice = await add_client(client, owner, "Alice", tags=["vat"])
     bob = await add_client(client, owner, "Bob")
-    first = await create(client, owner, reminder_body(alice, type="payment"))
-    second = await create(client, owner, reminder_body(None, tag="VAT"))
-    third = await create(client, owner, {**reminder_body(None), "client_ids": [bob, alice]})
+    first = await create_reminder(client, owner, reminder_body(alice, type="payment"))
+    second = await create_reminder(client, owner, reminder_body(None, tag="VAT"))
+    third = await create_reminder(
+        client, owner, {**reminder_body(None), "client_ids": [bob, alice]}
+    )
     await settled(temporal_dev, first)
-    await client.post(f"{URL}/{first['id']}/pause", headers=owner.headers)
-    await create(client, other_owner, reminder_body(await add_client(client, other_owner)))
+    await client.post(f"{REMINDERS_URL}/{first['id']}/pause", headers=owner.headers)
+    await create_reminder(client, other_owner, reminder_body(await add_client(client, other_owner)))
 
     async def ids(**params: str) -> list[str]:
-        response = await client.get(URL, headers=owner.headers, params=params)
+        response = await client.get(REMINDERS_URL, headers=owner.headers, params=params)
         assert response.status_code == 200, response.text
         return [r["id"] for r in response.json()["items"]]
 
@@ -400,21 +317,23 @@ async def test_list_filters_by_status_type_client_and_tag_newest_first(
     assert await ids(client_id=bob) == [third["id"]]
     assert await ids(tag="vat") == [second["id"]]
     assert await ids(limit="1", offset="1") == [second["id"]]
-    page = await client.get(URL, headers=owner.headers, params={"limit": "1"})
+    page = await client.get(REMINDERS_URL, headers=owner.headers, params={"limit": "1"})
     assert page.json()["total"] == 3
     for bad in ({"status": "asleep"}, {"type": "x"}, {"client_id": "nope"}, {"limit": "0"}):
-        assert (await client.get(URL, headers=owner.headers, params=bad)).status_code == 422
+        assert (
+            await client.get(REMINDERS_URL, headers=owner.headers, params=bad)
+        ).status_code == 422
 
 
 async def test_a_signal_right_after_create_is_acted_on(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
     client_id = await add_client(client, owner, "Erin")
-    created = await create(client, owner, reminder_body(client_id))
+    created = await create_reminder(client, owner, reminder_body(client_id))
     # A few seconds ahead: under load the PATCH itself can take more than a second, and a
     # time already past is refused ("no occurrence in the future").
     response = await client.patch(
-        f"{URL}/{created['id']}", headers=owner.headers, json={"schedule": once(4)}
+        f"{REMINDERS_URL}/{created['id']}", headers=owner.headers, json={"schedule": once(4)}
     )
     assert response.status_code == 200, response.text
     await wait_for_delivery(client, owner, created["id"], "delivered", timeout=20)
@@ -436,29 +355,33 @@ async def test_a_template_reminder_sends_the_template_and_inline_text_overrides_
     assert template.status_code == 201, template.text
     body = reminder_body(client_id, template_id=template.json()["id"])
     body.pop("body")
-    created = await create(client, owner, body)
+    created = await create_reminder(client, owner, body)
     assert created["template_id"] == template.json()["id"]
     await settled(temporal_dev, created)
 
-    await client.post(f"{URL}/{created['id']}/trigger", headers=owner.headers)
+    await client.post(f"{REMINDERS_URL}/{created['id']}/trigger", headers=owner.headers)
     delivery = await wait_for_delivery(client, owner, created["id"], "delivered")
     assert (delivery["subject"], delivery["body"]) == ("About VAT return", "Dear Frank")
 
     patched = await client.patch(
-        f"{URL}/{created['id']}", headers=owner.headers, json={"subject": "Hello {{ client.name }}"}
+        f"{REMINDERS_URL}/{created['id']}",
+        headers=owner.headers,
+        json={"subject": "Hello {{ client.name }}"},
     )
     assert patched.status_code == 200, patched.text
-    key = (await client.post(f"{URL}/{created['id']}/trigger", headers=owner.headers)).json()
+    key = (
+        await client.post(f"{REMINDERS_URL}/{created['id']}/trigger", headers=owner.headers)
+    ).json()
 
     async def overridden() -> bool:
-        rows = await deliveries(client, owner, created["id"])
+        rows = await reminder_deliveries(client, owner, created["id"])
         return any(
             d["occurrence_key"] == key["occurrence_key"] and d["status"] == "delivered"
             for d in rows
         )
 
     await eventually(overridden, timeout=10, interval=0.2)
-    latest = await deliveries(client, owner, created["id"])
+    latest = await reminder_deliveries(client, owner, created["id"])
     second = next(d for d in latest if d["occurrence_key"] == key["occurrence_key"])
     assert (second["subject"], second["body"]) == ("Hello Frank", "Dear Frank")
 
@@ -471,14 +394,18 @@ async def test_create_answers_503_and_stores_nothing_when_temporal_is_unreachabl
 ) -> None:
     client_id = await add_client(client, owner)
     before = await count_rows(app, "app_events")
-    response = await client.post(URL, headers=owner.headers, json=reminder_body(client_id))
+    response = await client.post(
+        REMINDERS_URL, headers=owner.headers, json=reminder_body(client_id)
+    )
     assert response.status_code == 503, response.text
     assert "Temporal" in response.json()["detail"]
     assert await count_rows(app, "reminders") == 0
     assert await count_rows(app, "app_events") == before
 
     # Bad input is still a 422, not hidden behind the outage.
-    bad = await client.post(URL, headers=owner.headers, json=reminder_body(client_id, type="x"))
+    bad = await client.post(
+        REMINDERS_URL, headers=owner.headers, json=reminder_body(client_id, type="x")
+    )
     assert bad.status_code == 422
 
 
@@ -486,20 +413,20 @@ async def test_with_temporal_down_reads_answer_from_the_row_and_changes_are_refu
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, settings: Any, temporal_dev: Any
 ) -> None:
     client_id = await add_client(client, owner)
-    created = await create(client, owner, reminder_body(client_id))
+    created = await create_reminder(client, owner, reminder_body(client_id))
     await settled(temporal_dev, created)
-    url = f"{URL}/{created['id']}"
-    assert (await get(client, owner, created["id"]))["live"] is True
+    url = f"{REMINDERS_URL}/{created['id']}"
+    assert (await get_reminder(client, owner, created["id"]))["live"] is True
 
     working = live_app.state.temporal
     live_app.state.temporal = TemporalConnector(settings)  # points at a closed port
     try:
         # The row is the workflow's state (it is not due): it answers, still `live`.
-        view = await get(client, owner, created["id"])
+        view = await get_reminder(client, owner, created["id"])
         assert (view["live"], view["status"]) == (True, "scheduled")
         assert view["next_fire_at"] == created["next_fire_at"]
         # Asked to query the workflow, it cannot: the row answers, `live: false`.
-        view = await get(client, owner, created["id"], live="true")
+        view = await get_reminder(client, owner, created["id"], live="true")
         assert view["live"] is False
         assert view["status"] == "scheduled"
         assert view["next_fire_at"] == created["next_fire_at"]
@@ -515,11 +442,11 @@ async def test_with_temporal_down_reads_answer_from_the_row_and_changes_are_refu
         renamed = await client.patch(url, headers=owner.headers, json={"title": "Renamed"})
         assert renamed.status_code == 200, renamed.text
         assert (await client.get(f"{url}/deliveries", headers=owner.headers)).status_code == 200
-        assert (await client.get(URL, headers=owner.headers)).json()["total"] == 1
+        assert (await client.get(REMINDERS_URL, headers=owner.headers)).json()["total"] == 1
     finally:
         live_app.state.temporal = working
 
-    view = await get(client, owner, created["id"])
+    view = await get_reminder(client, owner, created["id"])
     assert (view["live"], view["status"], view["title"]) == (True, "scheduled", "Renamed")
     assert view["schedule"] == created["schedule"]
 
@@ -531,7 +458,7 @@ async def test_a_read_waiting_on_temporal_holds_no_database_connection(
     read waits for its query, but gives its database connection back first, so a slow
     Temporal cannot use up the pool every other request needs."""
     client_id = await add_client(client, owner)
-    created = await create(client, owner, reminder_body(client_id))
+    created = await create_reminder(client, owner, reminder_body(client_id))
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)  # connections complete in the kernel; nothing ever answers them
@@ -542,7 +469,7 @@ async def test_a_read_waiting_on_temporal_holds_no_database_connection(
     )
     pool = live_app.state.engine.pool
     try:
-        read = asyncio.create_task(get(client, owner, created["id"], live="true"))
+        read = asyncio.create_task(get_reminder(client, owner, created["id"], live="true"))
         await asyncio.sleep(QUERY_TIMEOUT / 2)
         assert not read.done()  # still waiting on Temporal
         assert pool.checkedout() == 0
@@ -573,7 +500,9 @@ async def test_a_row_that_cannot_be_stored_terminates_its_workflow(
 
     monkeypatch.setattr(service, "_terminate_quietly", spy)
     monkeypatch.setattr("sqlalchemy.ext.asyncio.AsyncSession.commit", failing_commit)
-    response = await client.post(URL, headers=owner.headers, json=reminder_body(client_id))
+    response = await client.post(
+        REMINDERS_URL, headers=owner.headers, json=reminder_body(client_id)
+    )
     monkeypatch.undo()
 
     assert response.status_code == 503, response.text
@@ -627,7 +556,7 @@ async def test_bad_input_is_a_422_and_stores_nothing(
     body = {
         k: v for k, v in {**reminder_body(client_id), **BAD_INPUT[case]}.items() if v is not None
     }
-    response = await client.post(URL, headers=owner.headers, json=body)
+    response = await client.post(REMINDERS_URL, headers=owner.headers, json=body)
     assert response.status_code == 422, response.text
     assert response.json()["detail"]
     assert await count_rows(app, "reminders") == 0
@@ -642,7 +571,7 @@ async def test_errors_name_what_is_wrong(
 
     async def detail(**overrides: Any) -> str:
         body = reminder_body(client_id, **overrides)
-        response = await client.post(URL, headers=owner.headers, json=body)
+        response = await client.post(REMINDERS_URL, headers=owner.headers, json=body)
         assert response.status_code == 422, response.text
         return str(response.json()["detail"])
 
@@ -664,7 +593,7 @@ async def test_another_business_gets_404_on_every_route(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant, other_owner: Tenant, temporal_dev: Any
 ) -> None:
     client_id = await add_client(client, owner)
-    created = await create(client, owner, reminder_body(client_id))
+    created = await create_reminder(client, owner, reminder_body(client_id))
     await settled(temporal_dev, created)
     routes = [
         ("GET", "", None),
@@ -681,16 +610,19 @@ async def test_another_business_gets_404_on_every_route(
     for method, suffix, body in routes:
         for reminder_id in (created["id"], str(uuid.uuid4()), "not-an-id"):
             response = await client.request(
-                method, f"{URL}/{reminder_id}{suffix}", headers=other_owner.headers, json=body
+                method,
+                f"{REMINDERS_URL}/{reminder_id}{suffix}",
+                headers=other_owner.headers,
+                json=body,
             )
             assert response.status_code == 404, (method, suffix, response.text)
             assert response.json() == {"detail": "Reminder not found"}
-    listing = await client.get(URL, headers=other_owner.headers)
+    listing = await client.get(REMINDERS_URL, headers=other_owner.headers)
     assert listing.json() == {"items": [], "total": 0, "total_exact": True, "next_cursor": None}
 
-    view = await get(client, owner, created["id"])
+    view = await get_reminder(client, owner, created["id"])
     assert (view["title"], view["status"]) == ("VAT return", "scheduled")
-    assert await deliveries(client, owner, created["id"]) == []
+    assert await reminder_deliveries(client, owner, created["id"]) == []
 
 
 async def test_reminder_for_many_clients_starts_and_reaches_all_of_them(
@@ -699,11 +631,11 @@ async def test_reminder_for_many_clients_starts_and_reaches_all_of_them(
     # 60 ids are more than a ClientIds search attribute may hold (2 KB): the reminder must
     # still start, findable by BusinessId, and send to every one of them.
     ids = [await add_client(client, owner, f"Client {n:02d}") for n in range(60)]
-    created = await create(client, owner, reminder_body(client_ids=ids, schedule=once(2)))
+    created = await create_reminder(client, owner, reminder_body(client_ids=ids, schedule=once(2)))
 
     async def delivered() -> list[dict[str, Any]]:
         response = await client.get(
-            f"{URL}/{created['id']}/deliveries?limit=200", headers=owner.headers
+            f"{REMINDERS_URL}/{created['id']}/deliveries?limit=200", headers=owner.headers
         )
         return [d for d in response.json()["items"] if d["status"] == "delivered"]
 

@@ -10,60 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 
 from core.settings import Settings
+from tests.builders import (
+    WRONG_PASSWORD,
+    add_tagged_clients,
+    built_app,
+    document_request,
+    http_from,
+    login,
+    new_ip,
+    retry_after,
+)
 from tests.conftest import PASSWORD, Tenant, count_rows, register_tenant
 
-TOKEN_URL = "/api/v1/auth/token"
-WRONG = "Wrong-Horse-8"
 LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def new_ip() -> str:
-    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-
-
-@asynccontextmanager
-async def built_app(settings: Settings, **overrides: Any) -> AsyncIterator[Any]:
-    """An app of its own with these settings; its engine and Redis clients closed after."""
-    from api.main import create_app
-
-    app = create_app(settings.model_copy(update=overrides))
-    try:
-        yield app
-    finally:
-        await app.state.engine.dispose()
-        if app.state.redis is not None:
-            await app.state.redis.aclose()
-        await app.state.throttle.close()
-        app.state.passwords.close()
-
-
-@asynccontextmanager
-async def http_from(app: Any, ip: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of `app` calling from `ip` (a fresh address by default)."""
-    transport = httpx.ASGITransport(app=app, client=(ip or new_ip(), 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
-
-
-async def login(http: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
-    return await http.post(TOKEN_URL, data={"username": email, "password": password})
-
-
-def retry_after(response: httpx.Response) -> int:
-    value = int(response.headers["Retry-After"])
-    assert value >= 1
-    return value
 
 
 # -- sign-in brute force ----------------------------------------------------------------
@@ -73,9 +40,9 @@ async def test_sixth_wrong_password_is_429_and_then_even_the_right_one(app: Any)
     async with http_from(app) as http:
         owner = await register_tenant(http)
         for _ in range(5):
-            assert (await login(http, owner.email, WRONG)).status_code == 401
+            assert (await login(http, owner.email, WRONG_PASSWORD)).status_code == 401
 
-        blocked = await login(http, owner.email, WRONG)
+        blocked = await login(http, owner.email, WRONG_PASSWORD)
         assert blocked.status_code == 429, blocked.text
         assert retry_after(blocked) <= 900
         assert "sign-in attempts" in blocked.json()["detail"]
@@ -93,7 +60,7 @@ async def test_throttled_attempts_are_recorded_without_the_password(app: Any) ->
     async with http_from(app) as http:
         owner = await register_tenant(http)
         for _ in range(6):
-            await login(http, owner.email, WRONG)
+            await login(http, owner.email, WRONG_PASSWORD)
         assert (await login(http, owner.email, PASSWORD)).status_code == 429
 
     from sqlalchemy import select
@@ -110,7 +77,7 @@ async def test_throttled_attempts_are_recorded_without_the_password(app: Any) ->
     assert all(str(e.business_id) == owner.business_id for e in mine)
     assert all(e.subject_id == owner.user_id for e in mine)
     assert PASSWORD not in str([e.payload for e in mine])
-    assert WRONG not in str([e.payload for e in mine])
+    assert WRONG_PASSWORD not in str([e.payload for e in mine])
 
 
 async def test_a_locked_account_does_not_lock_other_accounts_on_the_same_address(
@@ -120,7 +87,7 @@ async def test_a_locked_account_does_not_lock_other_accounts_on_the_same_address
         victim = await register_tenant(http, "Victim")
         other = await register_tenant(http, "Other")
         for _ in range(6):
-            await login(http, victim.email, WRONG)
+            await login(http, victim.email, WRONG_PASSWORD)
         assert (await login(http, victim.email, PASSWORD)).status_code == 429
         assert (await login(http, other.email, PASSWORD)).status_code == 200
 
@@ -129,18 +96,20 @@ async def test_a_right_password_clears_the_account_failures(app: Any) -> None:
     async with http_from(app) as http:
         owner = await register_tenant(http)
         for _ in range(4):
-            assert (await login(http, owner.email, WRONG)).status_code == 401
+            assert (await login(http, owner.email, WRONG_PASSWORD)).status_code == 401
         assert (await login(http, owner.email, PASSWORD)).status_code == 200
         # Five more failures are allowed again before the lock.
         for _ in range(5):
-            assert (await login(http, owner.email, WRONG)).status_code == 401
-        assert (await login(http, owner.email, WRONG)).status_code == 429
+            assert (await login(http, owner.email, WRONG_PASSWORD)).status_code == 401
+        assert (await login(http, owner.email, WRONG_PASSWORD)).status_code == 429
 
 
 async def test_parallel_guesses_cannot_slip_past_the_account_limit(app: Any) -> None:
     async with http_from(app) as http:
         owner = await register_tenant(http)
-        answers = await asyncio.gather(*(login(http, owner.email, WRONG) for _ in range(12)))
+        answers = await asyncio.gather(
+            *(login(http, owner.email, WRONG_PASSWORD) for _ in range(12))
+        )
     codes = sorted(response.status_code for response in answers)
     assert codes.count(401) == 5, codes
     assert codes.count(429) == 7, codes
@@ -154,9 +123,11 @@ async def test_the_address_limit_trips_across_many_accounts(settings: Settings) 
             # Spraying one password over many accounts, one guess each: no account limit
             # is reached, the address's is.
             for n in range(4):
-                sprayed = await login(http, f"user{n}-{uuid.uuid4().hex[:6]}@example.com", WRONG)
+                sprayed = await login(
+                    http, f"user{n}-{uuid.uuid4().hex[:6]}@example.com", WRONG_PASSWORD
+                )
                 assert sprayed.status_code == 401
-            blocked = await login(http, f"next-{uuid.uuid4().hex[:6]}@example.com", WRONG)
+            blocked = await login(http, f"next-{uuid.uuid4().hex[:6]}@example.com", WRONG_PASSWORD)
             assert blocked.status_code == 429
             assert "network address" in blocked.json()["detail"]
             retry_after(blocked)
@@ -178,7 +149,7 @@ async def test_sign_in_works_again_after_the_window(settings: Settings) -> None:
     tiny = {"LOGIN_MAX_FAILURES_PER_ACCOUNT": 1, "LOGIN_FAILURE_WINDOW_SECONDS": 2}
     async with built_app(settings, **tiny) as app, http_from(app) as http:
         owner = await register_tenant(http)
-        assert (await login(http, owner.email, WRONG)).status_code == 401
+        assert (await login(http, owner.email, WRONG_PASSWORD)).status_code == 401
         blocked = await login(http, owner.email, PASSWORD)
         assert blocked.status_code == 429
         assert retry_after(blocked) <= 2
@@ -200,7 +171,7 @@ async def test_the_web_login_form_is_throttled_too(app: Any) -> None:
             )
 
         for _ in range(5):
-            assert (await sign_in(WRONG)).status_code == 401
+            assert (await sign_in(WRONG_PASSWORD)).status_code == 401
         blocked = await sign_in(PASSWORD)
         assert blocked.status_code == 429
         retry_after(blocked)
@@ -282,7 +253,7 @@ async def test_with_redis_unreachable_the_api_stays_up_and_logins_stay_limited(
                     await http.get("/api/v1/users/me", headers=owner.headers)
                 ).status_code == 200
             for _ in range(5):
-                assert (await login(http, owner.email, WRONG)).status_code == 401
+                assert (await login(http, owner.email, WRONG_PASSWORD)).status_code == 401
             assert (await login(http, owner.email, PASSWORD)).status_code == 429
 
 
@@ -305,27 +276,6 @@ async def test_an_import_over_the_row_cap_is_refused_and_creates_nothing(
         assert await count_rows(app, "clients") == 0
 
 
-async def _tag_clients(http: httpx.AsyncClient, owner: Tenant, tag: str, count: int) -> None:
-    for n in range(count):
-        response = await http.post(
-            "/api/v1/clients",
-            headers=owner.headers,
-            json={"name": f"Client {n}", "email": f"c{n}@example.com", "tags": [tag]},
-        )
-        assert response.status_code == 201, response.text
-
-
-def reminder(schedule: dict[str, Any], **audience: Any) -> dict[str, Any]:
-    return {
-        "title": "VAT documents",
-        "type": "document_request",
-        "channels": ["email"],
-        "body": "Hi {{ client.name }}, please send your documents.",
-        "schedule": schedule,
-        **audience,
-    }
-
-
 DAILY = {"kind": "recurring", "rrule": "FREQ=DAILY;BYHOUR=9", "start": "2026-01-01T00:00:00Z"}
 
 
@@ -334,9 +284,9 @@ async def test_a_tag_reminder_over_the_client_cap_is_422_and_starts_nothing(
 ) -> None:
     async with built_app(settings, REMINDER_MAX_CLIENTS=2) as app, http_from(app) as http:
         owner = await register_tenant(http)
-        await _tag_clients(http, owner, "vat", 3)
+        await add_tagged_clients(http, owner, "vat", 3)
         response = await http.post(
-            "/api/v1/reminders", headers=owner.headers, json=reminder(DAILY, tag="VAT")
+            "/api/v1/reminders", headers=owner.headers, json=document_request(DAILY, tag="VAT")
         )
         assert response.status_code == 422, response.text
         assert "REMINDER_MAX_CLIENTS" in response.json()["detail"]
@@ -344,9 +294,9 @@ async def test_a_tag_reminder_over_the_client_cap_is_422_and_starts_nothing(
         assert await count_rows(app, "reminders") == 0
 
         # Within the cap it passes validation; this app has no Temporal, hence 503.
-        await _tag_clients(http, owner, "payroll", 2)
+        await add_tagged_clients(http, owner, "payroll", 2)
         within = await http.post(
-            "/api/v1/reminders", headers=owner.headers, json=reminder(DAILY, tag="payroll")
+            "/api/v1/reminders", headers=owner.headers, json=document_request(DAILY, tag="payroll")
         )
         assert within.status_code == 503, within.text
 
@@ -364,9 +314,9 @@ async def test_a_recurrence_finer_than_the_minimum_is_422_naming_the_setting(
     client: httpx.AsyncClient, owner: Tenant, rrule: str
 ) -> None:
     schedule = {**DAILY, "rrule": rrule}
-    await _tag_clients(client, owner, "vat", 1)
+    await add_tagged_clients(client, owner, "vat", 1)
     response = await client.post(
-        "/api/v1/reminders", headers=owner.headers, json=reminder(schedule, tag="vat")
+        "/api/v1/reminders", headers=owner.headers, json=document_request(schedule, tag="vat")
     )
     assert response.status_code == 422, response.text
     assert "MIN_RECURRENCE_INTERVAL_MINUTES" in response.json()["detail"]
@@ -376,12 +326,14 @@ async def test_the_minimum_recurrence_interval_follows_its_setting(settings: Set
     async with built_app(settings, MIN_RECURRENCE_INTERVAL_MINUTES=180) as app:
         async with http_from(app) as http:
             owner = await register_tenant(http)
-            await _tag_clients(http, owner, "vat", 1)
+            await add_tagged_clients(http, owner, "vat", 1)
 
             async def create(rrule: str) -> httpx.Response:
                 schedule = {**DAILY, "rrule": rrule}
                 return await http.post(
-                    "/api/v1/reminders", headers=owner.headers, json=reminder(schedule, tag="vat")
+                    "/api/v1/reminders",
+                    headers=owner.headers,
+                    json=document_request(schedule, tag="vat"),
                 )
 
             for too_often in ("FREQ=HOURLY;INTERVAL=2", "FREQ=DAILY;BYHOUR=9,11"):
@@ -396,12 +348,12 @@ async def test_the_minimum_recurrence_interval_follows_its_setting(settings: Set
 async def test_daily_recurrence_passes_validation(
     client: httpx.AsyncClient, owner: Tenant, app: Any
 ) -> None:
-    await _tag_clients(client, owner, "vat", 1)
+    await add_tagged_clients(client, owner, "vat", 1)
     for rrule in ("FREQ=DAILY;BYHOUR=9", "FREQ=HOURLY", "FREQ=WEEKLY;BYDAY=MO,FR"):
         response = await client.post(
             "/api/v1/reminders",
             headers=owner.headers,
-            json=reminder({**DAILY, "rrule": rrule}, tag="vat"),
+            json=document_request({**DAILY, "rrule": rrule}, tag="vat"),
         )
         # Validation passed: only then is Temporal reached, and the test app has none.
         assert response.status_code == 503, (rrule, response.text)

@@ -19,13 +19,13 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.api.security.test_abuse import (
-    WRONG,
-    _tag_clients,
+from tests.builders import (
+    WRONG_PASSWORD,
+    add_tagged_clients,
     built_app,
+    document_request,
     http_from,
     login,
-    reminder,
     retry_after,
 )
 from tests.conftest import PASSWORD, Tenant, count_rows, eventually, register_tenant
@@ -90,7 +90,7 @@ async def test_healthz_answers_while_password_checks_are_running(
     settings: Settings, held_checks: HeldChecks
 ) -> None:
     async with built_app(settings, PASSWORD_HASH_THREADS=2) as app, http_from(app) as http:
-        checks = [asyncio.create_task(login(http, stranger(), WRONG)) for _ in range(3)]
+        checks = [asyncio.create_task(login(http, stranger(), WRONG_PASSWORD)) for _ in range(3)]
         await held_checks.wait_started(2)  # both threads in bcrypt, the third check waiting
         health = await http.get("/healthz")
         held_checks.order.append("healthz")
@@ -106,7 +106,7 @@ async def test_password_checks_past_the_pool_bound_get_503_with_retry_after(
 ) -> None:
     bound = {"PASSWORD_HASH_THREADS": 1, "PASSWORD_HASH_MAX_WAITING": 1}
     async with built_app(settings, **bound) as app, http_from(app) as http:
-        checks = [asyncio.create_task(login(http, stranger(), WRONG)) for _ in range(4)]
+        checks = [asyncio.create_task(login(http, stranger(), WRONG_PASSWORD)) for _ in range(4)]
         await held_checks.wait_started(1)
 
         async def two_answered() -> bool:
@@ -175,10 +175,10 @@ async def test_sign_ins_to_the_attackers_own_account_never_refill_the_address_bu
 
         # Guesses at other accounts, each followed by a sign-in to the attacker's own.
         for guess in range(3):
-            assert (await login(http, stranger(), WRONG)).status_code == 401
+            assert (await login(http, stranger(), WRONG_PASSWORD)).status_code == 401
             if guess < 2:
                 assert (await login(http, own.email, PASSWORD)).status_code == 200
-        blocked = await login(http, stranger(), WRONG)
+        blocked = await login(http, stranger(), WRONG_PASSWORD)
         assert blocked.status_code == 429, blocked.text
         assert "network address" in blocked.json()["detail"]
         assert 1 <= retry_after(blocked) <= 2 * window
@@ -212,10 +212,10 @@ SOON = "2027-01-01T00:00:00Z"
 async def test_a_recurrence_that_can_go_years_without_firing_is_422_naming_the_problem(
     client: httpx.AsyncClient, owner: Tenant, app: Any, rrule: str, start: str, words: str
 ) -> None:
-    await _tag_clients(client, owner, "vat", 1)
+    await add_tagged_clients(client, owner, "vat", 1)
     schedule = {"kind": "recurring", "rrule": rrule, "start": start}
     response = await client.post(
-        "/api/v1/reminders", headers=owner.headers, json=reminder(schedule, tag="vat")
+        "/api/v1/reminders", headers=owner.headers, json=document_request(schedule, tag="vat")
     )
     assert response.status_code == 422, response.text
     assert response.json()["detail"].startswith("schedule.rrule: ")
@@ -249,11 +249,11 @@ RARE_BUT_FINE = [
 async def test_rare_but_legitimate_recurrences_are_accepted(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
-    await _tag_clients(client, owner, "vat", 1)
+    await add_tagged_clients(client, owner, "vat", 1)
     for rrule in RARE_BUT_FINE:
         schedule = {"kind": "recurring", "rrule": rrule, "start": SOON}
         response = await client.post(
-            "/api/v1/reminders", headers=owner.headers, json=reminder(schedule, tag="vat")
+            "/api/v1/reminders", headers=owner.headers, json=document_request(schedule, tag="vat")
         )
         assert response.status_code == 201, (rrule, response.text)
         assert response.json()["next_fire_at"] is not None

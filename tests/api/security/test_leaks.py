@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import text
 
 from core.settings import Settings
-from tests.api.security.test_route_access import (
+from tests.builders import (
     ADMIN,
     EMAIL_CONFIG_PASSWORD,
     MEMBER,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,83 +17,30 @@ from activities.send import send_activity_for
 from channels.providers import OutgoingMessage, ProviderResult
 from core.models import SenderIdentity
 from core.ratelimit import LocalRateLimiter
-from core.settings import EmailBackend, Environment, MessagingBackend, Settings
-from tests.conftest import (
-    TWILIO_SID,
-    TWILIO_TOKEN,
-    Tenant,
-    add_member,
-    app_client,
-    register_tenant,
+from core.settings import Environment, Settings
+from tests.builders import (
+    IDENTITY_NUMBER,
+    OFFICE_EMAIL,
+    PLATFORM_EMAIL,
+    PLATFORM_NUMBER,
+    SENDER_IDENTITIES_URL,
+    add_identity,
+    verify_identity,
 )
+from tests.conftest import Tenant, add_member, register_tenant
 from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilio
 from tests.seed import LONDON, add_reminder, seeded_business
 from workflows.contracts import SendRequest
-
-URL = "/api/v1/sender-identities"
-OFFICE = "office@acme.example.com"
-FIRM_NUMBER = "+447911000555"
-PLATFORM_NUMBER = "+15005550006"
-PLATFORM_EMAIL = "reminders@platform.example.com"
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtpServer]:
-    with FakeSmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilio]:
-    async with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http(
-    settings: Settings, smtp: FakeSmtpServer, twilio: FakeTwilio
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An app whose platform providers are the real SMTP and Twilio clients, pointed at
-    the local servers."""
-    purpose = settings.model_copy(
-        update={
-            **smtp.smtp_settings(),
-            "EMAIL_BACKEND": EmailBackend.smtp,
-            "SMTP_TIMEOUT_SECONDS": 5.0,
-            "DEFAULT_FROM_EMAIL": PLATFORM_EMAIL,
-            "SMS_BACKEND": MessagingBackend.twilio,
-            "WHATSAPP_BACKEND": MessagingBackend.twilio,
-            "TWILIO_API_BASE_URL": twilio.url,
-            "TWILIO_FROM_NUMBER": PLATFORM_NUMBER,
-            "TWILIO_WHATSAPP_FROM": PLATFORM_NUMBER,
-        }
-    )
-    async with app_client(purpose) as client:
-        yield client
-
-
-@pytest.fixture
-async def boss(http: httpx.AsyncClient) -> Tenant:
-    return await register_tenant(http, "Acme")
-
-
-async def identity(http: httpx.AsyncClient, tenant: Tenant, **body: Any) -> str:
-    body = body or {"channel": "email", "from_email": OFFICE}
-    response = await http.post(URL, headers=tenant.headers, json=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-async def verify(http: httpx.AsyncClient, tenant: Tenant, identity_id: str) -> httpx.Response:
-    return await http.post(f"{URL}/{identity_id}/verify", headers=tenant.headers)
 
 
 async def confirm(
     http: httpx.AsyncClient, tenant: Tenant, identity_id: str, code: str
 ) -> httpx.Response:
     return await http.post(
-        f"{URL}/{identity_id}/confirm", headers=tenant.headers, json={"code": code}
+        f"{SENDER_IDENTITIES_URL}/{identity_id}/confirm",
+        headers=tenant.headers,
+        json={"code": code},
     )
 
 
@@ -106,7 +52,7 @@ def code_in(body: str) -> str:
 
 async def emailed_code(http: httpx.AsyncClient, tenant: Tenant, iid: str, smtp: Any) -> str:
     before = len(smtp.messages)
-    response = await verify(http, tenant, iid)
+    response = await verify_identity(http, tenant, iid)
     assert response.status_code == 202, response.text
     received = (await smtp.wait_for(before + 1))[-1]
     code = code_in(received.text)
@@ -128,8 +74,8 @@ async def stored(http: httpx.AsyncClient, identity_id: str) -> SenderIdentity:
 async def test_an_emailed_code_verifies_the_identity_once(
     http: httpx.AsyncClient, boss: Tenant, smtp: FakeSmtpServer
 ) -> None:
-    iid = await identity(http, boss)
-    response = await verify(http, boss, iid)
+    iid = await add_identity(http, boss)
+    response = await verify_identity(http, boss, iid)
 
     assert response.status_code == 202, response.text
     body = response.json()
@@ -137,7 +83,7 @@ async def test_an_emailed_code_verifies_the_identity_once(
     expires_at = datetime.fromisoformat(body["expires_at"])
     assert timedelta(minutes=14) < expires_at - datetime.now(UTC) <= timedelta(minutes=15)
     [received] = await smtp.wait_for(1)
-    assert received.rcpt_tos == (OFFICE,)
+    assert received.rcpt_tos == (OFFICE_EMAIL,)
     assert received.mail_from == PLATFORM_EMAIL
     code = code_in(received.text)
     assert code not in response.text
@@ -151,7 +97,7 @@ async def test_an_emailed_code_verifies_the_identity_once(
     assert confirmed.json()["verified_at"]
     assert code not in confirmed.text
     assert "verification" not in confirmed.text
-    read = await http.get(f"{URL}/{iid}", headers=boss.headers)
+    read = await http.get(f"{SENDER_IDENTITIES_URL}/{iid}", headers=boss.headers)
     assert read.json()["verified"] is True
 
     again = await confirm(http, boss, iid, code)
@@ -162,7 +108,7 @@ async def test_an_emailed_code_verifies_the_identity_once(
 async def test_five_wrong_codes_kill_the_code_and_a_new_one_works(
     http: httpx.AsyncClient, boss: Tenant, smtp: FakeSmtpServer
 ) -> None:
-    iid = await identity(http, boss)
+    iid = await add_identity(http, boss)
     code = await emailed_code(http, boss, iid, smtp)
 
     for left in (4, 3, 2, 1, 0):
@@ -172,7 +118,9 @@ async def test_five_wrong_codes_kill_the_code_and_a_new_one_works(
     dead = await confirm(http, boss, iid, code)
     assert dead.status_code == 400
     assert "request a new code" in dead.json()["detail"]
-    assert (await http.get(f"{URL}/{iid}", headers=boss.headers)).json()["verified"] is False
+    assert (await http.get(f"{SENDER_IDENTITIES_URL}/{iid}", headers=boss.headers)).json()[
+        "verified"
+    ] is False
 
     fresh = await emailed_code(http, boss, iid, smtp)
     assert (await confirm(http, boss, iid, fresh)).status_code == 200
@@ -181,7 +129,7 @@ async def test_five_wrong_codes_kill_the_code_and_a_new_one_works(
 async def test_a_new_code_replaces_the_previous_one(
     http: httpx.AsyncClient, boss: Tenant, smtp: FakeSmtpServer
 ) -> None:
-    iid = await identity(http, boss)
+    iid = await add_identity(http, boss)
     first = await emailed_code(http, boss, iid, smtp)
     second = await emailed_code(http, boss, iid, smtp)
     if first != second:
@@ -192,7 +140,7 @@ async def test_a_new_code_replaces_the_previous_one(
 async def test_an_expired_code_is_refused(
     http: httpx.AsyncClient, boss: Tenant, smtp: FakeSmtpServer
 ) -> None:
-    iid = await identity(http, boss)
+    iid = await add_identity(http, boss)
     code = await emailed_code(http, boss, iid, smtp)
     async with http.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
         row = await session.get(SenderIdentity, uuid.UUID(iid))
@@ -208,7 +156,7 @@ async def test_an_expired_code_is_refused(
 async def test_without_a_pending_code_confirm_is_refused(
     http: httpx.AsyncClient, boss: Tenant
 ) -> None:
-    iid = await identity(http, boss)
+    iid = await add_identity(http, boss)
     response = await confirm(http, boss, iid, "123456")
     assert response.status_code == 400
     assert "No code is pending" in response.json()["detail"]
@@ -219,14 +167,14 @@ async def test_without_a_pending_code_confirm_is_refused(
 async def test_a_number_gets_its_code_through_twilio(
     http: httpx.AsyncClient, boss: Tenant, twilio: FakeTwilio, channel: str
 ) -> None:
-    iid = await identity(http, boss, channel=channel, from_number=FIRM_NUMBER)
-    response = await verify(http, boss, iid)
+    iid = await add_identity(http, boss, channel=channel, from_number=IDENTITY_NUMBER)
+    response = await verify_identity(http, boss, iid)
 
     assert response.status_code == 202, response.text
     assert response.json()["sent_to"] == "+44*******555"
     [message] = await twilio.wait_for(1)
     prefix = "whatsapp:" if channel == "whatsapp" else ""
-    assert message.to == f"{prefix}{FIRM_NUMBER}"
+    assert message.to == f"{prefix}{IDENTITY_NUMBER}"
     assert message.from_ == f"{prefix}{PLATFORM_NUMBER}"
     assert message.body is not None
     code = code_in(message.body)
@@ -237,8 +185,8 @@ async def test_a_number_gets_its_code_through_twilio(
 async def test_a_messaging_service_identity_has_no_number_to_verify(
     http: httpx.AsyncClient, boss: Tenant
 ) -> None:
-    iid = await identity(http, boss, channel="sms", messaging_service_sid="MG" + "ab" * 16)
-    response = await verify(http, boss, iid)
+    iid = await add_identity(http, boss, channel="sms", messaging_service_sid="MG" + "ab" * 16)
+    response = await verify_identity(http, boss, iid)
     assert response.status_code == 422
     assert "from_number" in response.json()["detail"]
 
@@ -246,10 +194,10 @@ async def test_a_messaging_service_identity_has_no_number_to_verify(
 async def test_at_most_five_codes_an_hour(
     http: httpx.AsyncClient, boss: Tenant, smtp: FakeSmtpServer
 ) -> None:
-    iid = await identity(http, boss)
+    iid = await add_identity(http, boss)
     for _ in range(5):
-        assert (await verify(http, boss, iid)).status_code == 202
-    refused = await verify(http, boss, iid)
+        assert (await verify_identity(http, boss, iid)).status_code == 202
+    refused = await verify_identity(http, boss, iid)
     assert refused.status_code == 429
     assert 3500 < int(refused.headers["Retry-After"]) <= 3600
     assert len(await smtp.wait_for(5)) == 5
@@ -258,15 +206,15 @@ async def test_at_most_five_codes_an_hour(
 async def test_a_provider_failure_is_reported_and_nothing_is_pending(
     http: httpx.AsyncClient, boss: Tenant, smtp: FakeSmtpServer
 ) -> None:
-    iid = await identity(http, boss)
-    smtp.reject_recipient(OFFICE, 550, "5.1.1 User unknown")
-    refused = await verify(http, boss, iid)
+    iid = await add_identity(http, boss)
+    smtp.reject_recipient(OFFICE_EMAIL, 550, "5.1.1 User unknown")
+    refused = await verify_identity(http, boss, iid)
     assert refused.status_code == 502
     assert "smtp_550" in refused.json()["detail"]
 
     smtp.reset()
     smtp.fail_next(1, 451, "4.3.0 Try again later")
-    busy = await verify(http, boss, iid)
+    busy = await verify_identity(http, boss, iid)
     assert busy.status_code == 503
     assert "try again" in busy.json()["detail"]
     assert (await stored(http, iid)).verification_code_hash is None
@@ -276,30 +224,34 @@ async def test_a_provider_failure_is_reported_and_nothing_is_pending(
 async def test_changing_the_address_clears_verified_and_the_pending_code(
     http: httpx.AsyncClient, boss: Tenant, smtp: FakeSmtpServer
 ) -> None:
-    iid = await identity(http, boss)
+    iid = await add_identity(http, boss)
     code = await emailed_code(http, boss, iid, smtp)
     assert (await confirm(http, boss, iid, code)).status_code == 200
     pending = await emailed_code(http, boss, iid, smtp)
 
     changed = await http.patch(
-        f"{URL}/{iid}", headers=boss.headers, json={"from_email": "new@acme.example.com"}
+        f"{SENDER_IDENTITIES_URL}/{iid}",
+        headers=boss.headers,
+        json={"from_email": "new@acme.example.com"},
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["verified"] is False
     # The code sent to the old address proves nothing about the new one.
     assert (await confirm(http, boss, iid, pending)).status_code == 400
-    renamed = await http.patch(f"{URL}/{iid}", headers=boss.headers, json={"from_name": "X"})
+    renamed = await http.patch(
+        f"{SENDER_IDENTITIES_URL}/{iid}", headers=boss.headers, json={"from_name": "X"}
+    )
     assert renamed.json()["verified"] is False
 
 
 async def test_only_the_owner_of_the_identity_may_verify(
     http: httpx.AsyncClient, boss: Tenant
 ) -> None:
-    iid = await identity(http, boss)
+    iid = await add_identity(http, boss)
     rival = await register_tenant(http, "Rival")
     staff = await add_member(http, boss)
     for tenant, status in ((rival, 404), (staff, 403)):
-        assert (await verify(http, tenant, iid)).status_code == status
+        assert (await verify_identity(http, tenant, iid)).status_code == status
         assert (await confirm(http, tenant, iid, "123456")).status_code == status
 
 
@@ -342,7 +294,7 @@ async def test_in_production_an_unverified_sender_gives_way_to_the_platform_send
             **fields,
         )
 
-    rows = (sender("email", from_email=OFFICE), sender("sms", from_number=FIRM_NUMBER))
+    rows = (sender("email", from_email=OFFICE_EMAIL), sender("sms", from_number=IDENTITY_NUMBER))
     async with seeded_business(database_url, "Acme", LONDON, *rows) as seed:
         reminder = await add_reminder(
             seed, {"kind": "once", "at": "2099-01-01T09:00:00+00:00"}, body="Hi"
@@ -366,8 +318,8 @@ async def test_in_production_an_unverified_sender_gives_way_to_the_platform_send
             assert result.status == "sent", result
 
     [mail], [text_message] = email.messages, sms.messages
-    assert mail.from_email == (OFFICE if sent_as_firm else None)  # None: DEFAULT_FROM_EMAIL
-    assert text_message.from_number == (FIRM_NUMBER if sent_as_firm else None)
+    assert mail.from_email == (OFFICE_EMAIL if sent_as_firm else None)  # None: DEFAULT_FROM_EMAIL
+    assert text_message.from_number == (IDENTITY_NUMBER if sent_as_firm else None)
 
 
 def test_the_rule_follows_the_environment_unless_set() -> None:

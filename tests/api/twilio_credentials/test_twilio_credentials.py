@@ -12,30 +12,25 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from core.crypto import SecretUnreadable, decrypt, rotate_stored_secrets
 from core.models import TwilioCredentials
 from core.settings import Settings
-from tests.api.webhooks.test_webhooks import (
-    INBOUND,
-    STATUS,
-    add_client,
-    add_delivery,
+from tests.builders import (
+    TWILIO_INBOUND_URL,
+    TWILIO_STATUS_URL,
+    add_phone_client,
+    add_sms_delivery,
     delivery_of,
     opted_out,
+    post_signed_by,
     sid,
     status_params,
+    stored_twilio_credentials,
 )
-from tests.conftest import (
-    PUBLIC_BASE_URL,
-    TWILIO_SID,
-    TWILIO_TOKEN,
-    Tenant,
-    app_client,
-    register_tenant,
-)
-from tests.fakes.twilio_api import FakeTwilio, sign
+from tests.conftest import TWILIO_SID, TWILIO_TOKEN, Tenant, app_client, register_tenant
+from tests.fakes.twilio_api import FakeTwilio
 from tests.seed import database_dump
 
 URL = "/api/v1/business/twilio"
@@ -59,14 +54,6 @@ def account_in_twilio(twilio_cloud: FakeTwilio) -> None:
     messaging service: saving asks Twilio whether the token opens it."""
     twilio_cloud.add_account(ACCOUNT, TOKEN)
     twilio_cloud.add_service(ACCOUNT, SERVICE)
-
-
-async def stored(app: Any, business_id: str) -> TwilioCredentials | None:
-    async with app.state.sessionmaker() as session:
-        stmt = select(TwilioCredentials).where(
-            TwilioCredentials.business_id == uuid.UUID(business_id)
-        )
-        return (await session.scalars(stmt)).one_or_none()
 
 
 async def seal_token(app: Any, business_id: str, key: Fernet) -> None:
@@ -97,7 +84,7 @@ async def test_saved_credentials_answer_without_the_token_and_store_it_encrypted
     assert read.status_code == 200
     assert read.json()["account_sid"] == ACCOUNT
     assert TOKEN not in read.text
-    row = await stored(app, owner.business_id)
+    row = await stored_twilio_credentials(app, owner.business_id)
     assert row is not None
     assert decrypt(row.auth_token_encrypted, settings) == TOKEN
     # Nowhere in the database in clear: not the row, not the audit log.
@@ -118,7 +105,7 @@ async def test_the_token_may_be_left_out_only_to_keep_it_for_the_same_account(
     )
     assert kept.status_code == 200, kept.text
     assert kept.json()["messaging_service_sid"] == SERVICE
-    row = await stored(app, owner.business_id)
+    row = await stored_twilio_credentials(app, owner.business_id)
     assert row is not None
     assert decrypt(row.auth_token_encrypted, settings) == TOKEN
 
@@ -126,7 +113,7 @@ async def test_the_token_may_be_left_out_only_to_keep_it_for_the_same_account(
     refused = await client.put(URL, headers=owner.headers, json={"account_sid": other})
     assert refused.status_code == 422
     assert "auth_token" in refused.json()["detail"]
-    after = await stored(app, owner.business_id)
+    after = await stored_twilio_credentials(app, owner.business_id)
     assert after is not None
     assert after.account_sid == ACCOUNT
 
@@ -150,7 +137,7 @@ async def test_bad_credentials_are_422_naming_the_field_and_store_nothing(
     assert named in response.json()["detail"]
     if "auth_token" in fields:
         assert fields["auth_token"] not in response.text  # never echoed
-    assert await stored(app, owner.business_id) is None
+    assert await stored_twilio_credentials(app, owner.business_id) is None
 
 
 async def test_members_read_but_only_owners_change_or_test(
@@ -158,12 +145,12 @@ async def test_members_read_but_only_owners_change_or_test(
 ) -> None:
     assert (await client.get(URL, headers=member.headers)).status_code == 404
     assert (await save(client, member)).status_code == 403
-    assert await stored(app, owner.business_id) is None
+    assert await stored_twilio_credentials(app, owner.business_id) is None
     assert (await save(client, owner)).status_code == 201
     assert (await client.get(URL, headers=member.headers)).json()["account_sid"] == ACCOUNT
     assert (await client.delete(URL, headers=member.headers)).status_code == 403
     assert (await client.post(f"{URL}/test", headers=member.headers)).status_code == 403
-    assert await stored(app, owner.business_id) is not None
+    assert await stored_twilio_credentials(app, owner.business_id) is not None
 
 
 async def test_each_business_sees_and_removes_only_its_own(
@@ -172,7 +159,7 @@ async def test_each_business_sees_and_removes_only_its_own(
     assert (await save(client, owner)).status_code == 201
     assert (await client.get(URL, headers=other_owner.headers)).status_code == 404
     assert (await client.delete(URL, headers=other_owner.headers)).status_code == 404
-    assert await stored(app, owner.business_id) is not None
+    assert await stored_twilio_credentials(app, owner.business_id) is not None
 
     assert (await client.delete(URL, headers=owner.headers)).status_code == 204
     missing = await client.get(URL, headers=owner.headers)
@@ -230,13 +217,13 @@ async def test_a_token_or_service_twilio_refuses_is_422_and_stores_nothing(
     assert "auth_token" in refused.json()["detail"]
     assert "401" in refused.json()["detail"]
     assert wrong not in refused.text
-    assert await stored(http.app, boss.business_id) is None  # type: ignore[attr-defined]
+    assert await stored_twilio_credentials(http.app, boss.business_id) is None  # type: ignore[attr-defined]
 
     unknown = "MG" + "00" * 16
     missing = await save(http, boss, messaging_service_sid=unknown)
     assert missing.status_code == 422, missing.text
     assert "messaging_service_sid" in missing.json()["detail"]
-    assert await stored(http.app, boss.business_id) is None  # type: ignore[attr-defined]
+    assert await stored_twilio_credentials(http.app, boss.business_id) is None  # type: ignore[attr-defined]
 
 
 async def test_a_token_revoked_since_is_reported_by_stage_without_the_token(
@@ -288,7 +275,7 @@ async def test_an_unreachable_twilio_is_a_connect_failure_not_a_500(
     assert response.json()["stage"] == "connect"
     # Saving cannot be checked either: 503, and the stored account is kept as it was.
     assert again.status_code == 503, again.text
-    row = await stored(http.app, boss.business_id)  # type: ignore[attr-defined]
+    row = await stored_twilio_credentials(http.app, boss.business_id)  # type: ignore[attr-defined]
     assert row is not None
     assert row.messaging_service_sid is None
 
@@ -302,7 +289,7 @@ async def test_with_twilio_nowhere_to_be_found_nothing_is_saved(settings: Settin
         response = await save(http, boss)
         assert response.status_code == 503, response.text
         assert "nothing was saved" in response.json()["detail"]
-        assert await stored(http.app, boss.business_id) is None  # type: ignore[attr-defined]
+        assert await stored_twilio_credentials(http.app, boss.business_id) is None  # type: ignore[attr-defined]
 
 
 async def test_a_token_no_key_opens_answers_409_not_500(
@@ -319,27 +306,20 @@ async def test_a_token_no_key_opens_answers_409_not_500(
 # -- webhooks signed with a business's token ---------------------------------------------
 
 
-async def post_signed_by(
-    http: httpx.AsyncClient, token: str, path: str, params: dict[str, str]
-) -> httpx.Response:
-    headers = {"X-Twilio-Signature": sign(token, PUBLIC_BASE_URL + path, params)}
-    return await http.post(path, data=params, headers=headers)
-
-
 async def test_a_status_callback_signed_by_the_business_token_updates_its_delivery(
     client: httpx.AsyncClient, owner: Tenant, app: Any
 ) -> None:
     assert (await save(client, owner)).status_code == 201
-    customer = await add_client(client, owner)
+    customer = await add_phone_client(client, owner)
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
     params = status_params(message, "delivered", AccountSid=ACCOUNT)
 
-    forged = await post_signed_by(client, "feed" * 8, STATUS, params)
+    forged = await post_signed_by(client, "feed" * 8, TWILIO_STATUS_URL, params)
     assert forged.status_code == 403
     assert (await delivery_of(client, owner, reminder_id))["status"] == "sent"
 
-    response = await post_signed_by(client, TOKEN, STATUS, params)
+    response = await post_signed_by(client, TOKEN, TWILIO_STATUS_URL, params)
     assert response.status_code == 200, response.text
     assert response.json()["outcome"] == "updated"
     assert (await delivery_of(client, owner, reminder_id))["status"] == "delivered"
@@ -351,12 +331,12 @@ async def test_a_business_token_cannot_touch_another_business_delivery(
     # The owner's business knows its own token; the other business's delivery went out
     # through the platform. A callback signed with the owner's token must not reach it.
     assert (await save(client, owner)).status_code == 201
-    theirs = await add_client(client, other_owner)
+    theirs = await add_phone_client(client, other_owner)
     message = sid()
-    reminder_id, delivery_id = await add_delivery(
+    reminder_id, delivery_id = await add_sms_delivery(
         app, other_owner, theirs, provider_message_id=message
     )
-    for path in (STATUS, f"{STATUS}?delivery_id={delivery_id}"):
+    for path in (TWILIO_STATUS_URL, f"{TWILIO_STATUS_URL}?delivery_id={delivery_id}"):
         params = status_params(message, "failed", AccountSid=ACCOUNT, ErrorCode="30003")
         response = await post_signed_by(client, TOKEN, path, params)
         assert response.status_code == 200
@@ -368,8 +348,8 @@ async def test_stop_to_a_business_own_account_opts_out_only_its_client(
     client: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
 ) -> None:
     assert (await save(client, owner)).status_code == 201
-    ours = await add_client(client, owner, phone=PHONE)
-    theirs = await add_client(client, other_owner, phone=PHONE)
+    ours = await add_phone_client(client, owner, phone=PHONE)
+    theirs = await add_phone_client(client, other_owner, phone=PHONE)
     params = {
         "AccountSid": ACCOUNT,
         "From": PHONE,
@@ -377,7 +357,7 @@ async def test_stop_to_a_business_own_account_opts_out_only_its_client(
         "Body": "STOP",
         "MessageSid": sid(),
     }
-    response = await post_signed_by(client, TOKEN, INBOUND, params)
+    response = await post_signed_by(client, TOKEN, TWILIO_INBOUND_URL, params)
     assert response.status_code == 200, response.text
     assert await opted_out(client, owner, ours) == ["sms"]
     assert await opted_out(client, other_owner, theirs) == []
@@ -387,11 +367,11 @@ async def test_the_platform_token_still_signs_for_every_business(
     client: httpx.AsyncClient, owner: Tenant, app: Any
 ) -> None:
     assert (await save(client, owner)).status_code == 201
-    customer = await add_client(client, owner)
+    customer = await add_phone_client(client, owner)
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
     params = status_params(message, "delivered")
-    response = await post_signed_by(client, TWILIO_TOKEN, STATUS, params)
+    response = await post_signed_by(client, TWILIO_TOKEN, TWILIO_STATUS_URL, params)
     assert response.json()["outcome"] == "updated"
     assert (await delivery_of(client, owner, reminder_id))["status"] == "delivered"
 
@@ -412,7 +392,7 @@ async def test_rotating_keys_reencrypts_twilio_tokens_too(
 
     report = await rotate_stored_secrets(app.state.sessionmaker, b_then_a)
     assert (report.rotated, report.current) == (1, 0)
-    row = await stored(app, owner.business_id)
+    row = await stored_twilio_credentials(app, owner.business_id)
     assert row is not None
     assert decrypt(row.auth_token_encrypted, only_b) == TOKEN
     with pytest.raises(SecretUnreadable):

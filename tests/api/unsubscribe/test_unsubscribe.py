@@ -13,8 +13,7 @@ from sqlalchemy import text
 
 from core.settings import Settings
 from core.unsubscribe import make_unsubscribe_token, read_unsubscribe_token, unsubscribe_url
-from tests.api.webhooks.test_webhooks import add_client as add_phone_client
-from tests.api.webhooks.test_webhooks import opted_out
+from tests.builders import add_phone_client, opted_out, unsubscribe_link
 from tests.conftest import PUBLIC_BASE_URL, TEST_SECRET, Tenant
 
 CLIENTS = "/api/v1/clients"
@@ -22,12 +21,6 @@ CLIENTS = "/api/v1/clients"
 
 async def add_client(http: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> str:
     return await add_phone_client(http, tenant, email="alice@client.example.com", **fields)
-
-
-def link(settings: Settings, client_id: str, channel: str = "email") -> str:
-    """The link's path, as the app sees it behind the proxy."""
-    url = unsubscribe_url(settings, uuid.UUID(client_id), channel)
-    return url.removeprefix(PUBLIC_BASE_URL)
 
 
 async def opt_out_events(app: Any) -> int:
@@ -85,7 +78,7 @@ async def test_get_asks_to_confirm_and_changes_nothing(
 ) -> None:
     customer = await add_client(client, owner)
 
-    response = await client.get(link(settings, customer))
+    response = await client.get(unsubscribe_link(settings, customer))
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -103,7 +96,7 @@ async def test_post_opts_the_client_out_of_email_once(
     client: httpx.AsyncClient, owner: Tenant, settings: Settings, app: Any
 ) -> None:
     customer = await add_client(client, owner, opted_out_channels=["sms"])
-    path = link(settings, customer)
+    path = unsubscribe_link(settings, customer)
 
     first = await client.post(path, data={"List-Unsubscribe": "One-Click"})
     again = await client.post(path)
@@ -128,7 +121,7 @@ async def test_business_name_is_escaped_in_the_page(
     assert renamed.status_code == 200, renamed.text
     customer = await add_client(client, owner)
 
-    page = (await client.get(link(settings, customer))).text
+    page = (await client.get(unsubscribe_link(settings, customer))).text
 
     assert "<script>" not in page
     assert "&lt;script&gt;x&lt;/script&gt; &amp; Co" in page
@@ -152,7 +145,7 @@ async def test_link_of_a_deleted_client_is_404(
     client: httpx.AsyncClient, owner: Tenant, settings: Settings
 ) -> None:
     customer = await add_client(client, owner)
-    path = link(settings, customer)
+    path = unsubscribe_link(settings, customer)
     deleted = await client.delete(f"{CLIENTS}/{customer}", headers=owner.headers)
     assert deleted.status_code == 204
 

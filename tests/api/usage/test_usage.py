@@ -3,7 +3,6 @@ business's time zone, with the SMS segments the provider reported."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,44 +17,13 @@ from channels.twilio_messages import TwilioProvider
 from core.models import Delivery
 from core.ratelimit import LocalRateLimiter
 from core.settings import Settings
-from tests.api.notifications.test_notifications import add_reminder
+from tests.builders import JULY, add_reminder_row, add_sent
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, Tenant, register_tenant, superuser_headers
 from tests.fakes.twilio_api import FakeTwilio
 from workflows.contracts import SendRequest
 
 URL = "/api/v1/usage"
-JULY = datetime(2026, 7, 15, 12, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")
-
-
-async def add_sent(
-    app: Any,
-    tenant: Tenant,
-    reminder_id: str,
-    *,
-    at: datetime = JULY,
-    channel: str = "email",
-    status: str = "delivered",
-    accepted: bool = True,
-    segments: int | None = None,
-) -> None:
-    """A delivery row as the worker leaves it; `accepted`: the provider gave it an id."""
-    async with app.state.sessionmaker() as session:
-        session.add(
-            Delivery(
-                business_id=uuid.UUID(tenant.business_id),
-                reminder_id=uuid.UUID(reminder_id),
-                channel=channel,
-                occurrence_key=uuid.uuid4().hex,
-                status=status,
-                attempts=1,
-                provider_message_id=f"SM{uuid.uuid4().hex}" if accepted else None,
-                segments=segments,
-                created_at=at - timedelta(seconds=5),
-                sent_at=at if accepted else None,
-            )
-        )
-        await session.commit()
 
 
 async def usage(http: httpx.AsyncClient, headers: dict[str, str], month: str) -> Any:
@@ -67,7 +35,7 @@ async def usage(http: httpx.AsyncClient, headers: dict[str, str], month: str) ->
 async def test_usage_counts_messages_handed_to_a_provider_by_channel(
     app: Any, client: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
 ) -> None:
-    reminder = await add_reminder(app, owner)
+    reminder = await add_reminder_row(app, owner)
     for status in ("delivered", "delivered", "sent"):
         await add_sent(app, owner, reminder, status=status)
     await add_sent(app, owner, reminder, status="failed")  # accepted, then failed: billed
@@ -81,7 +49,7 @@ async def test_usage_counts_messages_handed_to_a_provider_by_channel(
     # Another month, and another business: not counted.
     await add_sent(app, owner, reminder, at=JULY + timedelta(days=31), segments=5)
     await add_sent(app, owner, reminder, at=JULY - timedelta(days=31), channel="sms", segments=5)
-    rival = await add_reminder(app, other_owner)
+    rival = await add_reminder_row(app, other_owner)
     await add_sent(app, other_owner, rival, channel="sms", segments=4)
 
     body = await usage(client, owner.headers, "2026-07")
@@ -106,7 +74,7 @@ async def test_month_boundaries_are_the_business_time_zone(
     app: Any, client: httpx.AsyncClient
 ) -> None:
     tokyo = await register_tenant(client, "Tokyo", timezone="Asia/Tokyo")
-    reminder = await add_reminder(app, tokyo)
+    reminder = await add_reminder_row(app, tokyo)
     # 1 July 00:30 in Tokyo is still 30 June in UTC; 1 August 00:30 in Tokyo is 31 July UTC.
     await add_sent(app, tokyo, reminder, at=datetime(2026, 6, 30, 15, 30, tzinfo=UTC))
     await add_sent(app, tokyo, reminder, at=datetime(2026, 7, 31, 15, 30, tzinfo=UTC))
@@ -140,8 +108,8 @@ async def test_without_a_month_it_is_the_current_one(
 async def test_superusers_see_one_business_or_every_business(
     app: Any, client: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
 ) -> None:
-    await add_sent(app, owner, await add_reminder(app, owner), channel="sms", segments=2)
-    await add_sent(app, other_owner, await add_reminder(app, other_owner), channel="whatsapp")
+    await add_sent(app, owner, await add_reminder_row(app, owner), channel="sms", segments=2)
+    await add_sent(app, other_owner, await add_reminder_row(app, other_owner), channel="whatsapp")
     root = await superuser_headers(app, client)
     one = await usage(client, {**root, "X-Business-Id": owner.business_id}, "2026-07")
     assert one["by_channel"]["sms"] == {"messages": 1, "segments": 2, "verification_codes": 0}
@@ -167,7 +135,9 @@ async def test_a_twilio_send_stores_its_segments_and_they_are_billed(
     assert made.status_code == 201, made.text
     client_id = made.json()["id"]
     body = "Hi {{ client.name }}, " + "your VAT return is due soon. " * 7  # over 160: 2 parts
-    reminder = await add_reminder(app, owner, channels=["sms"], client_ids=[client_id], body=body)
+    reminder = await add_reminder_row(
+        app, owner, channels=["sms"], client_ids=[client_id], body=body
+    )
     async with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
         twilio_settings = settings.model_copy(
             update={

@@ -15,21 +15,22 @@ import pytest
 from core.crypto import encrypt
 from core.models import Business, SenderIdentity, TwilioCredentials
 from core.types import utcnow
-from tests.api.twilio_credentials.test_twilio_credentials import post_signed_by, stored
-from tests.api.webhooks.test_webhooks import (
-    INBOUND,
-    PHONE,
+from tests.builders import (
+    CLIENT_PHONE,
     SHARED_NUMBER,
-    STATUS,
-    add_client,
-    add_delivery,
+    TWILIO_INBOUND_URL,
+    TWILIO_STATUS_URL,
+    add_phone_client,
     add_sender,
+    add_sms_delivery,
     delivery_of,
-    inbound,
+    inbound_params,
     opted_out,
     post_signed,
+    post_signed_by,
     sid,
     status_params,
+    stored_twilio_credentials,
 )
 from tests.conftest import Tenant, settings_changed
 from tests.fakes.twilio_api import FakeTwilio
@@ -64,7 +65,7 @@ async def test_another_business_twilio_account_cannot_be_saved_without_its_token
     )
     assert claimed.status_code == 422, claimed.text
     assert ATTACKER_TOKEN not in claimed.text
-    assert await stored(app, other_owner.business_id) is None
+    assert await stored_twilio_credentials(app, other_owner.business_id) is None
 
 
 async def test_any_number_of_businesses_naming_an_account_cannot_crowd_out_its_owner(
@@ -91,12 +92,12 @@ async def test_any_number_of_businesses_naming_an_account_cannot_crowd_out_its_o
                 )
             )
         await session.commit()
-    customer = await add_client(client, owner)
+    customer = await add_phone_client(client, owner)
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
 
     params = status_params(message, "delivered", AccountSid=VICTIM_ACCOUNT)
-    response = await post_signed_by(client, VICTIM_TOKEN, STATUS, params)
+    response = await post_signed_by(client, VICTIM_TOKEN, TWILIO_STATUS_URL, params)
 
     assert response.status_code == 200, response.text
     assert response.json()["outcome"] == "updated"
@@ -150,10 +151,10 @@ async def test_an_unverified_identity_cannot_narrow_a_stop_to_its_business(
     """The attacker names a number it has not proven; a STOP to it is treated as one to a
     number nobody owns here: the client is opted out in every business that has them."""
     await add_sender(client, other_owner, "sms", "+447400123499")  # never verified
-    victims_client = await add_client(client, owner)
-    attackers_client = await add_client(client, other_owner)
+    victims_client = await add_phone_client(client, owner)
+    attackers_client = await add_phone_client(client, other_owner)
 
-    await post_signed(client, INBOUND, inbound("STOP", to="+447400123499"))
+    await post_signed(client, TWILIO_INBOUND_URL, inbound_params("STOP", to="+447400123499"))
 
     assert await opted_out(client, owner, victims_client) == ["sms"]
     assert await opted_out(client, other_owner, attackers_client) == ["sms"]
@@ -174,10 +175,10 @@ async def test_a_stop_to_the_shared_number_opts_out_everywhere_even_if_a_busines
             )
         )
         await session.commit()
-    victims_client = await add_client(client, owner, phone=PHONE)
-    attackers_client = await add_client(client, other_owner, phone=PHONE)
+    victims_client = await add_phone_client(client, owner, phone=CLIENT_PHONE)
+    attackers_client = await add_phone_client(client, other_owner, phone=CLIENT_PHONE)
 
-    await post_signed(client, INBOUND, inbound("STOP", to=SHARED_NUMBER))
+    await post_signed(client, TWILIO_INBOUND_URL, inbound_params("STOP", to=SHARED_NUMBER))
 
     assert await opted_out(client, owner, victims_client) == ["sms"]
     assert await opted_out(client, other_owner, attackers_client) == ["sms"]

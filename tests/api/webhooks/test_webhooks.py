@@ -12,143 +12,30 @@ from sqlalchemy import text
 from twilio.request_validator import RequestValidator
 
 from api.main import create_app
-from core.models import Delivery, Reminder, SenderIdentity
 from core.settings import Settings
-from core.types import utcnow
-from tests.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, Tenant
-
-STATUS = "/api/v1/webhooks/twilio/status"
-INBOUND = "/api/v1/webhooks/twilio/inbound"
-CLIENTS = "/api/v1/clients"
-SHARED_NUMBER = "+15005550006"  # the platform's own number: no business's identity
-PHONE = "+447911123456"
-
-
-def sid() -> str:
-    return "SM" + uuid.uuid4().hex
-
-
-def signature(url: str, params: dict[str, str]) -> str:
-    return str(RequestValidator(TWILIO_TOKEN).compute_signature(url, params))
-
-
-async def post_signed(
-    http: httpx.AsyncClient, path: str, params: dict[str, str], **headers: str
-) -> httpx.Response:
-    """What Twilio sends: the form, signed over the public URL (path and query) and it."""
-    sign = {"X-Twilio-Signature": signature(PUBLIC_BASE_URL + path, params)}
-    return await http.post(path, data=params, headers={**sign, **headers})
-
-
-# -- rows ----------------------------------------------------------------------------------
-
-
-async def add_client(http: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> str:
-    payload = {"name": "Alice Jones", "phone": PHONE, **fields}
-    response = await http.post(CLIENTS, headers=tenant.headers, json=payload)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-async def opted_out(http: httpx.AsyncClient, tenant: Tenant, client_id: str) -> list[str]:
-    response = await http.get(f"{CLIENTS}/{client_id}", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    return list(response.json()["opted_out_channels"])
-
-
-async def add_sender(
-    http: httpx.AsyncClient, tenant: Tenant, channel: str, number: str, *, verified_in: Any = None
-) -> None:
-    """A sender identity for the number; proven (as its one-time code would) when the app
-    to mark it in is given: only a verified identity claims the number's inbound STOPs."""
-    response = await http.post(
-        "/api/v1/sender-identities",
-        headers=tenant.headers,
-        json={"channel": channel, "from_number": number},
-    )
-    assert response.status_code == 201, response.text
-    if verified_in is not None:
-        async with verified_in.state.sessionmaker() as session:
-            identity = await session.get(SenderIdentity, uuid.UUID(response.json()["id"]))
-            assert identity is not None
-            identity.verified_at = utcnow()
-            await session.commit()
-
-
-async def add_delivery(
-    app: Any, tenant: Tenant, client_id: str, *, status: str = "sent", **fields: Any
-) -> tuple[str, str]:
-    """A reminder row and one of its deliveries, as the worker leaves them; their ids."""
-    business_id = uuid.UUID(tenant.business_id)
-    reminder_id, delivery_id = uuid.uuid4(), uuid.uuid4()
-    async with app.state.sessionmaker() as session:
-        session.add(
-            Reminder(
-                id=reminder_id,
-                business_id=business_id,
-                title="Q3 VAT return",
-                type="deadline",
-                client_ids=[client_id],
-                channels=["sms"],
-                body="Hi {{ client.name }}",
-                timezone="UTC",
-                schedule={"kind": "once", "at": utcnow().isoformat()},
-                workflow_id=f"reminder-{reminder_id}",
-            )
-        )
-        await session.flush()
-        values: dict[str, Any] = {"channel": "sms", "to_address": PHONE, **fields}
-        if status in ("sent", "delivered"):
-            values.setdefault("sent_at", utcnow())
-        session.add(
-            Delivery(
-                id=delivery_id,
-                business_id=business_id,
-                reminder_id=reminder_id,
-                client_id=uuid.UUID(client_id),
-                occurrence_key="2026-01-01T09:00:00Z",
-                status=status,
-                attempts=1,
-                **values,
-            )
-        )
-        await session.commit()
-    return str(reminder_id), str(delivery_id)
-
-
-async def delivery_of(http: httpx.AsyncClient, tenant: Tenant, reminder_id: str) -> dict[str, Any]:
-    """The reminder's one delivery, as its owner sees it."""
-    response = await http.get(f"/api/v1/reminders/{reminder_id}/deliveries", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    (delivery,) = response.json()["items"]
-    return dict(delivery)
-
-
-async def events(app: Any, action: str) -> list[tuple[str, str]]:
-    async with app.state.engine.connect() as conn:
-        rows = await conn.execute(
-            text("SELECT subject_id, payload FROM app_events WHERE action = :a"), {"a": action}
-        )
-        return [(row[0], row[1]) for row in rows]
+from tests.builders import (
+    CLIENT_PHONE,
+    SHARED_NUMBER,
+    TWILIO_INBOUND_URL,
+    TWILIO_STATUS_URL,
+    add_phone_client,
+    add_sender,
+    add_sms_delivery,
+    app_events,
+    delivery_of,
+    inbound_params,
+    opted_out,
+    post_signed,
+    sid,
+    status_params,
+    twilio_signature,
+)
+from tests.conftest import PUBLIC_BASE_URL, Tenant
 
 
 @pytest.fixture
 async def customer(client: httpx.AsyncClient, owner: Tenant) -> str:
-    return await add_client(client, owner)
-
-
-def status_params(message_sid: str, status: str, **extra: str) -> dict[str, str]:
-    return {
-        "MessageSid": message_sid,
-        "SmsSid": message_sid,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "AccountSid": "AC" + "0" * 32,
-        "To": PHONE,
-        "From": "+15005550006",
-        "ApiVersion": "2010-04-01",
-        **extra,
-    }
+    return await add_phone_client(client, owner)
 
 
 # -- status callbacks ----------------------------------------------------------------------
@@ -158,9 +45,9 @@ async def test_signed_status_callback_marks_a_sent_message_delivered(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
 
-    response = await post_signed(client, STATUS, status_params(message, "delivered"))
+    response = await post_signed(client, TWILIO_STATUS_URL, status_params(message, "delivered"))
 
     assert response.status_code == 200, response.text
     assert response.json() == {"outcome": "updated"}
@@ -174,12 +61,12 @@ async def test_failed_callback_records_twilio_error_code(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
     params = status_params(
         message, "failed", ErrorCode="30003", ErrorMessage="Unreachable destination handset"
     )
 
-    assert (await post_signed(client, STATUS, params)).status_code == 200
+    assert (await post_signed(client, TWILIO_STATUS_URL, params)).status_code == 200
 
     delivery = await delivery_of(client, owner, reminder_id)
     assert delivery["status"] == "failed"
@@ -192,16 +79,16 @@ async def test_unsubscribed_error_opts_the_client_out_of_that_channel(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
 
     response = await post_signed(
-        client, STATUS, status_params(message, "failed", ErrorCode="21610")
+        client, TWILIO_STATUS_URL, status_params(message, "failed", ErrorCode="21610")
     )
 
     assert response.status_code == 200
     assert (await delivery_of(client, owner, reminder_id))["error_code"] == "21610"
     assert await opted_out(client, owner, customer) == ["sms"]
-    [(subject, payload)] = await events(app, "client.opted_out")
+    [(subject, payload)] = await app_events(app, "client.opted_out")
     assert subject == customer
     assert "twilio_error_21610" in str(payload)
 
@@ -212,11 +99,11 @@ def _forgeries(message: str) -> list[tuple[str, dict[str, str]]]:
     return [
         ("forged", {"X-Twilio-Signature": "bm90IGEgcmVhbCBzaWduYXR1cmU="}),
         ("missing", {}),
-        ("other params", {"X-Twilio-Signature": signature(PUBLIC_BASE_URL + STATUS, other)}),
-        ("other url", {"X-Twilio-Signature": signature("https://evil.example" + STATUS, params)}),
-        ("other path", {"X-Twilio-Signature": signature(PUBLIC_BASE_URL + INBOUND, params)}),
+        ("other params", {"X-Twilio-Signature": twilio_signature(PUBLIC_BASE_URL + TWILIO_STATUS_URL, other)}),
+        ("other url", {"X-Twilio-Signature": twilio_signature("https://evil.example" + TWILIO_STATUS_URL, params)}),
+        ("other path", {"X-Twilio-Signature": twilio_signature(PUBLIC_BASE_URL + TWILIO_INBOUND_URL, params)}),
         ("other token", {"X-Twilio-Signature": RequestValidator("wrong").compute_signature(
-            PUBLIC_BASE_URL + STATUS, params
+            PUBLIC_BASE_URL + TWILIO_STATUS_URL, params
         )}),
     ]  # fmt: skip
 
@@ -225,12 +112,12 @@ async def test_badly_signed_status_callbacks_are_403_and_change_nothing(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
     before = await delivery_of(client, owner, reminder_id)
 
     for case, headers in _forgeries(message):
         response = await client.post(
-            STATUS, data=status_params(message, "delivered"), headers=headers
+            TWILIO_STATUS_URL, data=status_params(message, "delivered"), headers=headers
         )
         assert response.status_code == 403, case
         assert response.json()["detail"], case
@@ -241,15 +128,15 @@ async def test_badly_signed_status_callbacks_are_403_and_change_nothing(
 async def test_signature_must_cover_the_query_string(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
-    reminder_id, delivery_id = await add_delivery(
+    reminder_id, delivery_id = await add_sms_delivery(
         app, owner, customer, status="failed", error_code="outcome_unknown"
     )
     params = status_params(sid(), "delivered")
     # Signed for the bare URL, sent with a delivery_id an attacker appended.
-    headers = {"X-Twilio-Signature": signature(PUBLIC_BASE_URL + STATUS, params)}
+    headers = {"X-Twilio-Signature": twilio_signature(PUBLIC_BASE_URL + TWILIO_STATUS_URL, params)}
 
     response = await client.post(
-        f"{STATUS}?delivery_id={delivery_id}", data=params, headers=headers
+        f"{TWILIO_STATUS_URL}?delivery_id={delivery_id}", data=params, headers=headers
     )
 
     assert response.status_code == 403
@@ -260,12 +147,14 @@ async def test_without_an_auth_token_every_callback_is_403(
     settings: Settings, client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
     unconfigured = create_app(settings.model_copy(update={"TWILIO_AUTH_TOKEN": None}))
     transport = httpx.ASGITransport(app=unconfigured)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as other:
-            response = await post_signed(other, STATUS, status_params(message, "delivered"))
+            response = await post_signed(
+                other, TWILIO_STATUS_URL, status_params(message, "delivered")
+            )
     finally:
         await unconfigured.state.engine.dispose()
 
@@ -278,12 +167,12 @@ async def test_replayed_callback_changes_nothing(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
     params = status_params(message, "delivered")
-    await post_signed(client, STATUS, params)
+    await post_signed(client, TWILIO_STATUS_URL, params)
     first = await delivery_of(client, owner, reminder_id)
 
-    again = await post_signed(client, STATUS, params)
+    again = await post_signed(client, TWILIO_STATUS_URL, params)
 
     assert again.status_code == 200
     assert again.json() == {"outcome": "unchanged"}
@@ -294,12 +183,14 @@ async def test_late_sent_after_delivered_is_ignored(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     message = sid()
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=message)
-    await post_signed(client, STATUS, status_params(message, "delivered"))
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=message)
+    await post_signed(client, TWILIO_STATUS_URL, status_params(message, "delivered"))
     delivered = await delivery_of(client, owner, reminder_id)
 
     for late in ("queued", "sending", "sent", "failed", "undelivered"):
-        response = await post_signed(client, STATUS, status_params(message, late, ErrorCode="1"))
+        response = await post_signed(
+            client, TWILIO_STATUS_URL, status_params(message, late, ErrorCode="1")
+        )
         assert response.json() == {"outcome": "unchanged"}, late
 
     assert await delivery_of(client, owner, reminder_id) == delivered
@@ -309,11 +200,11 @@ async def test_read_receipt_keeps_a_whatsapp_message_delivered(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     message = sid()
-    reminder_id, _ = await add_delivery(
+    reminder_id, _ = await add_sms_delivery(
         app, owner, customer, provider_message_id=message, channel="whatsapp"
     )
-    await post_signed(client, STATUS, status_params(message, "read"))
-    await post_signed(client, STATUS, status_params(message, "delivered"))
+    await post_signed(client, TWILIO_STATUS_URL, status_params(message, "read"))
+    await post_signed(client, TWILIO_STATUS_URL, status_params(message, "delivered"))
 
     assert (await delivery_of(client, owner, reminder_id))["status"] == "delivered"
 
@@ -322,7 +213,7 @@ async def test_outcome_unknown_is_healed_by_the_callback_for_its_delivery_id(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     # The worker lost Twilio's answer: no sid recorded, status "failed / outcome_unknown".
-    reminder_id, delivery_id = await add_delivery(
+    reminder_id, delivery_id = await add_sms_delivery(
         app,
         owner,
         customer,
@@ -333,7 +224,7 @@ async def test_outcome_unknown_is_healed_by_the_callback_for_its_delivery_id(
     message = sid()
 
     response = await post_signed(
-        client, f"{STATUS}?delivery_id={delivery_id}", status_params(message, "sent")
+        client, f"{TWILIO_STATUS_URL}?delivery_id={delivery_id}", status_params(message, "sent")
     )
 
     assert response.json() == {"outcome": "updated"}
@@ -344,7 +235,7 @@ async def test_outcome_unknown_is_healed_by_the_callback_for_its_delivery_id(
     assert healed["error_code"] is None
     assert healed["error_message"] is None
     # Later reports find it by its sid now.
-    await post_signed(client, STATUS, status_params(message, "delivered"))
+    await post_signed(client, TWILIO_STATUS_URL, status_params(message, "delivered"))
     assert (await delivery_of(client, owner, reminder_id))["status"] == "delivered"
 
 
@@ -352,11 +243,13 @@ async def test_delivery_id_of_a_row_with_another_sid_is_not_touched(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
     mine = sid()
-    reminder_id, delivery_id = await add_delivery(app, owner, customer, provider_message_id=mine)
+    reminder_id, delivery_id = await add_sms_delivery(
+        app, owner, customer, provider_message_id=mine
+    )
     before = await delivery_of(client, owner, reminder_id)
 
     response = await post_signed(
-        client, f"{STATUS}?delivery_id={delivery_id}", status_params(sid(), "failed")
+        client, f"{TWILIO_STATUS_URL}?delivery_id={delivery_id}", status_params(sid(), "failed")
     )
 
     assert response.json() == {"outcome": "unknown_message"}
@@ -366,10 +259,10 @@ async def test_delivery_id_of_a_row_with_another_sid_is_not_touched(
 async def test_unknown_sid_is_200_and_changes_nothing(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
-    reminder_id, _ = await add_delivery(app, owner, customer, provider_message_id=sid())
+    reminder_id, _ = await add_sms_delivery(app, owner, customer, provider_message_id=sid())
     before = await delivery_of(client, owner, reminder_id)
 
-    response = await post_signed(client, STATUS, status_params(sid(), "delivered"))
+    response = await post_signed(client, TWILIO_STATUS_URL, status_params(sid(), "delivered"))
 
     assert response.status_code == 200
     assert response.json() == {"outcome": "unknown_message"}
@@ -379,11 +272,11 @@ async def test_unknown_sid_is_200_and_changes_nothing(
 async def test_skipped_delivery_is_never_changed_by_a_callback(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
-    reminder_id, delivery_id = await add_delivery(
+    reminder_id, delivery_id = await add_sms_delivery(
         app, owner, customer, status="skipped", error_code="opted_out"
     )
     response = await post_signed(
-        client, f"{STATUS}?delivery_id={delivery_id}", status_params(sid(), "delivered")
+        client, f"{TWILIO_STATUS_URL}?delivery_id={delivery_id}", status_params(sid(), "delivered")
     )
 
     assert response.json() == {"outcome": "unchanged"}
@@ -403,7 +296,7 @@ async def test_skipped_delivery_is_never_changed_by_a_callback(
 async def test_odd_but_signed_status_callbacks_are_200_no_ops(
     client: httpx.AsyncClient, params: dict[str, str], outcome: str
 ) -> None:
-    response = await post_signed(client, f"{STATUS}?delivery_id=not-a-uuid", params)
+    response = await post_signed(client, f"{TWILIO_STATUS_URL}?delivery_id=not-a-uuid", params)
 
     assert response.status_code == 200, response.text
     assert response.json() == {"outcome": outcome}
@@ -412,14 +305,16 @@ async def test_odd_but_signed_status_callbacks_are_200_no_ops(
 async def test_bodies_that_are_not_twilio_forms_are_4xx_with_detail(
     client: httpx.AsyncClient,
 ) -> None:
-    sign = {"X-Twilio-Signature": signature(PUBLIC_BASE_URL + STATUS, {})}
-    as_json = await client.post(STATUS, json={"MessageSid": "SM1"}, headers=sign)
+    sign = {"X-Twilio-Signature": twilio_signature(PUBLIC_BASE_URL + TWILIO_STATUS_URL, {})}
+    as_json = await client.post(TWILIO_STATUS_URL, json={"MessageSid": "SM1"}, headers=sign)
     not_utf8 = await client.post(
-        STATUS,
+        TWILIO_STATUS_URL,
         content=b"Body=%ff%fe",
         headers={**sign, "Content-Type": "application/x-www-form-urlencoded"},
     )
-    with_nul = await post_signed(client, STATUS, {"MessageSid": "SM\x00", "MessageStatus": "sent"})
+    with_nul = await post_signed(
+        client, TWILIO_STATUS_URL, {"MessageSid": "SM\x00", "MessageStatus": "sent"}
+    )
 
     assert as_json.status_code == 415
     assert not_utf8.status_code == 400
@@ -431,28 +326,17 @@ async def test_bodies_that_are_not_twilio_forms_are_4xx_with_detail(
 # -- inbound messages ----------------------------------------------------------------------
 
 
-def inbound(body: str, to: str = SHARED_NUMBER, sender: str = PHONE) -> dict[str, str]:
-    return {
-        "MessageSid": sid(),
-        "AccountSid": "AC" + "0" * 32,
-        "From": sender,
-        "To": to,
-        "Body": body,
-        "NumMedia": "0",
-    }
-
-
 async def test_stop_opts_the_client_out_and_records_an_event(
     client: httpx.AsyncClient, owner: Tenant, customer: str, app: Any
 ) -> None:
-    response = await post_signed(client, INBOUND, inbound("  Stop \n"))
+    response = await post_signed(client, TWILIO_INBOUND_URL, inbound_params("  Stop \n"))
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")
     assert "<Response" in response.text
     assert "<Message" not in response.text
     assert await opted_out(client, owner, customer) == ["sms"]
-    [(subject, payload)] = await events(app, "client.opted_out")
+    [(subject, payload)] = await app_events(app, "client.opted_out")
     assert subject == customer
     assert "sms" in str(payload)
 
@@ -460,13 +344,13 @@ async def test_stop_opts_the_client_out_and_records_an_event(
 async def test_start_opts_the_client_back_in(
     client: httpx.AsyncClient, owner: Tenant, app: Any
 ) -> None:
-    customer = await add_client(client, owner, opted_out_channels=["sms", "email"])
+    customer = await add_phone_client(client, owner, opted_out_channels=["sms", "email"])
 
-    response = await post_signed(client, INBOUND, inbound("START"))
+    response = await post_signed(client, TWILIO_INBOUND_URL, inbound_params("START"))
 
     assert response.status_code == 200
     assert await opted_out(client, owner, customer) == ["email"]
-    assert len(await events(app, "client.opted_in")) == 1
+    assert len(await app_events(app, "client.opted_in")) == 1
 
 
 async def test_help_replies_with_the_business_name(
@@ -474,7 +358,9 @@ async def test_help_replies_with_the_business_name(
 ) -> None:
     await add_sender(client, owner, "sms", "+447400123456")
 
-    response = await post_signed(client, INBOUND, inbound("help", to="+447400123456"))
+    response = await post_signed(
+        client, TWILIO_INBOUND_URL, inbound_params("help", to="+447400123456")
+    )
 
     assert response.status_code == 200
     assert "<Message>" in response.text
@@ -489,9 +375,9 @@ async def test_help_replies_with_the_business_name(
 async def test_everyday_replies_change_nothing(
     client: httpx.AsyncClient, owner: Tenant, app: Any, body: str
 ) -> None:
-    customer = await add_client(client, owner, opted_out_channels=["email"])
+    customer = await add_phone_client(client, owner, opted_out_channels=["email"])
 
-    response = await post_signed(client, INBOUND, inbound(body))
+    response = await post_signed(client, TWILIO_INBOUND_URL, inbound_params(body))
 
     assert response.status_code == 200
     assert "<Message" not in response.text
@@ -501,7 +387,7 @@ async def test_everyday_replies_change_nothing(
 async def test_stop_followed_by_words_still_opts_out(
     client: httpx.AsyncClient, owner: Tenant, customer: str
 ) -> None:
-    await post_signed(client, INBOUND, inbound("STOP texting me!"))
+    await post_signed(client, TWILIO_INBOUND_URL, inbound_params("STOP texting me!"))
 
     assert await opted_out(client, owner, customer) == ["sms"]
 
@@ -510,10 +396,14 @@ async def test_whatsapp_message_opens_the_session_and_stop_opts_out_of_whatsapp_
     client: httpx.AsyncClient, owner: Tenant, app: Any
 ) -> None:
     # No WhatsApp number of its own: the client's phone is used for WhatsApp.
-    by_phone = await add_client(client, owner)
-    other = await add_client(client, owner, name="Bob", phone="+447911000000", whatsapp=PHONE)
+    by_phone = await add_phone_client(client, owner)
+    other = await add_phone_client(
+        client, owner, name="Bob", phone="+447911000000", whatsapp=CLIENT_PHONE
+    )
 
-    await post_signed(client, INBOUND, inbound("Hello there", sender=f"whatsapp:{PHONE}"))
+    await post_signed(
+        client, TWILIO_INBOUND_URL, inbound_params("Hello there", sender=f"whatsapp:{CLIENT_PHONE}")
+    )
 
     async with app.state.engine.connect() as conn:
         rows = await conn.execute(text("SELECT id, whatsapp_session_at FROM clients"))
@@ -521,7 +411,9 @@ async def test_whatsapp_message_opens_the_session_and_stop_opts_out_of_whatsapp_
     assert sessions[by_phone] is not None
     assert sessions[other] is not None
 
-    await post_signed(client, INBOUND, inbound("stop", sender=f"whatsapp:{PHONE}"))
+    await post_signed(
+        client, TWILIO_INBOUND_URL, inbound_params("stop", sender=f"whatsapp:{CLIENT_PHONE}")
+    )
 
     assert await opted_out(client, owner, by_phone) == ["whatsapp"]
     assert await opted_out(client, owner, other) == ["whatsapp"]
@@ -532,10 +424,10 @@ async def test_stop_to_one_business_number_leaves_another_business_client_alone(
 ) -> None:
     await add_sender(client, owner, "sms", "+447400123456", verified_in=app)
     await add_sender(client, other_owner, "sms", "+447400123457", verified_in=app)
-    acme_client = await add_client(client, owner)
-    rival_client = await add_client(client, other_owner)
+    acme_client = await add_phone_client(client, owner)
+    rival_client = await add_phone_client(client, other_owner)
 
-    await post_signed(client, INBOUND, inbound("STOP", to="+447400123456"))
+    await post_signed(client, TWILIO_INBOUND_URL, inbound_params("STOP", to="+447400123456"))
 
     assert await opted_out(client, owner, acme_client) == ["sms"]
     assert await opted_out(client, other_owner, rival_client) == []
@@ -545,11 +437,11 @@ async def test_stop_to_the_shared_number_opts_out_in_every_business(
     client: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
 ) -> None:
     await add_sender(client, owner, "sms", "+447400123456")
-    acme_client = await add_client(client, owner)
-    rival_client = await add_client(client, other_owner)
-    stranger = await add_client(client, other_owner, name="Carol", phone="+447911123458")
+    acme_client = await add_phone_client(client, owner)
+    rival_client = await add_phone_client(client, other_owner)
+    stranger = await add_phone_client(client, other_owner, name="Carol", phone="+447911123458")
 
-    await post_signed(client, INBOUND, inbound("unsubscribe", to=SHARED_NUMBER))
+    await post_signed(client, TWILIO_INBOUND_URL, inbound_params("unsubscribe", to=SHARED_NUMBER))
 
     assert await opted_out(client, owner, acme_client) == ["sms"]
     assert await opted_out(client, other_owner, rival_client) == ["sms"]
@@ -559,15 +451,17 @@ async def test_stop_to_the_shared_number_opts_out_in_every_business(
 async def test_badly_signed_inbound_stop_is_403_and_changes_nothing(
     client: httpx.AsyncClient, owner: Tenant, customer: str
 ) -> None:
-    params = inbound("STOP")
-    response = await client.post(INBOUND, data=params, headers={"X-Twilio-Signature": "x"})
+    params = inbound_params("STOP")
+    response = await client.post(
+        TWILIO_INBOUND_URL, data=params, headers={"X-Twilio-Signature": "x"}
+    )
 
     assert response.status_code == 403
     assert await opted_out(client, owner, customer) == []
 
 
 async def test_inbound_without_a_sender_is_an_empty_answer(client: httpx.AsyncClient) -> None:
-    response = await post_signed(client, INBOUND, {"Body": "STOP"})
+    response = await post_signed(client, TWILIO_INBOUND_URL, {"Body": "STOP"})
 
     assert response.status_code == 200
     assert "<Message" not in response.text
