@@ -7,10 +7,9 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, statu
 from api.clients import service
 from api.clients.schemas import ClientCreate, ClientRead, ClientUpdate, ImportResult
 from api.deps import CurrentActor, PageDep, SessionDep, SettingsDep, id_or_404
-from api.errors import ACTOR_ERRORS, NotFound, error_responses
+from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
 from core.models import Client
-from core.repositories.clients import ClientRepository
 
 router = APIRouter(prefix="/clients", tags=["clients"], responses=error_responses(*ACTOR_ERRORS))
 
@@ -19,10 +18,7 @@ NO_NUL = r"^[^\x00]*$"
 
 
 async def get_client(client_id: str, actor: CurrentActor, session: SessionDep) -> Client:
-    client = await ClientRepository(session).get(actor.business_id, id_or_404(client_id, "Client"))
-    if client is None:
-        raise NotFound("Client not found")
-    return client
+    return await service.get_client(session, actor, id_or_404(client_id, "Client"))
 
 
 ClientDep = Annotated[Client, Depends(get_client)]
@@ -47,13 +43,8 @@ async def list_clients(
     ] = None,
 ) -> ListResponse[ClientRead]:
     """The business's clients by name, optionally searched or filtered by tag."""
-    clients, total = await ClientRepository(session).list_page(
-        actor.business_id,
-        # An empty box in a search form means "no filter", not "match the empty tag".
-        search=(search or "").strip() or None,
-        tag=(tag or "").strip().lower() or None,
-        limit=page.limit,
-        offset=page.offset,
+    clients, total = await service.list_clients(
+        session, actor, search=search, tag=tag, limit=page.limit, offset=page.offset
     )
     return ListResponse(items=[ClientRead.model_validate(c) for c in clients], total=total)
 
@@ -67,7 +58,6 @@ async def list_clients(
 async def create_client(data: ClientCreate, actor: CurrentActor, session: SessionDep) -> ClientRead:
     """Add a client."""
     client = await service.create_client(session, actor, data)
-    await session.commit()
     return ClientRead.model_validate(client)
 
 
@@ -85,11 +75,7 @@ async def import_clients(
 ) -> ImportResult:
     """Create or update clients from a CSV file; answers per row."""
     content = await file.read()
-    result = await service.import_clients(
-        session, actor, content, max_rows=settings.MAX_IMPORT_ROWS
-    )
-    await session.commit()
-    return result
+    return await service.import_clients(session, actor, content, max_rows=settings.MAX_IMPORT_ROWS)
 
 
 @router.get("/{client_id}", response_model=ClientRead)
@@ -104,7 +90,6 @@ async def update_client(
 ) -> ClientRead:
     """Change a client; `tags` replaces the whole set."""
     client = await service.update_client(session, actor, client, data)
-    await session.commit()
     return ClientRead.model_validate(client)
 
 
@@ -112,5 +97,4 @@ async def update_client(
 async def delete_client(client: ClientDep, actor: CurrentActor, session: SessionDep) -> Response:
     """Delete a client and its tags."""
     await service.delete_client(session, actor, client)
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
-"""Clients: create, change, delete, and import from a CSV file."""
+"""Clients: create, change, delete, and import from a CSV file. Each write commits once, at
+its end: the request's one transaction."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.clients import optouts
 from api.clients.schemas import ClientCreate, ClientUpdate, ImportResult, ImportRow
 from api.deps import Actor
-from api.errors import Conflict, PayloadTooLarge, Unprocessable
+from api.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from core.models import Client
 from core.repositories.clients import ClientRepository, set_tags
 from core.types import utcnow
@@ -52,6 +53,32 @@ def _record(
     actor.record(session, action, "client", client.id, **payload)
 
 
+async def get_client(session: AsyncSession, actor: Actor, client_id: uuid.UUID) -> Client:
+    client = await ClientRepository(session).get(actor.business_id, client_id)
+    if client is None:
+        raise NotFound("Client not found")
+    return client
+
+
+async def list_clients(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    search: str | None,
+    tag: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Client], int]:
+    return await ClientRepository(session).list_page(
+        actor.business_id,
+        # An empty box in a search form means "no filter", not "match the empty tag".
+        search=(search or "").strip() or None,
+        tag=(tag or "").strip().lower() or None,
+        limit=limit,
+        offset=offset,
+    )
+
+
 async def create_client(session: AsyncSession, actor: Actor, data: ClientCreate) -> Client:
     clients = ClientRepository(session)
     if data.external_ref and await clients.external_ref_taken(actor.business_id, data.external_ref):
@@ -62,6 +89,7 @@ async def create_client(session: AsyncSession, actor: Actor, data: ClientCreate)
     optouts.enforce(client, await optouts.suppressed_pairs(session, actor, pairs))
     client = await clients.add(client)
     _record(session, actor, "client.created", client, name=client.name)
+    await session.commit()
     return client
 
 
@@ -92,12 +120,14 @@ async def update_client(
         client.updated_at = utcnow()
     await session.flush()
     _record(session, actor, "client.updated", client, fields=sorted(changes))
+    await session.commit()
     return client
 
 
 async def delete_client(session: AsyncSession, actor: Actor, client: Client) -> None:
     _record(session, actor, "client.deleted", client, name=client.name)
     await ClientRepository(session).delete(client)
+    await session.commit()
 
 
 # --- CSV import -------------------------------------------------------------------------
@@ -334,4 +364,5 @@ async def import_clients(
     await session.flush()
     counts = {status: sum(r.status == status for r in results) for status in _STATUSES}
     actor.record(session, "clients.imported", "client", None, **counts, rows=len(rows))
+    await session.commit()
     return ImportResult(**counts, rows=results)
