@@ -16,7 +16,6 @@ from api.templates.schemas import (
     TemplateUpdate,
 )
 from core.models import Template
-from core.repositories.templates import TemplateRepository
 
 router = APIRouter(
     prefix="/templates", tags=["templates"], responses=error_responses(*ACTOR_ERRORS)
@@ -38,9 +37,7 @@ async def list_templates(
     search: Annotated[str | None, Query(max_length=200, description="Part of the name.")] = None,
 ) -> ListResponse[TemplateRead]:
     """The business's message templates, by name."""
-    items, total = await TemplateRepository(session).list(
-        actor.business_id, search.strip() if search else None, page.limit, page.offset
-    )
+    items, total = await service.list_templates(session, actor, search, page.limit, page.offset)
     return ListResponse(items=[TemplateRead.model_validate(t) for t in items], total=total)
 
 
@@ -55,7 +52,6 @@ async def create_template(
 ) -> TemplateRead:
     """Save a template; text that does not render once with sample values is refused."""
     template = await service.create_template(session, actor, data)
-    await session.commit()
     return TemplateRead.model_validate(template)
 
 
@@ -79,7 +75,6 @@ async def update_template(
 ) -> TemplateRead:
     """Change a template; text that does not render once with sample values is refused."""
     template = await service.update_template(session, actor, template, data)
-    await session.commit()
     return TemplateRead.model_validate(template)
 
 
@@ -89,5 +84,4 @@ async def delete_template(
 ) -> Response:
     """Remove a template."""
     await service.delete_template(session, actor, template)
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -75,6 +75,14 @@ async def get_template(session: AsyncSession, actor: Actor, template_id: uuid.UU
     return template
 
 
+async def list_templates(
+    session: AsyncSession, actor: Actor, search: str | None, limit: int, offset: int
+) -> tuple[list[Template], int]:
+    return await TemplateRepository(session).list(
+        actor.business_id, search.strip() if search else None, limit, offset
+    )
+
+
 async def _ensure_name_free(session: AsyncSession, actor: Actor, name: str) -> None:
     if await TemplateRepository(session).get_by_name(actor.business_id, name) is not None:
         raise Conflict(f"A template named {name!r} already exists")
@@ -99,6 +107,7 @@ async def create_template(session: AsyncSession, actor: Actor, data: TemplateCre
         )
     )
     _record(session, actor, "template.created", template)
+    await session.commit()
     return template
 
 
@@ -120,13 +129,14 @@ async def update_template(
     for key, value in changes.items():
         setattr(template, key, value.value if key == "channel" and value else value)
     _record(session, actor, "template.updated", template, fields=sorted(changes))
-    await session.flush()
+    await session.commit()
     return template
 
 
 async def delete_template(session: AsyncSession, actor: Actor, template: Template) -> None:
     _record(session, actor, "template.deleted", template)
     await TemplateRepository(session).delete(template)
+    await session.commit()
 
 
 def sample_context(business: Business, reminder: Reminder | None = None) -> dict[str, Any]:
