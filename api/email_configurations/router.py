@@ -15,7 +15,6 @@ from api.email_configurations.schemas import (
 from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
 from core.models import EmailConfiguration
-from core.repositories.email_configurations import EmailConfigurationRepository
 
 router = APIRouter(
     prefix="/email-configurations",
@@ -40,9 +39,7 @@ async def list_configurations(
     actor: CurrentActor, session: SessionDep, page: PageDep
 ) -> ListResponse[EmailConfigurationRead]:
     """The business's SMTP servers (passwords are never shown: `has_password`)."""
-    items, total = await EmailConfigurationRepository(session).list(
-        actor.business_id, page.limit, page.offset
-    )
+    items, total = await service.list_configurations(session, actor, page.limit, page.offset)
     return ListResponse(items=[EmailConfigurationRead.of(c) for c in items], total=total)
 
 
@@ -57,7 +54,6 @@ async def create_configuration(
 ) -> EmailConfigurationRead:
     """Add an SMTP server (owners); the first becomes the default the business sends with."""
     config = await service.create_configuration(session, actor, settings, data)
-    await session.commit()
     return EmailConfigurationRead.of(config)
 
 
@@ -79,7 +75,6 @@ async def update_configuration(
 ) -> EmailConfigurationRead:
     """Change an SMTP server, its password, or make it the default (owners)."""
     config = await service.update_configuration(session, actor, settings, config, data)
-    await session.commit()
     return EmailConfigurationRead.of(config)
 
 
@@ -92,7 +87,6 @@ async def delete_configuration(
     """Remove an SMTP server (owners) no live reminder or sender identity names; 409 if one
     does. Without a default, email uses the platform's."""
     await service.delete_configuration(session, actor, config)
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -105,6 +99,4 @@ async def test_configuration(
     actor: OwnerActor, config: ConfigurationDep, session: SessionDep, settings: SettingsDep
 ) -> EmailConfigurationTestResult:
     """Send a test message to yourself with this server (owners); a failure is `ok: false`."""
-    result = await service.test_configuration(session, actor, settings, config)
-    await session.commit()
-    return result
+    return await service.test_configuration(session, actor, settings, config)

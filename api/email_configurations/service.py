@@ -36,6 +36,12 @@ async def get_configuration(
     return config
 
 
+async def list_configurations(
+    session: AsyncSession, actor: Actor, limit: int, offset: int
+) -> tuple[list[EmailConfiguration], int]:
+    return await EmailConfigurationRepository(session).list(actor.business_id, limit, offset)
+
+
 async def check_configuration_id(session: AsyncSession, actor: Actor, config_id: uuid.UUID) -> None:
     """422 naming the field unless the id is one of the caller's business's configurations
     (another business's answers the same as a missing one)."""
@@ -116,6 +122,7 @@ async def create_configuration(
     ):
         await repo.make_default(config)
     _record(session, actor, "email_configuration.created", config)
+    await session.commit()
     return config
 
 
@@ -168,7 +175,7 @@ async def update_configuration(
         config,
         fields=sorted(data.model_fields_set),
     )
-    await session.flush()
+    await session.commit()
     return config
 
 
@@ -194,6 +201,7 @@ async def delete_configuration(
     # never silently through another of the business's servers.
     _record(session, actor, "email_configuration.deleted", config)
     await EmailConfigurationRepository(session).delete(config)
+    await session.commit()
 
 
 def _count(number: int, noun: str) -> str:
@@ -231,4 +239,5 @@ async def test_configuration(
         ok=result.ok,
         stage=result.stage,
     )
+    await session.commit()
     return result
