@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import CurrentActor, OwnerActor, PageDep, SessionDep, SettingsDep, id_or_404
-from api.errors import ACTOR_ERRORS, BadRequest, error_responses
+from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
 from api.sender_identities import service, verification
 from api.sender_identities.schemas import (
@@ -17,7 +17,6 @@ from api.sender_identities.schemas import (
 )
 from core.enums import Channel
 from core.models import SenderIdentity
-from core.repositories.sender_identities import SenderIdentityRepository
 
 router = APIRouter(
     prefix="/sender-identities",
@@ -41,9 +40,7 @@ async def list_identities(
     channel: Annotated[Channel | None, Query()] = None,
 ) -> ListResponse[SenderIdentityRead]:
     """The business's sender identities, optionally for one channel."""
-    items, total = await SenderIdentityRepository(session).list(
-        actor.business_id, channel.value if channel else None, page.limit, page.offset
-    )
+    items, total = await service.list_identities(session, actor, channel, page.limit, page.offset)
     return ListResponse(items=[SenderIdentityRead.model_validate(i) for i in items], total=total)
 
 
@@ -58,7 +55,6 @@ async def create_identity(
 ) -> SenderIdentityRead:
     """Add a sender identity (owners); the first of a channel becomes its default."""
     identity = await service.create_identity(session, actor, data, settings)
-    await session.commit()
     return SenderIdentityRead.model_validate(identity)
 
 
@@ -80,7 +76,6 @@ async def update_identity(
 ) -> SenderIdentityRead:
     """Change a sender identity or make it its channel's default (owners)."""
     identity = await service.update_identity(session, actor, identity, data, settings)
-    await session.commit()
     return SenderIdentityRead.model_validate(identity)
 
 
@@ -92,7 +87,6 @@ async def delete_identity(
 ) -> Response:
     """Remove a sender identity (owners); a deleted default passes to the oldest remaining."""
     await service.delete_identity(session, actor, identity)
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -107,7 +101,6 @@ async def verify_identity(
 ) -> VerificationSent:
     """Send a one-time code to the identity's address or number (owners); replaces any."""
     sent = await verification.send_code(session, actor, identity, settings)
-    await session.commit()
     return VerificationSent(sent_to=sent.sent_to, expires_at=sent.expires_at)
 
 
@@ -122,10 +115,5 @@ async def confirm_identity(
     settings: SettingsDep,
 ) -> SenderIdentityRead:
     """Mark the identity verified with the code it was sent (owners)."""
-    try:
-        identity = await verification.confirm_code(session, actor, identity, data.code, settings)
-    except BadRequest:
-        await session.commit()  # a wrong code still uses up a try
-        raise
-    await session.commit()
+    identity = await verification.confirm_code(session, actor, identity, data.code, settings)
     return SenderIdentityRead.model_validate(identity)

@@ -76,6 +76,14 @@ async def get_identity(
     return identity
 
 
+async def list_identities(
+    session: AsyncSession, actor: Actor, channel: Channel | None, limit: int, offset: int
+) -> tuple[list[SenderIdentity], int]:
+    return await SenderIdentityRepository(session).list(
+        actor.business_id, channel.value if channel else None, limit, offset
+    )
+
+
 def _record(
     session: AsyncSession, actor: Actor, action: str, identity: SenderIdentity, **extra: Any
 ) -> None:
@@ -111,6 +119,7 @@ async def create_identity(
     if data.is_default or await repo.get_default(actor.business_id, channel) is None:
         await repo.make_default(identity)
     _record(session, actor, "sender_identity.created", identity)
+    await session.commit()
     return identity
 
 
@@ -147,7 +156,7 @@ async def update_identity(
     _record(
         session, actor, "sender_identity.updated", identity, fields=sorted(data.model_fields_set)
     )
-    await session.flush()
+    await session.commit()
     return identity
 
 
@@ -156,10 +165,9 @@ async def delete_identity(session: AsyncSession, actor: Actor, identity: SenderI
     _record(session, actor, "sender_identity.deleted", identity)
     was_default = identity.is_default
     await repo.delete(identity)
-    if not was_default:
-        return
     # Sending must keep working: the longest-standing identity of the channel takes over.
-    successor = await repo.oldest(actor.business_id, identity.channel)
+    successor = await repo.oldest(actor.business_id, identity.channel) if was_default else None
     if successor is not None:
         await repo.make_default(successor)
         _record(session, actor, "sender_identity.updated", successor, fields=["is_default"])
+    await session.commit()

@@ -246,7 +246,7 @@ async def send_code(
         identity.id,
         channel=identity.channel,
     )
-    await session.flush()
+    await session.commit()
     return CodeSent(sent_to=mask(destination), expires_at=identity.verification_expires_at)
 
 
@@ -257,8 +257,28 @@ async def confirm_code(
     code: str,
     settings: Settings,
 ) -> SenderIdentity:
-    """Mark the identity verified when `code` is its pending code; every try counts, and
-    a wrong one raises (the caller commits the count before answering)."""
+    """Mark the identity verified when `code` is its pending code; every try counts."""
+    try:
+        await _use_code(session, identity, code, settings)
+    except BadRequest:
+        await session.commit()  # a wrong code still uses up a try
+        raise
+    actor.record(
+        session,
+        "sender_identity.verified",
+        "sender_identity",
+        identity.id,
+        channel=identity.channel,
+    )
+    await session.commit()
+    return identity
+
+
+async def _use_code(
+    session: AsyncSession, identity: SenderIdentity, code: str, settings: Settings
+) -> None:
+    """Take a try of the identity's pending code and consume it when `code` is right;
+    BadRequest when it is not or no longer works (the try is counted, not committed)."""
     stored = identity.verification_code_hash
     if stored is None:
         raise BadRequest("No code is pending for this identity; request one with /verify")
@@ -279,11 +299,3 @@ async def confirm_code(
         raise WrongCode(f"Wrong code; {left} {'try' if left == 1 else 'tries'} left", left)
     if not await repo.consume_code(identity, stored, now):
         raise BadRequest("This code no longer works; request a new code")
-    actor.record(
-        session,
-        "sender_identity.verified",
-        "sender_identity",
-        identity.id,
-        channel=identity.channel,
-    )
-    return identity
