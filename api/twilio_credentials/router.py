@@ -41,7 +41,6 @@ async def save_credentials(
     once Twilio accepts the credentials: 201 when added, 200 when replaced. The messaging
     service sends SMS for which the business has no sender identity."""
     credentials, created = await service.save_credentials(session, actor, settings, data)
-    await session.commit()
     if created:
         response.status_code = status.HTTP_201_CREATED
     return TwilioCredentialsRead.of(credentials)
@@ -50,9 +49,7 @@ async def save_credentials(
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404))
 async def delete_credentials(actor: OwnerActor, session: SessionDep) -> Response:
     """Forget the business's Twilio account (owners): the platform's sends again."""
-    credentials = await service.get_credentials(session, actor)
-    await service.delete_credentials(session, actor, credentials)
-    await session.commit()
+    await service.delete_credentials(session, actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -64,7 +61,4 @@ async def test_credentials(
 ) -> TwilioCredentialsTestResult:
     """Check the stored credentials with Twilio (owners); sends no message. A refusal is
     `ok: false` with the stage: connect, auth or messaging_service."""
-    credentials = await service.get_credentials(session, actor)
-    result = await service.test_credentials(session, actor, settings, credentials)
-    await session.commit()
-    return result
+    return await service.test_credentials(session, actor, settings)

@@ -89,6 +89,7 @@ async def save_credentials(
         messaging_service_sid=credentials.messaging_service_sid,
         token_changed=token is not None,
     )
+    await session.commit()
     return credentials, created
 
 
@@ -109,9 +110,8 @@ async def _check_with_twilio(
     raise Unprocessable(f"{field}: Twilio refused these credentials ({result.error})")
 
 
-async def delete_credentials(
-    session: AsyncSession, actor: Actor, credentials: TwilioCredentials
-) -> None:
+async def delete_credentials(session: AsyncSession, actor: Actor) -> None:
+    credentials = await get_credentials(session, actor)
     actor.record(
         session,
         "twilio_credentials.deleted",
@@ -120,12 +120,14 @@ async def delete_credentials(
         account_sid=credentials.account_sid,
     )
     await TwilioCredentialsRepository(session).delete(credentials)
+    await session.commit()
 
 
 async def test_credentials(
-    session: AsyncSession, actor: Actor, settings: Settings, credentials: TwilioCredentials
+    session: AsyncSession, actor: Actor, settings: Settings
 ) -> TwilioCredentialsTestResult:
     """Fetch the account (and the messaging service) with the stored token; sends nothing."""
+    credentials = await get_credentials(session, actor)
     token = secret_box(settings).decrypt(credentials.auth_token_encrypted)
     result = await probe(
         settings,
@@ -142,6 +144,7 @@ async def test_credentials(
         ok=result.ok,
         stage=result.stage,
     )
+    await session.commit()
     return result
 
 
