@@ -8,7 +8,6 @@ from api.business.schemas import BusinessUpdate, MemberCreate, MemberRead
 from api.deps import CurrentActor, OwnerActor, PasswordsDep, SessionDep, id_or_404
 from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
-from core.repositories.users import UserRepository
 
 router = APIRouter(prefix="/business", tags=["business"], responses=error_responses(*ACTOR_ERRORS))
 
@@ -25,14 +24,13 @@ async def update_business(
 ) -> BusinessRead:
     """Change name, time zone, default channels or send window (owners)."""
     business = await service.update_business(session, actor, data)
-    await session.commit()
     return BusinessRead.model_validate(business)
 
 
 @router.get("/members", response_model=ListResponse[MemberRead])
 async def list_members(actor: CurrentActor, session: SessionDep) -> ListResponse[MemberRead]:
     """Everyone on the business's staff."""
-    members = await UserRepository(session).list_members(actor.business_id)
+    members = await service.list_members(session, actor)
     return ListResponse(items=[service.member_read(m) for m in members], total=len(members))
 
 
@@ -47,7 +45,6 @@ async def add_member(
 ) -> MemberRead:
     """Add a staff account (owners)."""
     membership = await service.add_member(session, passwords, actor, data)
-    await session.commit()
     return service.member_read(membership)
 
 
@@ -59,5 +56,4 @@ async def add_member(
 async def remove_member(member_id: str, actor: OwnerActor, session: SessionDep) -> Response:
     """Remove a staff account (owners); the last owner stays."""
     await service.remove_member(session, actor, id_or_404(member_id, "Member"))
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -25,6 +25,10 @@ def member_read(membership: Membership) -> MemberRead:
     )
 
 
+async def list_members(session: AsyncSession, actor: Actor) -> list[Membership]:
+    return await UserRepository(session).list_members(actor.business_id)
+
+
 async def update_business(session: AsyncSession, actor: Actor, data: BusinessUpdate) -> Business:
     business = actor.business
     changes = data.model_dump(exclude_unset=True)
@@ -46,7 +50,7 @@ async def update_business(session: AsyncSession, actor: Actor, data: BusinessUpd
         business.id,
         **{k: str(v) for k, v in changes.items()},
     )
-    await session.flush()
+    await session.commit()
     return business
 
 
@@ -58,12 +62,13 @@ async def add_member(
         raise Conflict("An account with this email already exists")
     hashed = await passwords.hash(data.password)
     user = await users.add(User(email=data.email, full_name=data.full_name, hashed_password=hashed))
-    membership = Membership(business_id=actor.business_id, user_id=user.id, role=data.role.value)
-    session.add(membership)
-    await session.flush()
+    membership = await users.add_membership(
+        Membership(business_id=actor.business_id, user_id=user.id, role=data.role.value)
+    )
     actor.record(session, "member.added", "user", user.id, email=user.email, role=data.role.value)
     loaded = await users.get_membership(actor.business_id, membership.id)
     assert loaded is not None
+    await session.commit()
     return loaded
 
 
@@ -77,3 +82,4 @@ async def remove_member(session: AsyncSession, actor: Actor, membership_id: uuid
     actor.record(session, "member.removed", "user", membership.user_id, email=membership.user.email)
     # Staff belong to one business: removing them removes the account and its sessions.
     await users.delete(membership.user)
+    await session.commit()

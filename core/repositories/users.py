@@ -37,6 +37,11 @@ class UserRepository:
         await self.session.flush()
         return user
 
+    async def add_membership(self, membership: Membership) -> Membership:
+        self.session.add(membership)
+        await self.session.flush()
+        return membership
+
     async def list_members(self, business_id: uuid.UUID) -> list[Membership]:
         stmt = (
             select(Membership)
