@@ -56,7 +56,6 @@ async def register(
     user, business, tokens = await service.register(
         session, passwords, data, settings, _ip(request)
     )
-    await session.commit()
     return RegisterResponse(
         **tokens.model_dump(),
         user=service.user_read(user),
@@ -74,26 +73,21 @@ async def token(
 ) -> TokenPair:
     """OAuth2 password login: `username` is the email; 429 after too many failures."""
     throttle = request.app.state.throttle
-    pair = await service.login(
+    return await service.login(
         session, throttle, passwords, form.username, form.password, settings, _ip(request)
     )
-    await session.commit()
-    return pair
 
 
 @router.post("/refresh", response_model=TokenPair, responses=error_responses(401))
 async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
-    pair = await service.refresh(session, data.refresh_token, settings)
-    await session.commit()
-    return pair
+    return await service.refresh(session, data.refresh_token, settings)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(data: RefreshRequest, session: SessionDep) -> Response:
     """Revoke a refresh token."""
     await service.logout(session, data.refresh_token)
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -109,5 +103,4 @@ async def password_reset(
     await service.reset_password(
         session, passwords, data.token, data.password, settings, _ip(request)
     )
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

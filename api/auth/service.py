@@ -77,9 +77,9 @@ async def register(
             full_name=data.full_name,
         )
     )
-    membership = Membership(business_id=business.id, user_id=user.id, role=Role.owner.value)
-    session.add(membership)
-    await session.flush()
+    await users.add_membership(
+        Membership(business_id=business.id, user_id=user.id, role=Role.owner.value)
+    )
     loaded = await users.get(user.id)  # reload with its membership
     assert loaded is not None
     user = loaded
@@ -94,6 +94,7 @@ async def register(
         ip_address=ip,
     )
     tokens = await issue_tokens(session, user, settings)
+    await session.commit()
     return user, business, tokens
 
 
@@ -142,7 +143,8 @@ async def authenticate_throttled(
     ip: str | None,
 ) -> User:
     """`authenticate` within the sign-in limits: past them the attempt is recorded and
-    refused with 429 before the password is looked at, so a right one is refused too."""
+    refused with 429 before the password is looked at, so a right one is refused too. A
+    success is not committed: it is a step of `login` (and of the web sign-in)."""
     attempt = await throttle.begin_login(email, ip)
     if isinstance(attempt, LoginBlocked):
         user = await UserRepository(session).get_by_email(email.strip())
@@ -177,7 +179,9 @@ async def login(
     ip: str | None,
 ) -> TokenPair:
     user = await authenticate_throttled(session, throttle, passwords, email, password, ip)
-    return await issue_tokens(session, user, settings)
+    pair = await issue_tokens(session, user, settings)
+    await session.commit()
+    return pair
 
 
 async def refresh(session: AsyncSession, raw_token: str, settings: Settings) -> TokenPair:
@@ -195,7 +199,9 @@ async def refresh(session: AsyncSession, raw_token: str, settings: Settings) -> 
         raise Unauthorized("Invalid refresh token")
     if not await tokens.use(stored.id, now):
         await _reused(session, stored, now)  # a parallel request used it first
-    return await issue_tokens(session, user, settings, family_id=stored.family_id)
+    pair = await issue_tokens(session, user, settings, family_id=stored.family_id)
+    await session.commit()
+    return pair
 
 
 async def _reused(session: AsyncSession, stored: RefreshToken, now: datetime) -> NoReturn:
@@ -219,6 +225,7 @@ async def logout(session: AsyncSession, raw_token: str) -> None:
         return  # logging out twice is not an error
     if stored.revoked_at is None:
         stored.revoked_at = utcnow()
+    await session.commit()
 
 
 async def reset_password(
@@ -256,3 +263,4 @@ async def reset_password(
         subject_id=user.id,
         ip_address=ip,
     )
+    await session.commit()
