@@ -19,13 +19,12 @@ import binascii
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import Channel
 from core.events import record_event
-from core.models import Business, Client
+from core.models import Client
 from core.repositories.clients import SuppressionRepository
 from core.settings import Settings
 
@@ -118,32 +117,6 @@ async def set_opt_out(
         payload={"channel": channel, "source": source},
     )
     return True
-
-
-@dataclass
-class UnsubscribeTarget:
-    client: Client
-    business_name: str
-    channel: str
-
-    @property
-    def opted_out(self) -> bool:
-        return self.channel in (self.client.opted_out_channels or [])
-
-
-async def load_target(
-    session: AsyncSession, secret: str, token: str, *, for_update: bool = False
-) -> UnsubscribeTarget | None:
-    """Who a link unsubscribes from what; None for a forged link or a deleted client."""
-    found = read_unsubscribe_token(secret, token)
-    if found is None:
-        return None
-    client_id, channel = found
-    client = await session.get(Client, client_id, with_for_update=for_update)
-    if client is None:
-        return None
-    business = await session.get(Business, client.business_id)
-    return UnsubscribeTarget(client, business.name if business else "", channel)
 
 
 async def is_suppressed(session: AsyncSession, client: Client, channel: str) -> bool:

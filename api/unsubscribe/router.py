@@ -15,8 +15,8 @@ from fastapi import APIRouter, Form, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
-from api.errors import NotFound, error_responses
-from core.unsubscribe import UnsubscribeTarget, load_target, set_opt_out
+from api.errors import error_responses
+from api.unsubscribe import service
 
 router = APIRouter(
     prefix="/unsubscribe", tags=["unsubscribe"], responses=error_responses(400, 404, 422, 503)
@@ -27,7 +27,6 @@ PAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
 }
 
-INVALID_LINK = "This unsubscribe link is not valid"
 CHANNEL_NAMES = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
 # The page loads nothing and posts only back to itself; the token in its URL goes nowhere.
 HEADERS = {
@@ -71,7 +70,7 @@ DONE = """<p>You will no longer receive {channel} reminders from <strong>{busine
 RESUBSCRIBED = "<p>You will receive {channel} reminders from <strong>{business}</strong> again.</p>"
 
 
-def _page(template: str, target: UnsubscribeTarget) -> HTMLResponse:
+def _page(template: str, target: service.UnsubscribeTarget) -> HTMLResponse:
     content = template.format(
         channel=CHANNEL_NAMES.get(target.channel, target.channel),
         business=escape(target.business_name),
@@ -84,9 +83,7 @@ async def confirm_unsubscribe(
     token: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """A page asking the client to confirm; opening it changes nothing."""
-    target = await load_target(session, settings.SECRET_KEY, token)
-    if target is None:
-        raise NotFound(INVALID_LINK)
+    target = await service.load_target(session, settings.SECRET_KEY, token)
     return _page(DONE if target.opted_out else CONFIRM, target)
 
 
@@ -99,16 +96,6 @@ async def unsubscribe(
 ) -> HTMLResponse:
     """Opt the client out of the link's channel (one-click; doing it again is harmless), or
     back in with `action=resubscribe` from the page."""
-    target = await load_target(session, settings.SECRET_KEY, token, for_update=True)
-    if target is None:
-        raise NotFound(INVALID_LINK)
     back = action == "resubscribe"
-    await set_opt_out(
-        session,
-        target.client,
-        target.channel,
-        opted_out=not back,
-        source="unsubscribe_link_resubscribed" if back else "unsubscribe_link",
-    )
-    await session.commit()
+    target = await service.follow_link(session, settings.SECRET_KEY, token, resubscribe=back)
     return _page(RESUBSCRIBED if back else DONE, target)

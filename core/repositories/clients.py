@@ -53,6 +53,13 @@ class ClientRepository:
         stmt = self._in_business(business_id).where(Client.id == client_id)
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def get_unscoped(
+        self, client_id: uuid.UUID, *, for_update: bool = False
+    ) -> Client | None:
+        """The client by id alone, in whichever business: only for a caller whose proof
+        names the client itself (a signed unsubscribe link). `for_update` locks its row."""
+        return await self.session.get(Client, client_id, with_for_update=for_update)
+
     async def list_page(
         self,
         business_id: uuid.UUID,
