@@ -39,8 +39,8 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    # Routes that change data commit explicitly before answering, so a failed commit
-    # is an error response, never a success for something that was not stored.
+    # A request that changes data commits explicitly, once, before its answer is built,
+    # so a failed commit is an error response, never a success for something not stored.
     async with request.app.state.sessionmaker() as session:
         try:
             yield session

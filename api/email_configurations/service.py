@@ -126,17 +126,11 @@ async def create_configuration(
     return config
 
 
-async def update_configuration(
-    session: AsyncSession,
-    actor: Actor,
-    settings: Settings,
-    config: EmailConfiguration,
-    data: EmailConfigurationUpdate,
-) -> EmailConfiguration:
-    changes = data.model_dump(exclude_unset=True)
-    for required in ("name", "host", "port", "security", "from_email", "is_default"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable(f"{required} cannot be null")
+async def _check_new_destination(
+    settings: Settings, config: EmailConfiguration, changes: dict[str, Any]
+) -> None:
+    """Where the changed configuration would send its password: never in clear text in
+    production, only with the password given again when it moves, only to a public host."""
     _check_clear_text_password(
         settings,
         changes.get("security", config.security),
@@ -155,6 +149,20 @@ async def update_configuration(
         await _check_destination(
             settings, changes.get("host", config.host), changes.get("port", config.port)
         )
+
+
+async def update_configuration(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    config: EmailConfiguration,
+    data: EmailConfigurationUpdate,
+) -> EmailConfiguration:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("name", "host", "port", "security", "from_email", "is_default"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"{required} cannot be null")
+    await _check_new_destination(settings, config, changes)
     if "name" in changes:
         await _check_name(session, actor, changes["name"], config.id)
     if "password" in changes:

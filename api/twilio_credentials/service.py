@@ -64,22 +64,7 @@ async def save_credentials(
     await _check_with_twilio(settings, data.account_sid, clear, data.messaging_service_sid)
     token = box.encrypt(data.auth_token) if data.auth_token else None
     created = credentials is None
-    if credentials is None:
-        assert token is not None
-        credentials = await repo.add(
-            TwilioCredentials(
-                business_id=actor.business_id,
-                account_sid=data.account_sid,
-                auth_token_encrypted=token,
-                messaging_service_sid=data.messaging_service_sid,
-            )
-        )
-    else:
-        credentials.account_sid = data.account_sid
-        credentials.messaging_service_sid = data.messaging_service_sid
-        if token is not None:
-            credentials.auth_token_encrypted = token
-        await session.flush()
+    credentials = await _store(session, actor, credentials, data, token)
     actor.record(
         session,
         "twilio_credentials.created" if created else "twilio_credentials.updated",
@@ -91,6 +76,33 @@ async def save_credentials(
     )
     await session.commit()
     return credentials, created
+
+
+async def _store(
+    session: AsyncSession,
+    actor: Actor,
+    credentials: TwilioCredentials | None,
+    data: TwilioCredentialsWrite,
+    token: str | None,
+) -> TwilioCredentials:
+    """Add the business's credentials, or change the stored ones (a None token keeps the
+    stored one); flushed."""
+    if credentials is None:
+        assert token is not None
+        return await TwilioCredentialsRepository(session).add(
+            TwilioCredentials(
+                business_id=actor.business_id,
+                account_sid=data.account_sid,
+                auth_token_encrypted=token,
+                messaging_service_sid=data.messaging_service_sid,
+            )
+        )
+    credentials.account_sid = data.account_sid
+    credentials.messaging_service_sid = data.messaging_service_sid
+    if token is not None:
+        credentials.auth_token_encrypted = token
+    await session.flush()
+    return credentials
 
 
 async def _check_with_twilio(
