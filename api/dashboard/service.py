@@ -1,4 +1,5 @@
-"""Dashboard figures, counted in SQL with GROUP BY and cached per business briefly.
+"""Dashboard figures, counted in SQL with GROUP BY (core/repositories/dashboard.py and the
+delivery_counts ledger) and cached per business briefly.
 
 Per-day buckets are days of the business's time zone. Each day is [local midnight, next
 local midnight), both turned into UTC instants with zoneinfo, so a day around a DST change
@@ -16,9 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from api.cache import Cache, business_key, cached
 from api.dashboard.schemas import (
@@ -30,12 +29,16 @@ from api.dashboard.schemas import (
     ReminderFigures,
 )
 from core.enums import Channel, DeliveryStatus, ReminderStatus
-from core.models import Business, Delivery, Reminder
+from core.models import Business
+from core.repositories.dashboard import (
+    deliveries_per_day,
+    failures_since,
+    reminders_by_status,
+)
 from core.repositories.delivery_counts import delivery_counts
 from core.types import utcnow
 
 CACHE_TTL = 30.0  # seconds: the dashboard may lag this much behind the deliveries
-FAILED = (DeliveryStatus.failed.value, DeliveryStatus.undelivered.value)
 HANDED_OVER = (
     DeliveryStatus.sent.value,
     DeliveryStatus.delivered.value,
@@ -49,10 +52,6 @@ Scope = uuid.UUID | None
 PLATFORM = "platform"
 
 
-def _scoped(stmt: Any, column: Any, business_id: Scope) -> Any:
-    return stmt if business_id is None else stmt.where(column == business_id)
-
-
 def _cache_key(business_id: Scope, *parts: object) -> str:
     if business_id is None:
         return ":".join([PLATFORM, *(str(part) for part in parts)])
@@ -64,13 +63,6 @@ def _zeros(values: type[Channel] | type[DeliveryStatus] | type[ReminderStatus]) 
 
 
 # -- summary ----------------------------------------------------------------------------
-
-
-async def _recent_failures(session: AsyncSession, business_id: Scope, now: datetime) -> int:
-    stmt = select(func.count()).where(
-        Delivery.created_at >= now - timedelta(hours=24), Delivery.status.in_(FAILED)
-    )
-    return int(await session.scalar(_scoped(stmt, Delivery.business_id, business_id)) or 0)
 
 
 async def _delivery_figures(session: AsyncSession, business_id: Scope) -> DeliveryFigures:
@@ -93,30 +85,12 @@ async def _delivery_figures(session: AsyncSession, business_id: Scope) -> Delive
 async def _reminder_figures(
     session: AsyncSession, business_id: Scope, now: datetime
 ) -> ReminderFigures:
-    def due_within(window: timedelta) -> ColumnElement[int]:
-        due = and_(
-            Reminder.status == ReminderStatus.scheduled.value,
-            Reminder.next_fire_at >= now,
-            Reminder.next_fire_at < now + window,
-        )
-        return func.sum(case((due, 1), else_=0))
-
-    stmt = _scoped(
-        select(
-            Reminder.status,
-            func.count().label("n"),
-            due_within(timedelta(hours=24)).label("day"),
-            due_within(timedelta(days=7)).label("week"),
-        ),
-        Reminder.business_id,
-        business_id,
-    ).group_by(Reminder.status)
     by_status = _zeros(ReminderStatus)
     day = week = 0
-    for status, n, in_day, in_week in (await session.execute(stmt)).all():
+    for status, n, in_day, in_week in await reminders_by_status(session, business_id, now):
         by_status[status] = by_status.get(status, 0) + n
-        day += int(in_day or 0)
-        week += int(in_week or 0)
+        day += in_day
+        week += in_week
     return ReminderFigures(
         total=sum(by_status.values()), by_status=by_status, due_next_24h=day, due_next_7d=week
     )
@@ -131,7 +105,7 @@ async def compute_summary(
     return DashboardSummary(
         deliveries=deliveries,
         delivery_rate=round(delivered / handed_over, 4) if handed_over else None,
-        failures_last_24h=await _recent_failures(session, business_id, now),
+        failures_last_24h=await failures_since(session, business_id, now - timedelta(hours=24)),
         reminders=await _reminder_figures(session, business_id, now),
         generated_at=now,
     )
@@ -163,33 +137,12 @@ def local_days(zone: str, days: int, now: datetime) -> tuple[list[date], list[da
     return dates[:-1], bounds
 
 
-def _day_expression(
-    dialect: str, zone: str, dates: list[date], bounds: list[datetime]
-) -> ColumnElement[Any]:
-    if dialect == "postgresql":
-        return cast(func.timezone(zone, Delivery.created_at), Date)
-    # Rows are already within [bounds[0], bounds[-1]); the first boundary above is the day.
-    return case(*[(Delivery.created_at < end, d) for d, end in zip(dates, bounds[1:], strict=True)])
-
-
 async def compute_timeseries(
     session: AsyncSession, business_id: Scope, zone: str, days: int, now: datetime
 ) -> DashboardTimeseries:
     dates, bounds = local_days(zone, days, now)
-    dialect = session.get_bind().dialect.name
-    # A subquery, so the GROUP BY names the day's column instead of repeating its
-    # parameters (PostgreSQL would not see two bound zones as the same expression).
-    rows = _scoped(
-        select(_day_expression(dialect, zone, dates, bounds).label("day"), Delivery.status).where(
-            Delivery.created_at >= bounds[0], Delivery.created_at < bounds[-1]
-        ),
-        Delivery.business_id,
-        business_id,
-    ).subquery()
-    stmt = select(rows.c.day, rows.c.status, func.count()).group_by(rows.c.day, rows.c.status)
     buckets = {d: _zeros(DeliveryStatus) for d in dates}
-    for day, status, n in (await session.execute(stmt)).all():
-        day = date.fromisoformat(day) if isinstance(day, str) else day
+    for day, status, n in await deliveries_per_day(session, business_id, zone, dates, bounds):
         if day in buckets:  # PostgreSQL's zone data could differ at the very edge
             buckets[day][status] = buckets[day].get(status, 0) + n
     return DashboardTimeseries(

@@ -14,11 +14,11 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from api.dashboard.service import FAILED
 from core.enums import ReminderStatus
 from core.models import Business, Client, Delivery, Reminder
 from core.repositories.base import Total, count_capped
 from core.repositories.clients import client_matches
+from core.repositories.dashboard import FAILED
 
 ACTIVE = (ReminderStatus.scheduled.value, ReminderStatus.paused.value)
 
