@@ -27,14 +27,13 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import Unauthorized
 from core.enums import Channel, DeliveryStatus, ReminderStatus
-from core.models import Reminder
+from core.repositories.dashboard import reminder_counts
 from core.repositories.delivery_counts import delivery_counts
 
 log = logging.getLogger(__name__)
@@ -139,12 +138,7 @@ class Metrics:
 
 
 async def _count_rows(session: AsyncSession) -> Counts:
-    deliveries = await delivery_counts(session, None)
-    by_state = await session.execute(
-        select(Reminder.status, func.count()).group_by(Reminder.status)
-    )
-    reminders = {status: count for status, count in by_state.all()}
-    return deliveries, reminders
+    return await delivery_counts(session, None), await reminder_counts(session)
 
 
 def _check_token(request: Request) -> None:
