@@ -14,10 +14,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Unprocessable
@@ -28,18 +27,10 @@ from api.usage.schemas import (
     UsageByChannel,
     UsageRead,
 )
-from core.enums import Channel, DeliveryStatus
-from core.models import Business, Delivery, VerificationSend
-
-HANDED_TO_PROVIDER = (
-    DeliveryStatus.sent.value,
-    DeliveryStatus.delivered.value,
-    DeliveryStatus.undelivered.value,
-    DeliveryStatus.failed.value,
-)
-# A delivery is sent at most this long after its row is made (held for the send window, a
-# rate-limit slot, retries): lets the query use the (business_id, created_at) index.
-SEND_LAG = timedelta(days=7)
+from core.enums import Channel
+from core.models import Business
+from core.repositories.platform import businesses_page, count_businesses
+from core.repositories.usage import deliveries_sent, verification_codes_sent
 
 
 @dataclass(frozen=True)
@@ -106,48 +97,19 @@ async def _counts(
 ) -> dict[uuid.UUID, dict[str, list[int]]]:
     """Per business and channel: [messages, segments], in the month as `zone` reads it."""
     starts, ends = month.bounds(zone)
-    sent_at = func.coalesce(Delivery.sent_at, Delivery.created_at)
-    stmt = (
-        select(
-            Delivery.business_id,
-            Delivery.channel,
-            func.count(),
-            func.coalesce(func.sum(Delivery.segments), 0),
-        )
-        .where(
-            Delivery.business_id.in_(business_ids),
-            Delivery.created_at >= starts - SEND_LAG,
-            Delivery.created_at < ends,
-            sent_at >= starts,
-            sent_at < ends,
-            Delivery.status.in_(HANDED_TO_PROVIDER),
-            Delivery.provider_message_id.is_not(None),
-        )
-        .group_by(Delivery.business_id, Delivery.channel)
-    )
     found: dict[uuid.UUID, dict[str, list[int]]] = defaultdict(_empty)
-    for business_id, channel, messages, segments in (await session.execute(stmt)).all():
+    for business_id, channel, messages, segments in await deliveries_sent(
+        session, business_ids, starts, ends
+    ):
         found[business_id].setdefault(channel, [0, 0, 0])
-        found[business_id][channel][:2] = [int(messages), int(segments or 0)]
-    codes = (
-        select(
-            VerificationSend.business_id,
-            VerificationSend.channel,
-            func.count(),
-            func.coalesce(func.sum(VerificationSend.segments), 0),
-        )
-        .where(
-            VerificationSend.business_id.in_(business_ids),
-            VerificationSend.sent_at >= starts,
-            VerificationSend.sent_at < ends,
-        )
-        .group_by(VerificationSend.business_id, VerificationSend.channel)
-    )
-    for business_id, channel, sent, segments in (await session.execute(codes)).all():
+        found[business_id][channel][:2] = [messages, segments]
+    for business_id, channel, sent, segments in await verification_codes_sent(
+        session, business_ids, starts, ends
+    ):
         counts = found[business_id].setdefault(channel, [0, 0, 0])
-        counts[0] += int(sent)
-        counts[1] += int(segments or 0)
-        counts[2] += int(sent)
+        counts[0] += sent
+        counts[1] += segments
+        counts[2] += sent
     return found
 
 
@@ -161,9 +123,8 @@ async def businesses_usage(
 ) -> tuple[list[BusinessUsageRead], int]:
     """Every business's usage (a page of them, by name), each in its own time zone: one
     query per time zone among them."""
-    total = int(await session.scalar(select(func.count()).select_from(Business)) or 0)
-    stmt = select(Business).order_by(Business.name, Business.id).limit(limit).offset(offset)
-    businesses = list((await session.scalars(stmt)).all())
+    total = await count_businesses(session)
+    businesses = await businesses_page(session, limit, offset)
     by_zone: dict[str, list[uuid.UUID]] = defaultdict(list)
     for business in businesses:
         by_zone[business.timezone].append(business.id)
