@@ -67,9 +67,7 @@ async def update_user(
 ) -> UserRead:
     """Rename, deactivate (its tokens stop working at once) or reactivate an account."""
     target = await service.get_user(session, id_or_404(user_id, "User"))
-    read = await service.update_user(session, admin, target, data)
-    await session.commit()
-    return read
+    return await service.update_user(session, admin, target, data)
 
 
 @router.post(
@@ -82,9 +80,7 @@ async def issue_password_reset(
 ) -> PasswordResetRead:
     """A one-time password reset link for a locked-out user, valid PASSWORD_RESET_HOURS."""
     target = await service.get_user(session, id_or_404(user_id, "User"))
-    reset = service.issue_password_reset(session, admin, target, settings)
-    await session.commit()
-    return reset
+    return await service.issue_password_reset(session, admin, target, settings)
 
 
 @router.get("/businesses", response_model=ListResponse[BusinessAdminRead])

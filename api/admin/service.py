@@ -3,58 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
-from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import ScalarSelect
 
 from api.admin.schemas import AdminUserUpdate, BusinessAdminRead, PasswordResetRead
 from api.auth.schemas import UserRead
 from api.auth.service import user_read
 from api.errors import Conflict, NotFound
-from core.enums import ReminderStatus
 from core.events import record_event
-from core.models import Business, Client, Membership, Reminder, User
-from core.repositories.base import escape_like, paginate
+from core.models import User
+from core.repositories.platform import (
+    UserFilters,
+    businesses_with_counts,
+    count_businesses,
+    users_page,
+)
 from core.repositories.users import RefreshTokenRepository, UserRepository
 from core.security import create_password_reset_token
 from core.settings import Settings
 from core.types import utcnow
 
-ACTIVE_REMINDERS = (ReminderStatus.scheduled.value, ReminderStatus.paused.value)
-
-
-@dataclass
-class UserFilters:
-    email: str | None = None
-    business_id: uuid.UUID | None = None
-    is_active: bool | None = None
-
-
-def _users_query(filters: UserFilters) -> Select[Any]:
-    stmt = select(User).options(selectinload(User.membership))
-    if filters.email:
-        pattern = f"%{escape_like(filters.email.lower())}%"
-        stmt = stmt.where(func.lower(User.email).like(pattern, escape="\\"))
-    if filters.business_id is not None:
-        stmt = stmt.join(Membership, Membership.user_id == User.id).where(
-            Membership.business_id == filters.business_id
-        )
-    if filters.is_active is not None:
-        stmt = stmt.where(User.is_active.is_(filters.is_active))
-    return stmt.order_by(User.created_at, User.id)
-
 
 async def list_users(
     session: AsyncSession, filters: UserFilters, limit: int, offset: int
 ) -> tuple[list[UserRead], int]:
-    rows, total = await paginate(session, _users_query(filters), limit, offset)
+    rows, total = await users_page(session, filters, limit, offset)
     return [user_read(user) for user in rows], total
 
 
@@ -91,10 +66,12 @@ async def update_user(
             subject_id=user.id,
             payload={"email": user.email},
         )
-    return user_read(user)
+    read = user_read(user)
+    await session.commit()
+    return read
 
 
-def issue_password_reset(
+async def issue_password_reset(
     session: AsyncSession, admin: User, user: User, settings: Settings
 ) -> PasswordResetRead:
     """A one-time reset link: signed, expiring, and tied to the current password hash,
@@ -112,6 +89,7 @@ def issue_password_reset(
         subject_id=user.id,
         payload={"email": user.email, "expires_at": expires_at.isoformat()},
     )
+    await session.commit()
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     return PasswordResetRead(
         # In the fragment: a browser never sends it, so no server or proxy log holds it.
@@ -121,44 +99,20 @@ def issue_password_reset(
     )
 
 
-def _count(
-    model: type[Client] | type[Membership] | type[Reminder], *where: ColumnElement[bool]
-) -> ScalarSelect[int]:
-    """A correlated count of the business's rows of `model` (one subquery per column)."""
-    return (
-        select(func.count())
-        .select_from(model)
-        .where(model.business_id == Business.id, *where)
-        .correlate(Business)
-        .scalar_subquery()
-    )
-
-
 async def list_businesses(
     session: AsyncSession, limit: int, offset: int
 ) -> tuple[list[BusinessAdminRead], int]:
-    total = int(await session.scalar(select(func.count()).select_from(Business)) or 0)
-    stmt = (
-        select(
-            Business,
-            _count(Membership).label("members"),
-            _count(Client).label("clients"),
-            _count(Reminder, Reminder.status.in_(ACTIVE_REMINDERS)).label("active_reminders"),
-        )
-        .order_by(Business.name, Business.id)
-        .limit(limit)
-        .offset(offset)
-    )
+    total = await count_businesses(session)
     items = [
         BusinessAdminRead(
-            id=business.id,
-            name=business.name,
-            timezone=business.timezone,
-            created_at=business.created_at,
-            members=members,
-            clients=clients,
-            active_reminders=active,
+            id=row.business.id,
+            name=row.business.name,
+            timezone=row.business.timezone,
+            created_at=row.business.created_at,
+            members=row.members,
+            clients=row.clients,
+            active_reminders=row.active_reminders,
         )
-        for business, members, clients, active in (await session.execute(stmt)).all()
+        for row in await businesses_with_counts(session, limit, offset)
     ]
     return items, total
