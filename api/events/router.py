@@ -44,7 +44,8 @@ def get_filters(
         subject_type=subject_type,
         subject_id=subject_id,
         actor_user_id=actor_user_id,
-        window=window,
+        since=window.since,
+        until=window.until,
     )
 
 

@@ -28,61 +28,20 @@ Payloads are small and never hold secrets: `record_event` drops password and tok
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-
-from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import TimeWindow
 from api.events.schemas import EventRead
-from core.models import AppEvent, User
-from core.repositories.base import escape_like
-
-
-@dataclass
-class EventFilters:
-    """`action` is exact, or a prefix when it ends with `.` (`client.` is every client event)."""
-
-    action: str | None = None
-    subject_type: str | None = None
-    subject_id: str | None = None
-    actor_user_id: uuid.UUID | None = None
-    window: TimeWindow = field(default_factory=lambda: TimeWindow(since=None, until=None))
-    business_id: uuid.UUID | None = None
-
-
-def _query(filters: EventFilters) -> Select[AppEvent, str]:
-    stmt = select(AppEvent, User.email).outerjoin(User, User.id == AppEvent.actor_user_id)
-    if filters.business_id is not None:
-        stmt = stmt.where(AppEvent.business_id == filters.business_id)
-    if filters.action:
-        if filters.action.endswith("."):
-            stmt = stmt.where(AppEvent.action.like(escape_like(filters.action) + "%", escape="\\"))
-        else:
-            stmt = stmt.where(AppEvent.action == filters.action)
-    if filters.subject_type:
-        stmt = stmt.where(AppEvent.subject_type == filters.subject_type)
-    if filters.subject_id:
-        stmt = stmt.where(AppEvent.subject_id == filters.subject_id)
-    if filters.actor_user_id is not None:
-        stmt = stmt.where(AppEvent.actor_user_id == filters.actor_user_id)
-    stmt = filters.window.apply(stmt, AppEvent.created_at)
-    # Newest first; the id only makes the order stable for events of the same instant.
-    return stmt.order_by(AppEvent.created_at.desc(), AppEvent.id.desc())
+from core.repositories.events import EventFilters, events_page
 
 
 async def list_events(
     session: AsyncSession, filters: EventFilters, limit: int, offset: int
 ) -> tuple[list[EventRead], int]:
     """One page of the events matching `filters` (callers scope `business_id`)."""
-    stmt = _query(filters)
-    counted = stmt.order_by(None).with_only_columns(AppEvent.id).subquery()
-    total = await session.scalar(select(func.count()).select_from(counted))
-    rows = (await session.execute(stmt.limit(limit).offset(offset))).all()
+    rows, total = await events_page(session, filters, limit, offset)
     items = []
     for event, email in rows:
         item = EventRead.model_validate(event)
         item.actor_email = email
         items.append(item)
-    return items, int(total or 0)
+    return items, total
