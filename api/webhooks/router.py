@@ -168,7 +168,6 @@ async def twilio_status(
         delivery_id=as_uuid(delivery_id) if delivery_id else None,
     )
     outcome = await service.apply_status(session, report, signed.business_ids)
-    await session.commit()
     return StatusAnswer(outcome=outcome)
 
 
@@ -191,7 +190,6 @@ async def twilio_inbound(
     reply = await service.handle_inbound(
         session, message, signed.business_ids, settings.platform_senders
     )
-    await session.commit()
     twiml = MessagingResponse()
     if reply:
         twiml.message(reply)

@@ -9,15 +9,14 @@ from __future__ import annotations
 import logging
 import string
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import Channel, DeliveryStatus
-from core.models import Business, Client, Delivery, SenderIdentity
+from core.models import Delivery
+from core.repositories.webhooks import WebhookRepository
 from core.types import utcnow
 from core.unsubscribe import set_opt_out
 from workflows.contracts import OUTCOME_UNKNOWN
@@ -72,23 +71,14 @@ def _progress(delivery: Delivery) -> int | None:
 
 
 async def _find_delivery(
-    session: AsyncSession, report: StatusReport, business_ids: frozenset[uuid.UUID] | None
+    rows: WebhookRepository, report: StatusReport, business_ids: frozenset[uuid.UUID] | None
 ) -> Delivery | None:
     """The delivery the report is about; only among `business_ids`' when those signed it."""
     # Locked, so two reports for one message (they come close together) apply in turn.
-    by_sid = (
-        select(Delivery)
-        .where(Delivery.provider_message_id == report.message_sid)
-        .order_by(Delivery.created_at)
-        .limit(1)
-        .with_for_update()
-    )
-    if business_ids is not None:
-        by_sid = by_sid.where(Delivery.business_id.in_(business_ids))
-    delivery = (await session.scalars(by_sid)).first()
+    delivery = await rows.lock_delivery_by_sid(report.message_sid, business_ids)
     if delivery is not None or report.delivery_id is None:
         return delivery
-    delivery = await session.get(Delivery, report.delivery_id, with_for_update=True)
+    delivery = await rows.lock_delivery(report.delivery_id)
     if delivery is None or (business_ids is not None and delivery.business_id not in business_ids):
         return None
     # A row that records another message (a later attempt) is not this report's.
@@ -121,15 +111,24 @@ async def apply_status(
     report: StatusReport,
     business_ids: frozenset[uuid.UUID] | None = None,
 ) -> StatusOutcome:
-    """Record what Twilio says happened to a message; never moves a delivery backwards.
-    `business_ids`: the businesses whose own Twilio account sent the report (None: the
-    platform's account, which may report on any delivery)."""
+    """Record what Twilio says happened to a message, committed; never moves a delivery
+    backwards. `business_ids`: the businesses whose own Twilio account sent the report
+    (None: the platform's account, which may report on any delivery)."""
+    outcome = await _apply_status(session, report, business_ids)
+    await session.commit()
+    return outcome
+
+
+async def _apply_status(
+    session: AsyncSession, report: StatusReport, business_ids: frozenset[uuid.UUID] | None
+) -> StatusOutcome:
     status = _STATUS_FROM_TWILIO.get(report.message_status.strip().lower())
     if status is None:
         return "ignored"
     if not report.message_sid or len(report.message_sid) > MAX_SID_LENGTH:
         return "unknown_message"
-    delivery = await _find_delivery(session, report, business_ids)
+    rows = WebhookRepository(session)
+    delivery = await _find_delivery(rows, report, business_ids)
     if delivery is None:
         return "unknown_message"
     current = _progress(delivery)
@@ -138,7 +137,7 @@ async def apply_status(
     delivery.provider_message_id = report.message_sid
     _advance(delivery, status, report)
     if report.error_code == TWILIO_UNSUBSCRIBED and delivery.client_id is not None:
-        client = await session.get(Client, delivery.client_id, with_for_update=True)
+        client = await rows.lock_client(delivery.client_id)
         if client is not None:
             await set_opt_out(
                 session, client, delivery.channel, opted_out=True, source="twilio_error_21610"
@@ -187,7 +186,7 @@ def parse_address(address: str) -> tuple[Channel, str]:
 
 
 async def _sender_businesses(
-    session: AsyncSession, channel: Channel, message: InboundMessage, platform: frozenset[str]
+    rows: WebhookRepository, channel: Channel, message: InboundMessage, platform: frozenset[str]
 ) -> set[uuid.UUID]:
     """Businesses whose verified sender identity for the channel received the message.
     An unverified identity proves nothing (anyone may type any number), and the platform's
@@ -196,38 +195,7 @@ async def _sender_businesses(
     service_sid = message.messaging_service_sid
     if (to_number and to_number in platform) or (service_sid and service_sid in platform):
         return set()
-    matches = []
-    if to_number:
-        matches.append(SenderIdentity.from_number == to_number)
-    if service_sid:
-        matches.append(SenderIdentity.messaging_service_sid == service_sid)
-    if not matches:
-        return set()
-    stmt = select(SenderIdentity.business_id).where(
-        SenderIdentity.channel == channel,
-        SenderIdentity.verified_at.is_not(None),
-        or_(*matches),
-    )
-    return set((await session.scalars(stmt)).all())
-
-
-async def _clients_with_number(
-    session: AsyncSession, channel: Channel, number: str, business_ids: set[uuid.UUID] | None
-) -> list[Client]:
-    if channel == Channel.whatsapp:
-        no_whatsapp = or_(Client.whatsapp.is_(None), Client.whatsapp == "")
-        match = or_(Client.whatsapp == number, and_(no_whatsapp, Client.phone == number))
-    else:
-        match = Client.phone == number
-    stmt = select(Client).where(match).order_by(Client.id).with_for_update()
-    if business_ids is not None:
-        stmt = stmt.where(Client.business_id.in_(business_ids))
-    return list((await session.scalars(stmt)).all())
-
-
-async def _business_names(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[str]:
-    stmt = select(Business.name).where(Business.id.in_(set(ids)))
-    return list((await session.scalars(stmt)).all())
+    return await rows.verified_sender_businesses(channel, to_number, service_sid)
 
 
 async def handle_inbound(
@@ -236,19 +204,31 @@ async def handle_inbound(
     business_ids: frozenset[uuid.UUID] | None = None,
     platform_senders: frozenset[str] = frozenset(),
 ) -> str | None:
-    """Apply an inbound message to the clients who sent it; the reply text, if any.
-    `business_ids`: the businesses whose own Twilio account received it (None: the
+    """Apply an inbound message to the clients who sent it, committed; the reply text, if
+    any. `business_ids`: the businesses whose own Twilio account received it (None: the
     platform's account); only their clients are touched."""
+    reply = await _handle_inbound(session, message, business_ids, platform_senders)
+    await session.commit()
+    return reply
+
+
+async def _handle_inbound(
+    session: AsyncSession,
+    message: InboundMessage,
+    business_ids: frozenset[uuid.UUID] | None,
+    platform_senders: frozenset[str],
+) -> str | None:
     channel, number = parse_address(message.from_)
     if not number:
         return None
-    senders = await _sender_businesses(session, channel, message, platform_senders)
+    rows = WebhookRepository(session)
+    senders = await _sender_businesses(rows, channel, message, platform_senders)
     if business_ids is not None:
         # A business's own account: its number is its own, whatever identities say.
         senders = (senders & business_ids) or set(business_ids)
     # No identity matched: the platform's shared number, which every business may send
     # from, so a STOP there is honoured for the number in every business.
-    clients = await _clients_with_number(session, channel, number, senders or None)
+    clients = await rows.lock_clients_with_number(channel, number, senders or None)
     word = keyword(message.body)
     now = utcnow()
     for client in clients:
@@ -267,5 +247,5 @@ async def handle_inbound(
     await session.flush()
     if word not in HELP_WORDS:
         return None
-    names = await _business_names(session, senders or {client.business_id for client in clients})
+    names = await rows.business_names(senders or {client.business_id for client in clients})
     return f"{names[0]}: {HELP_TEXT}" if len(names) == 1 else HELP_TEXT
