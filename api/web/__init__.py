@@ -8,9 +8,11 @@ from fastapi.staticfiles import StaticFiles
 from api.web.deps import LoginRequired, WebError
 from api.web.render import STATIC_DIR
 from api.web.router import not_signed_in, router, web_error
+from api.web.signin import router as signin_router
 
 
 def install_web(app: FastAPI) -> None:
+    app.include_router(signin_router)
     app.include_router(router)
     app.mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="admin-static")
     app.add_exception_handler(LoginRequired, not_signed_in)

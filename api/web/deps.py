@@ -9,14 +9,13 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from api.deps import Actor, SessionDep, SettingsDep
 from api.web import session as web_session
 from core.enums import Role
 from core.models import Business, User
+from core.repositories.platform import all_businesses
 from core.repositories.users import BusinessRepository, UserRepository
 
 MAX_FORM_FIELDS = 20
@@ -60,11 +59,6 @@ class WebContext:
         return self.business.timezone if self.business is not None else "UTC"
 
 
-async def _all_businesses(session: AsyncSession) -> list[Business]:
-    stmt = select(Business).order_by(Business.name, Business.id)
-    return list((await session.scalars(stmt)).all())
-
-
 async def get_web_context(
     request: Request, session: SessionDep, settings: SettingsDep
 ) -> WebContext:
@@ -89,7 +83,7 @@ async def get_web_context(
             csrf=csrf,
             business=business,
             role=Role.owner if business is not None else None,
-            businesses=await _all_businesses(session),
+            businesses=await all_businesses(session),
         )
     if user.membership is None:
         raise WebError(403, "Your account belongs to no business.")

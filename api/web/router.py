@@ -3,7 +3,8 @@
 Reads go through the same scoping as the API (a business user sees their business; a
 superuser every business, or the one they switched to). Every change is a POST form
 carrying the session's CSRF token, and goes through the API's services, so it is
-signalled, recorded and audited exactly as the REST call would be.
+signalled, recorded and audited exactly as the REST call would be. Signing in and out is
+in `signin.py`; what the pages read and do, in `service.py`.
 """
 
 from __future__ import annotations
@@ -13,26 +14,20 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
 from temporalio.client import Client
 
-from api.auth.service import authenticate_throttled, reset_password
 from api.dashboard import service as dashboard
 from api.dashboard.router import CacheDep
-from api.deps import Actor, PasswordsDep, SessionDep, SettingsDep, as_uuid
-from api.errors import AppError, BadRequest, Conflict, ServiceUnavailable, Unauthorized
+from api.deps import Actor, SessionDep, SettingsDep, as_uuid
+from api.errors import AppError, Conflict, ServiceUnavailable
 from api.reminders import service as reminders
 from api.reminders.view import reminder_view
-from api.throttle import TooManyRequests
 from api.usage import service as usage
 from api.web import service
-from api.web import session as web_session
-from api.web.deps import CheckedForm, WebContext, WebContextDep, WebError, read_form, safe_next
+from api.web.deps import CheckedForm, WebContext, WebContextDep, WebError, safe_next
 from api.web.render import redirect, render
 from core.enums import ReminderStatus, Role
 from core.models import Reminder
-from core.repositories.users import BusinessRepository
-from core.security import PasswordHashingBusy, password_problem
 from workflows import history
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -47,162 +42,6 @@ Offset = Annotated[str, Query(max_length=12)]
 
 def _offset(value: str) -> int:
     return int(value) if value.isdigit() and int(value) <= 1_000_000 else 0
-
-
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-# -- signing in and out -----------------------------------------------------------------
-
-
-def _signed_out_form(
-    request: Request, settings: SettingsDep, template: str, **data: object
-) -> Response:
-    """A form for someone without a session (signing in, choosing a new password): its CSRF
-    value is a double-submit cookie, since there is no session to bind it to."""
-    token = web_session.new_login_csrf()
-    status_code = int(str(data.pop("status_code", 200)))
-    response = render(request, template, None, status_code, csrf=token, **data)
-    web_session.set_login_csrf(response, settings, token)
-    return response
-
-
-def _signed_out_form_ok(request: Request, form: FormData) -> bool:
-    return web_session.login_csrf_ok(
-        request.cookies.get(web_session.LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or "")
-    )
-
-
-def _login_page(request: Request, settings: SettingsDep, next_url: str, **data: object) -> Response:
-    return _signed_out_form(request, settings, "login.html", next=next_url, **data)
-
-
-@router.get("/login", response_class=HTMLResponse)
-async def login_page(
-    request: Request,
-    settings: SettingsDep,
-    next: Annotated[str, Query(max_length=500)] = "",
-    reset: Annotated[str, Query(max_length=1)] = "",
-) -> Response:
-    found = web_session.read(settings, request.cookies.get(web_session.SESSION_COOKIE))
-    if found is not None:
-        return redirect(safe_next(next))
-    notice = "Your password was changed. Sign in with it." if reset == "1" else None
-    return _login_page(request, settings, safe_next(next), notice=notice)
-
-
-@router.post("/login")
-async def login_submit(
-    request: Request, session: SessionDep, passwords: PasswordsDep, settings: SettingsDep
-) -> Response:
-    form = await read_form(request)
-    next_url = safe_next(form.get("next"))
-    email, password = form.get("email"), form.get("password")
-    if not _signed_out_form_ok(request, form):
-        return _login_page(
-            request, settings, next_url, status_code=403, error="The form expired; sign in again."
-        )
-    if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
-        return _login_page(
-            request, settings, next_url, status_code=422, error="Enter your email and password."
-        )
-    throttle = request.app.state.throttle
-    try:
-        user = await authenticate_throttled(
-            session, throttle, passwords, email[:320], password[:1024], _client_ip(request)
-        )
-    except (Unauthorized, TooManyRequests, PasswordHashingBusy) as exc:
-        response = _login_page(
-            request,
-            settings,
-            next_url,
-            status_code=exc.status_code,
-            error=exc.detail,
-            email=email[:320],
-        )
-        if isinstance(exc, (TooManyRequests, PasswordHashingBusy)):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-    await session.commit()
-    token, _ = web_session.issue(settings, user.id, user.hashed_password)
-    response = redirect(next_url)
-    web_session.set_session(response, settings, token)
-    response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path=web_session.PATH)
-    return response
-
-
-def _reset_page(request: Request, settings: SettingsDep, **data: object) -> Response:
-    return _signed_out_form(request, settings, "reset_password.html", **data)
-
-
-@router.get("/reset-password", response_class=HTMLResponse)
-async def reset_password_page(request: Request, settings: SettingsDep) -> Response:
-    """Where a password-reset link leads (`POST /admin/users/{id}/password-reset`). The
-    link's code is in its fragment, which the page's script puts into the form; it can
-    also be pasted."""
-    return _reset_page(request, settings)
-
-
-@router.post("/reset-password")
-async def reset_password_submit(
-    request: Request, session: SessionDep, passwords: PasswordsDep, settings: SettingsDep
-) -> Response:
-    form = await read_form(request)
-    token, password, confirm = (
-        str(form.get(name) or "") for name in ("token", "password", "confirm")
-    )
-    kept = {"token": token[:2000]}
-    if not _signed_out_form_ok(request, form):
-        return _reset_page(
-            request, settings, status_code=403, error="The form expired; try again.", **kept
-        )
-    problem = (
-        "Enter the reset code."
-        if not token
-        else "The two passwords differ."
-        if password != confirm
-        else password_problem(password)
-    )
-    if problem:
-        return _reset_page(
-            request, settings, status_code=422, error=problem[:1].upper() + problem[1:], **kept
-        )
-    try:
-        await reset_password(
-            session, passwords, token[:2000], password, settings, _client_ip(request)
-        )
-    except (BadRequest, PasswordHashingBusy) as exc:
-        return _reset_page(request, settings, status_code=exc.status_code, error=exc.detail)
-    await session.commit()
-    response = redirect("/admin/login?reset=1")
-    response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path=web_session.PATH)
-    return response
-
-
-@router.post("/logout")
-async def logout(form: CheckedForm) -> Response:
-    response = redirect("/admin/login")
-    web_session.clear_session(response)
-    return response
-
-
-@router.post("/scope")
-async def switch_business(
-    ctx: WebContextDep, form: CheckedForm, session: SessionDep, settings: SettingsDep
-) -> Response:
-    """Superusers: look at one business, or (empty) at every business."""
-    if not ctx.user.is_superuser:
-        raise WebError(403, "Only superusers can switch business.")
-    chosen = as_uuid(str(form.get("business") or ""))
-    if chosen is not None and await BusinessRepository(session).get(chosen) is None:
-        raise WebError(404, "That business does not exist.")
-    token, _ = web_session.issue(
-        settings, ctx.user.id, ctx.user.hashed_password, chosen, sid=ctx.session.sid
-    )
-    response = redirect(safe_next(form.get("next")))
-    web_session.set_session(response, settings, token)
-    return response
 
 
 # -- pages ------------------------------------------------------------------------------
@@ -280,21 +119,8 @@ async def reminder_page(
 ) -> Response:
     reminder = await _reminder(ctx, session, reminder_id)
     detail = await reminder_view(request.app.state.temporal, reminder)
-    timeline: list[history.Entry] = []
-    timeline_error: str | None = None
-    try:
-        temporal = await request.app.state.temporal.get(timeout=TEMPORAL_TIMEOUT)
-        _, timeline = await reminders.load_timeline(
-            temporal, session, reminder.business_id, reminder
-        )
-    except Exception as exc:  # Temporal down or slow: the page shows what it has
-        timeline_error = exc.detail if isinstance(exc, AppError) else "Temporal is unreachable."
+    timeline, timeline_error = await _timeline(request, session, reminder)
     deliveries, total = await service.reminder_deliveries(session, reminder, DELIVERIES_SHOWN)
-    workflow_url = (
-        f"{settings.TEMPORAL_UI_URL.rstrip('/')}/namespaces/"
-        f"{quote(settings.TEMPORAL_NAMESPACE, safe='')}/workflows/"
-        f"{quote(reminder.workflow_id, safe='')}"
-    )
     return render(
         request,
         "reminder.html",
@@ -306,9 +132,32 @@ async def reminder_page(
         timeline_error=timeline_error,
         deliveries=deliveries,
         deliveries_total=total,
-        workflow_url=workflow_url,
+        workflow_url=_workflow_url(settings, reminder),
         done=done,
         problem=problem,
+    )
+
+
+async def _timeline(
+    request: Request, session: SessionDep, reminder: Reminder
+) -> tuple[list[history.Entry], str | None]:
+    """The reminder's runs as Temporal recorded them, or why they cannot be shown."""
+    try:
+        temporal = await request.app.state.temporal.get(timeout=TEMPORAL_TIMEOUT)
+        _, timeline = await reminders.load_timeline(
+            temporal, session, reminder.business_id, reminder
+        )
+    except Exception as exc:  # Temporal down or slow: the page shows what it has
+        return [], exc.detail if isinstance(exc, AppError) else "Temporal is unreachable."
+    return timeline, None
+
+
+def _workflow_url(settings: SettingsDep, reminder: Reminder) -> str:
+    """The reminder's workflow in Temporal's Web UI."""
+    return (
+        f"{settings.TEMPORAL_UI_URL.rstrip('/')}/namespaces/"
+        f"{quote(settings.TEMPORAL_NAMESPACE, safe='')}/workflows/"
+        f"{quote(reminder.workflow_id, safe='')}"
     )
 
 
@@ -325,9 +174,7 @@ async def reminder_deliveries_rows(
 
 async def _zone(ctx: WebContext, session: SessionDep, reminder: Reminder) -> str:
     """The time zone the reminder's business reads its times in."""
-    if ctx.business is not None:
-        return ctx.business.timezone
-    business = await BusinessRepository(session).get(reminder.business_id)
+    business = await service.business_of(session, ctx.business, reminder)
     return business.timezone if business is not None else "UTC"
 
 
@@ -350,11 +197,7 @@ async def reminder_action(
     except Exception:  # any failure to connect means the same to the reader
         return redirect(_with(back, problem="temporal"))
     try:
-        if action == "trigger":
-            await reminders.trigger(session, actor, reminder, temporal)
-        else:
-            await reminders.change_state(session, actor, reminder, action, temporal)
-        await session.commit()
+        await service.act_on_reminder(session, actor, reminder, action, temporal)
     except Conflict:
         return redirect(_with(back, problem="not-now"))
     except ServiceUnavailable:
@@ -367,7 +210,7 @@ async def _actor_for(ctx: WebContext, session: SessionDep, reminder: Reminder) -
     an owner of the reminder's business, as the API's X-Business-Id lets them."""
     if ctx.business is not None:
         return ctx.actor
-    business = await BusinessRepository(session).get(reminder.business_id)
+    business = await service.business_of(session, ctx.business, reminder)
     if business is None:
         raise WebError(404, "This reminder does not exist, or is not yours to see.")
     return Actor(user=ctx.user, business=business, role=Role.owner)

@@ -1,122 +1,97 @@
-"""What the dashboard's pages show, read in a few grouped queries per page.
+"""What the dashboard's pages show and do, over the API's own services and repositories.
 
-Scoped like the API: a business's pages read only its rows; `None` (a superuser's view of
-every business) is accepted only where a page says so.
+Reads are scoped like the API: a business's pages read only its rows; `None` (a
+superuser's view of every business) is accepted only where a page says so. A change goes
+through the service the REST call uses and is committed here, once, at its end.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from temporalio.client import Client as TemporalClient
 
-from core.enums import ReminderStatus
-from core.models import Business, Client, Delivery, Reminder
-from core.repositories.base import Total, count_capped
-from core.repositories.clients import client_matches
-from core.repositories.dashboard import FAILED
+from api.auth.service import authenticate_throttled, reset_password
+from api.deps import Actor
+from api.reminders import service as reminders
+from api.throttle import Throttle
+from core.models import Business, Client, Reminder, User
+from core.repositories import web as pages
+from core.repositories.base import Total
+from core.repositories.reminders import ReminderRepository
+from core.repositories.users import BusinessRepository
+from core.repositories.web import BusinessRow, DeliveryRow
+from core.security import PasswordHasher
+from core.settings import Settings
 
-ACTIVE = (ReminderStatus.scheduled.value, ReminderStatus.paused.value)
-
-
-@dataclass
-class DeliveryRow:
-    delivery: Delivery
-    client_name: str | None
-    reminder_title: str | None
-    business_name: str | None
-
-
-@dataclass
-class BusinessRow:
-    business: Business
-    clients: int
-    active_reminders: int
-    deliveries: int
-    failed: int
+# -- signing in -------------------------------------------------------------------------
 
 
-def _delivery_rows(stmt: Select[Any]) -> Select[Any]:
-    return (
-        stmt.outerjoin(Client, Client.id == Delivery.client_id)
-        .outerjoin(Reminder, Reminder.id == Delivery.reminder_id)
-        .join(Business, Business.id == Delivery.business_id)
-        .add_columns(Client.name, Reminder.title, Business.name)
-        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
-    )
+async def sign_in(
+    session: AsyncSession,
+    throttle: Throttle,
+    passwords: PasswordHasher,
+    email: str,
+    password: str,
+    ip: str | None,
+) -> User:
+    """The user with this email and password, their sign-in committed (a refusal is
+    recorded and committed by the API's auth service, then raised)."""
+    user = await authenticate_throttled(session, throttle, passwords, email, password, ip)
+    await session.commit()
+    return user
 
 
-async def _page(
-    session: AsyncSession, stmt: Any, limit: int, offset: int
-) -> tuple[list[Any], Total]:
-    """One page of a multi-column query's rows and how many rows it matches (up to the
-    API's COUNT_CAP: the pager then says "10000+")."""
-    total = await count_capped(session, stmt)
-    rows = (await session.execute(stmt.limit(limit).offset(offset))).all()
-    return list(rows), total
+async def choose_password(
+    session: AsyncSession,
+    passwords: PasswordHasher,
+    token: str,
+    password: str,
+    settings: Settings,
+    ip: str | None,
+) -> None:
+    """Set a new password with a reset code (as `POST /auth/reset-password`), committed."""
+    await reset_password(session, passwords, token, password, settings, ip)
+    await session.commit()
 
 
-async def failed_deliveries(
-    session: AsyncSession, business_id: uuid.UUID | None, limit: int, offset: int
-) -> tuple[list[DeliveryRow], int]:
-    """Failed and undelivered deliveries, newest first, with who and what they were for."""
-    stmt = select(Delivery).where(Delivery.status.in_(FAILED))
-    if business_id is not None:
-        stmt = stmt.where(Delivery.business_id == business_id)
-    rows, total = await _page(session, _delivery_rows(stmt), limit, offset)
-    return [DeliveryRow(*row) for row in rows], total
+async def get_business(session: AsyncSession, business_id: uuid.UUID) -> Business | None:
+    return await BusinessRepository(session).get(business_id)
 
 
-async def reminder_deliveries(
-    session: AsyncSession, reminder: Reminder, limit: int
-) -> tuple[list[DeliveryRow], int]:
-    stmt = select(Delivery).where(
-        Delivery.reminder_id == reminder.id, Delivery.business_id == reminder.business_id
-    )
-    rows, total = await _page(session, _delivery_rows(stmt), limit, 0)
-    return [DeliveryRow(*row) for row in rows], total
+# -- reminders --------------------------------------------------------------------------
 
 
 async def reminder_in_scope(
     session: AsyncSession, business_id: uuid.UUID | None, reminder_id: uuid.UUID
 ) -> Reminder | None:
-    stmt = select(Reminder).where(Reminder.id == reminder_id)
-    if business_id is not None:
-        stmt = stmt.where(Reminder.business_id == business_id)
-    return (await session.scalars(stmt)).one_or_none()
+    """The reminder, if it is the business's (any business's for None)."""
+    repository = ReminderRepository(session)
+    if business_id is None:
+        return await repository.get(reminder_id)
+    return await repository.get_for_business(business_id, reminder_id)
 
 
-async def business_rows(session: AsyncSession) -> list[BusinessRow]:
-    """Every business with its clients, active reminders, deliveries and failures."""
+async def business_of(
+    session: AsyncSession, in_scope: Business | None, reminder: Reminder
+) -> Business | None:
+    """The reminder's business: the one in scope, else (all businesses) read."""
+    if in_scope is not None:
+        return in_scope
+    return await BusinessRepository(session).get(reminder.business_id)
 
-    def counts(column: Any, *extra: Any) -> Select[Any]:
-        return select(column.label("business_id"), *extra).group_by(column)
 
-    clients = counts(Client.business_id, func.count().label("n")).subquery()
-    reminders = counts(
-        Reminder.business_id,
-        func.sum(case((Reminder.status.in_(ACTIVE), 1), else_=0)).label("n"),
-    ).subquery()
-    deliveries = counts(
-        Delivery.business_id,
-        func.count().label("n"),
-        func.sum(case((Delivery.status.in_(FAILED), 1), else_=0)).label("failed"),
-    ).subquery()
-    stmt = (
-        select(Business, clients.c.n, reminders.c.n, deliveries.c.n, deliveries.c.failed)
-        .outerjoin(clients, clients.c.business_id == Business.id)
-        .outerjoin(reminders, reminders.c.business_id == Business.id)
-        .outerjoin(deliveries, deliveries.c.business_id == Business.id)
-        .order_by(Business.name, Business.id)
-    )
-    return [
-        BusinessRow(b, int(c or 0), int(r or 0), int(d or 0), int(f or 0))
-        for b, c, r, d, f in (await session.execute(stmt)).all()
-    ]
+async def act_on_reminder(
+    session: AsyncSession, actor: Actor, reminder: Reminder, action: str, temporal: TemporalClient
+) -> None:
+    """`trigger`, `pause` or `resume` through the API's reminders service (the workflow is
+    signalled first), then the new state and its audit event committed."""
+    if action == "trigger":
+        await reminders.trigger(session, actor, reminder, temporal)
+    else:
+        await reminders.change_state(session, actor, reminder, action, temporal)
+    await session.commit()
 
 
 async def reminders_page(
@@ -125,31 +100,34 @@ async def reminders_page(
     status: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[tuple[Reminder, str]], int]:
+) -> tuple[list[tuple[Reminder, str]], Total]:
     """Reminders newest first, with their business's name."""
-    stmt = select(Reminder, Business.name).join(Business, Business.id == Reminder.business_id)
-    if business_id is not None:
-        stmt = stmt.where(Reminder.business_id == business_id)
-    if status is not None:
-        stmt = stmt.where(Reminder.status == status)
-    stmt = stmt.order_by(Reminder.created_at.desc(), Reminder.id.desc())
-    rows, total = await _page(session, stmt, limit, offset)
-    return [(row[0], row[1]) for row in rows], total
+    return await pages.reminders_page(session, business_id, status, limit, offset)
+
+
+async def reminder_deliveries(
+    session: AsyncSession, reminder: Reminder, limit: int
+) -> tuple[list[DeliveryRow], Total]:
+    return await pages.reminder_deliveries(session, reminder.business_id, reminder.id, limit)
+
+
+# -- other lists ------------------------------------------------------------------------
+
+
+async def failed_deliveries(
+    session: AsyncSession, business_id: uuid.UUID | None, limit: int, offset: int
+) -> tuple[list[DeliveryRow], Total]:
+    """Failed and undelivered deliveries, newest first, with who and what they were for."""
+    return await pages.failed_deliveries(session, business_id, limit, offset)
 
 
 async def clients_page(
     session: AsyncSession, business_id: uuid.UUID | None, search: str, limit: int, offset: int
-) -> tuple[list[tuple[Client, str]], int]:
+) -> tuple[list[tuple[Client, str]], Total]:
     """Clients by name, with their business's name; `search` as in the API's list."""
-    stmt = (
-        select(Client, Business.name)
-        .join(Business, Business.id == Client.business_id)
-        .options(selectinload(Client.tag_rows))
-    )
-    if business_id is not None:
-        stmt = stmt.where(Client.business_id == business_id)
-    if search:
-        stmt = stmt.where(client_matches(search))
-    stmt = stmt.order_by(func.lower(Client.name), Client.name, Client.id)
-    rows, total = await _page(session, stmt, limit, offset)
-    return [(row[0], row[1]) for row in rows], total
+    return await pages.clients_page(session, business_id, search, limit, offset)
+
+
+async def business_rows(session: AsyncSession) -> list[BusinessRow]:
+    """Every business with its clients, active reminders, deliveries and failures."""
+    return await pages.business_rows(session)
