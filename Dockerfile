@@ -37,7 +37,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt
 
 # The code. It stays in /app, installed in editable mode, because `reminders migrate`
-# finds alembic.ini and alembic/ beside the packages (core/migrations.py).
+# finds alembic.ini and alembic/ beside the packages (ops/migrations.py).
 COPY alembic.ini ./
 COPY alembic ./alembic
 COPY api ./api
@@ -45,9 +45,10 @@ COPY core ./core
 COPY workflows ./workflows
 COPY activities ./activities
 COPY channels ./channels
+COPY ops ./ops
 COPY cli.py worker.py ./
 RUN pip install --no-deps -e . \
-    && python -m compileall -q /app/api /app/core /app/workflows /app/activities /app/channels /app/alembic
+    && python -m compileall -q /app/api /app/core /app/workflows /app/activities /app/channels /app/ops /app/alembic
 
 # --- runtime: the slim image, the virtualenv and the code, run as a non-root user ----------
 FROM ${PYTHON_IMAGE}

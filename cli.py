@@ -15,9 +15,9 @@ import typer
 from core.settings import get_settings
 
 if TYPE_CHECKING:
-    from core.admin import AdminResult
-    from core.reconcile import ReconcileReport
     from core.settings import Settings
+    from ops.admin import AdminResult
+    from ops.reconcile import ReconcileReport
 
 app = typer.Typer(
     help="Reminders: durable client reminders by email, SMS and WhatsApp.",
@@ -113,7 +113,7 @@ def dev(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
 ) -> None:
     """Run everything locally: migrate, ensure the admin, Temporal dev server, worker, API."""
-    from core.devrunner import DevOptions, run
+    from ops.devrunner import DevOptions, run
 
     options = DevOptions(
         data_dir=data_dir, api_port=api_port, temporal_port=temporal_port, ui_port=ui_port
@@ -124,7 +124,7 @@ def dev(
 @app.command()
 def migrate() -> None:
     """Upgrade the database (DATABASE_URL) to the latest schema."""
-    from core.migrations import upgrade
+    from ops.migrations import upgrade
 
     url = get_settings().DATABASE_URL
     upgrade(url)
@@ -145,7 +145,7 @@ def create_admin(
     """Create a platform superuser (no business membership)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from core.admin import AdminError, ensure_admin
+    from ops.admin import AdminError, ensure_admin
 
     settings = get_settings()
     email = email or settings.ADMIN_EMAIL
@@ -203,7 +203,7 @@ def _reconcile_and_report(as_json: bool) -> None:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from core.reconcile import TemporalUnavailable
+    from ops.reconcile import TemporalUnavailable
 
     settings = get_settings()
     unusable = f"database at {_safe_url(settings.DATABASE_URL)} failed"
@@ -264,9 +264,9 @@ def _missing_sqlite_file(url: str) -> bool:
 
 async def _reconcile(settings: Settings) -> ReconcileReport:
     from core.db import create_sessionmaker, engine_from_settings
-    from core.reconcile import TemporalUnavailable
-    from core.reconcile import reconcile as run_reconcile
     from core.temporal import connect
+    from ops.reconcile import TemporalUnavailable
+    from ops.reconcile import reconcile as run_reconcile
 
     try:
         client = await connect(settings, timeout=5.0)

@@ -6,7 +6,7 @@
 Starts `reminders dev` (as bench.load does: free ports, temporary data dir), registers one
 business with one client, then alternates, `--rounds` times:
 
-- **raw**: `--n` calls of `start_reminder_workflow` (what the API calls: the same
+- **raw**: `--n` calls of `reminder_client.start` (what the API calls: the same
   workflow, input and search attributes, on the same task queue, so the worker does the
   same first task), `--concurrency` at a time, straight to the dev server's Temporal;
 - **api**: `--n` `POST /reminders` (a `once` email reminder 30 days ahead), `--concurrency`
@@ -42,13 +42,14 @@ from bench.cpu import by_command, cpu_seconds, pids_named
 from bench.load import setup_user
 from bench.stack import HOST, DevStack, machine, say
 from core.settings import Settings
-from core.workflow_start import start_reminder_workflow
+from core.temporal import placement
+from workflows import reminder_client
 from workflows.contracts import workflow_id_for
 
 
 @dataclass
 class Row:
-    """What start_reminder_workflow reads off a reminder row."""
+    """What reminder_client.start reads off a reminder row."""
 
     business_id: uuid.UUID
     client_id: str
@@ -104,7 +105,7 @@ async def raw_phase(temporal: Client, settings: Settings, users: list[Any], args
         at = later()
         row = Row(users[c].business_id, users[c].client_ids[0])
         row.schedule, row.next_fire_at = {"kind": "once", "at": at.isoformat()}, at
-        await start_reminder_workflow(temporal, settings, row, cursor=datetime.now(UTC))
+        await reminder_client.start(temporal, placement(settings), row, cursor=datetime.now(UTC))
 
     return await in_parallel(args.n, args.concurrency, one)
 

@@ -59,13 +59,13 @@ with workflow.unsafe.imports_passed_through():
     from bench.report import Limited, Result, report, report_limited, say
     from bench.workers import more_workers
     from channels.providers import SandboxProvider
-    from core import migrations
     from core.db import create_engine, create_sessionmaker
     from core.models import Business, Delivery, Reminder
     from core.models import Client as ClientRow
     from core.ratelimit import LocalRateLimiter, RedisRateLimiter, Reservation
     from core.settings import Settings
     from core.temporal import SEARCH_ATTRIBUTES
+    from ops import migrations
     from workflows import search_attributes as sa
     from workflows.contracts import ReminderInput, workflow_id_for
     from workflows.reminder import ReminderWorkflow

@@ -46,9 +46,9 @@ from bench.fire import (
     wait_for,
 )
 from bench.workers import READY, _argv
-from core import migrations
 from core.db import create_engine, create_sessionmaker
 from core.models import Reminder
+from ops import migrations
 from workflows.reminder import PAUSED, ReminderWorkflow
 
 SETTLE = 10.0  # seconds after the last row synced, before measuring

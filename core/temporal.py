@@ -13,6 +13,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
 from core.settings import Settings
+from workflows.reminder_client import Placement
 
 SEARCH_ATTRIBUTES = {
     "BusinessId": "Keyword",
@@ -103,3 +104,10 @@ class TemporalConnector:
         healthy = await client.service_client.check_health(timeout=timedelta(seconds=timeout))
         if not healthy:
             raise RuntimeError("Temporal frontend reports not serving")
+
+
+def placement(settings: Settings) -> Placement:
+    """Where the settings say reminders run: their task queue and late-grace window."""
+    return Placement(
+        task_queue=settings.TEMPORAL_TASK_QUEUE, grace_seconds=settings.LATE_GRACE_PERIOD_SECONDS
+    )

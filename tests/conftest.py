@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from core import migrations
 from core.db import create_engine
 from core.models import Base
 from core.settings import Settings
+from ops import migrations
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 # Twilio credentials the webhooks check signatures with and the local Twilio server expects.

@@ -148,7 +148,7 @@ async def test_reconcile_starts_missing_workflows_marks_ended_ones_and_prints_a_
     import uuid
 
     from core.db import create_engine, create_sessionmaker
-    from core.migrations import upgrade
+    from ops.migrations import upgrade
     from tests.builders import add_business_to, add_reminder_to, start_directly
     from workflows.contracts import workflow_id_for
 

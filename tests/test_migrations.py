@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from core import migrations
 from core.db import create_engine
 from core.models import Base
+from ops import migrations
 from tests.conftest import _create_postgres_database
 
 

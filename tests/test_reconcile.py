@@ -16,10 +16,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.models import AppEvent, Reminder, User
-from core.reconcile import TemporalUnavailable, cursor_for, reconcile
 from core.security import hash_password
 from core.settings import Settings
 from core.types import utcnow
+from ops.reconcile import TemporalUnavailable, cursor_for, reconcile
 from tests.builders import add_business_to, add_reminder_to, start_directly
 from tests.conftest import PASSWORD, Tenant, build_worker, eventually
 from workflows import search_attributes as sa

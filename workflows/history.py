@@ -1,5 +1,5 @@
 """A reminder's timeline, read from its workflow's Temporal history (every run of it;
-runs.py reads them from Temporal).
+reminder_client.py reads them from Temporal).
 
 Pure: takes the history events of each run, oldest run first, and answers readable
 entries. Payloads are decoded with a payload converter (the client's in the API, the

@@ -19,7 +19,7 @@ from api.schemas import ListResponse
 from api.usage import service as usage
 from api.usage.router import MonthQuery
 from api.usage.schemas import BusinessUsageRead
-from core.reconcile import TemporalUnavailable, reconcile
+from ops.reconcile import TemporalUnavailable, reconcile
 
 router = APIRouter(
     prefix="/admin", tags=["admin"], responses=error_responses(*AUTHENTICATED_ERRORS, 403)

@@ -20,8 +20,8 @@ actions recorded today, and where:
 | `reminder.created`, `reminder.updated` | reminder | api/reminders/service.py |
 | `reminder.signal` | reminder (payload `signal`: pause, resume, complete, cancel, trigger_now) | api/reminders/service.py |
 | `delivery.failed` | delivery | activities/delivery.py (permanent failures) |
-| `reconcile.run` | none (payload: source and counts; no business) | core/reconcile.py |
-| `admin.created`, `admin.password_reset` | user (no business) | core/admin.py (`reminders create-admin`) |
+| `reconcile.run` | none (payload: source and counts; no business) | ops/reconcile.py |
+| `admin.created`, `admin.password_reset` | user (no business) | ops/admin.py (`reminders create-admin`) |
 
 Payloads are small and never hold secrets: `record_event` drops password and token keys.
 """

@@ -24,10 +24,11 @@ from core.models import Delivery, Reminder
 from core.repositories.base import Keyset, Total, paginate
 from core.repositories.reminders import ReminderRepository
 from core.settings import Settings
+from core.temporal import placement
 from core.types import utcnow
-from core.workflow_start import resend_to_completed
 from workflows.contracts import ResendArgs, resend_key
 from workflows.reminder import ReminderWorkflow
+from workflows.reminder_client import resend_to_completed
 
 RESENDABLE = {DeliveryStatus.failed.value, DeliveryStatus.undelivered.value}
 
@@ -72,10 +73,10 @@ async def _resend_after_completion(
     temporal: Client, settings: Settings, reminder: Reminder, args: ResendArgs
 ) -> None:
     """Signal-with-start `resend`: a short run of its own when the workflow has ended
-    (core/workflow_start.py); 503 when Temporal fails."""
+    (workflows/reminder_client.py); 503 when Temporal fails."""
     call = resend_to_completed(
         temporal,
-        settings,
+        placement(settings),
         reminder,
         args,
         now=utcnow(),

@@ -33,9 +33,10 @@ from core.repositories.clients import ClientRepository
 from core.repositories.reminders import ENDED, ReminderRepository
 from core.repositories.templates import TemplateRepository
 from core.settings import Settings
+from core.temporal import placement
 from core.types import utcnow
-from core.workflow_start import start_reminder_workflow
 from workflows import history
+from workflows import reminder_client as temporal_calls
 from workflows import schedule as schedules
 from workflows.contracts import (
     RescheduleArgs,
@@ -45,13 +46,11 @@ from workflows.contracts import (
     workflow_id_for,
 )
 from workflows.reminder import ReminderWorkflow
-from workflows.runs import fetch_runs
+from workflows.reminder_client import Signal
 
 log = logging.getLogger(__name__)
 
 ArgT = TypeVar("ArgT")
-# A ReminderWorkflow signal method, e.g. ReminderWorkflow.pause.
-Signal = Callable[[ReminderWorkflow, ArgT], None]
 
 START_TIMEOUT = 10.0
 SIGNAL_TIMEOUT = 5.0
@@ -201,9 +200,9 @@ async def _start_workflow(
     temporal: Client, reminder: Reminder, settings: Settings, now: datetime
 ) -> None:
     await asyncio.wait_for(
-        start_reminder_workflow(
+        temporal_calls.start(
             temporal,
-            settings,
+            placement(settings),
             reminder,
             # Occurrences before the reminder existed (a deadline's earlier offsets, a
             # recurrence that started in the past) are not the reminder's to send.
@@ -217,11 +216,7 @@ async def _start_workflow(
 
 async def _terminate_quietly(temporal: Client, workflow_id: str, reason: str) -> None:
     try:
-        handle = temporal.get_workflow_handle(workflow_id)
-        await asyncio.wait_for(
-            handle.terminate(reason=reason, rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT)),
-            SIGNAL_TIMEOUT + 1,
-        )
+        await temporal_calls.terminate(temporal, workflow_id, reason, timeout=SIGNAL_TIMEOUT)
     except Exception as exc:  # best effort: a workflow without its row cancels itself anyway
         log.warning("could not terminate %s: %r", workflow_id, exc)
 
@@ -249,8 +244,9 @@ async def signal_workflow(
     """Send one of ReminderWorkflow's signals, named by its method (a renamed or mistyped
     signal fails the type check, not a request); 409 when the workflow is not running, 503
     when Temporal fails."""
-    handle = temporal.get_workflow_handle_for(ReminderWorkflow.run, reminder.workflow_id)
-    call = handle.signal(signal, arg, rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT))
+    call = temporal_calls.signal(
+        temporal, reminder.workflow_id, signal, arg, timeout=SIGNAL_TIMEOUT
+    )
     await reach_temporal(call, reminder, f"signal {signal.__name__}")
 
 
@@ -548,7 +544,9 @@ async def load_timeline(
 ) -> tuple[int, list[history.Entry]]:
     """How many workflow runs were read, and the timeline across them with client names."""
     try:
-        runs = await asyncio.wait_for(fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT)
+        runs = await asyncio.wait_for(
+            temporal_calls.fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT
+        )
     except Exception as exc:  # whatever failed, it failed in Temporal
         detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
         raise ServiceUnavailable(f"Temporal did not return the history ({detail})") from None

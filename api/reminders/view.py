@@ -10,10 +10,9 @@ and reading it never waits on Temporal or a worker.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from api.reminders.schemas import ReminderDetail, ReminderRead
 from core.enums import ReminderStatus as Status
@@ -22,6 +21,7 @@ from core.repositories.reminders import ENDED
 from core.temporal import TemporalConnector
 from core.types import utcnow
 from workflows.contracts import ReminderStatus
+from workflows.reminder_client import query_status
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +73,7 @@ async def _query_status(connector: TemporalConnector, workflow_id: str) -> Remin
     answer within QUERY_TIMEOUT (a read answers from the row rather than fail)."""
     try:
         temporal = await connector.get(timeout=QUERY_TIMEOUT)
-        handle = temporal.get_workflow_handle(workflow_id)
-        status: ReminderStatus = await asyncio.wait_for(
-            handle.query(
-                "status",
-                result_type=ReminderStatus,
-                rpc_timeout=timedelta(seconds=QUERY_TIMEOUT),
-            ),
-            QUERY_TIMEOUT + 0.5,
-        )
+        status = await query_status(temporal, workflow_id, timeout=QUERY_TIMEOUT)
     except Exception as exc:
         log.info("status query for %s failed: %r", workflow_id, exc)
         return None

@@ -15,6 +15,7 @@ from core.repositories.base import Keyset, Total, paginate
 
 # States a reminder never leaves.
 ENDED = (ReminderStatus.completed.value, ReminderStatus.cancelled.value)
+ACTIVE = (ReminderStatus.scheduled.value, ReminderStatus.paused.value)
 
 # What a send needs, read in one statement (and the client's tags in a second):
 # (reminder, business, client, template, default sender identity for the channel).
@@ -133,6 +134,33 @@ class ReminderRepository:
             .values({column.key: value for column, value in state.items()})
             .execution_options(synchronize_session=False)
         )
+
+    async def active_batch(
+        self, after: uuid.UUID | None, created_before: datetime, limit: int
+    ) -> list[Reminder]:
+        """Scheduled or paused reminders created before `created_before`, by id after
+        `after` (reconcile's keyset walk over the table)."""
+        stmt = (
+            select(Reminder)
+            .where(Reminder.status.in_(ACTIVE), Reminder.created_at <= created_before)
+            .order_by(Reminder.id)
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(Reminder.id > after)
+        return list(await self.session.scalars(stmt))
+
+    async def end_if_active(self, reminder_id: uuid.UUID, status: str, now: datetime) -> bool:
+        """Give an active reminder its final status; False when it is no longer active
+        (the API changed it since it was read, and wins)."""
+        stmt = (
+            update(Reminder)
+            .where(Reminder.id == reminder_id, Reminder.status.in_(ACTIVE))
+            .values(status=status, next_fire_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
 
     async def target_clients(self, reminder: Reminder) -> list[Client]:
         """The reminder's clients as they are now: its list, or everyone with its tag."""

@@ -33,7 +33,7 @@ from tests.seed import (
     run_to_end,
     seeded_business,
 )
-from workflows.runs import fetch_runs
+from workflows.reminder_client import fetch_runs
 
 PASSWORD = "X-Own-Smtp-Pass-Canary-77"
 LONDON = "Europe/London"

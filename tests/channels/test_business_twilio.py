@@ -32,7 +32,7 @@ from tests.seed import (
     run_to_end,
     seeded_business,
 )
-from workflows.runs import fetch_runs
+from workflows.reminder_client import fetch_runs
 
 X_SID = "AC" + "a1" * 16
 X_TOKEN = "c0ffee" + "0123456789abcdef0123456789"  # 32 hex characters

@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from core import migrations
 from core.models import Client as ClientRow
-from core.workflow_start import resend_to_completed
+from core.temporal import placement
+from ops import migrations
 from tests.seed import deliveries_of
 from tests.workflows.recording import (
     BOUNCES,
@@ -43,6 +43,7 @@ from workflows.contracts import (
     TriggerArgs,
 )
 from workflows.reminder import ReminderWorkflow
+from workflows.reminder_client import resend_to_completed
 from workflows.schedule import validate_schedule
 
 # -- scenarios: each runs one reminder to its end and saves its history ----------------------
@@ -292,7 +293,7 @@ async def resend_after_completion(r: Recorder) -> None:
     )
     completed = await r.stored(row)
     expect("the row before", completed.status, "completed")
-    await resend_to_completed(r.client, r.settings, completed, resend, now=await r.now())
+    await resend_to_completed(r.client, placement(r.settings), completed, resend, now=await r.now())
     handle = r.client.get_workflow_handle_for(ReminderWorkflow.run, row.workflow_id)
     result = await handle.result()
     expect("the resend run", (result.state, result.occurrences_sent), ("completed", 1))

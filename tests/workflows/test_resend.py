@@ -16,12 +16,12 @@ from temporalio.client import WorkflowHandle
 
 from core.models import Delivery, Reminder
 from core.settings import Settings
-from core.workflow_start import resend_to_completed
+from core.temporal import placement
 from tests.builders import BOB_EMAIL, Outbox, outbox, worker
 from tests.conftest import eventually
 from workflows.contracts import ResendArgs, SignalArgs
 from workflows.reminder import ReminderWorkflow
-from workflows.runs import fetch_runs
+from workflows.reminder_client import fetch_runs, resend_to_completed
 
 BOUNCE = "5.1.1 Mailbox unavailable"
 
@@ -86,7 +86,7 @@ async def _resend_after_end(box: Outbox, row: Reminder, delivery: Delivery) -> s
     """What the API does for a completed reminder (its worker polls the box's queue)."""
     settings: Settings = box.settings.model_copy(update={"TEMPORAL_TASK_QUEUE": box.task_queue})
     args = _resend_args(delivery)
-    await resend_to_completed(box.client, settings, row, args, now=await box.now())
+    await resend_to_completed(box.client, placement(settings), row, args, now=await box.now())
     return f"resend-{args.request_id}"
 
 

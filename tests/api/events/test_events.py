@@ -265,7 +265,7 @@ async def test_login_to_a_deactivated_account_is_logged(
 async def test_reconcile_runs_are_visible_to_superusers_only(
     app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
-    from core.reconcile import reconcile
+    from ops.reconcile import reconcile
 
     admin = await superuser_headers(app, client)
     root = (await client.get("/api/v1/users/me", headers=admin)).json()["id"]

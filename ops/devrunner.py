@@ -241,7 +241,7 @@ def prepare(options: DevOptions, output: Output) -> Stack:
     output.say(f"data in {data_dir}")
     output.say(f"migrating {_safe_url(database_url)}")
     try:
-        from core.migrations import upgrade
+        from ops.migrations import upgrade
 
         upgrade(database_url)
         admin_login = ensure_dev_admin(settings, database_url)
@@ -271,7 +271,7 @@ def _safe_url(url: str) -> str:
 
 def ensure_dev_admin(settings: Settings, database_url: str) -> str:
     """Create the admin on the first run; the login line to print."""
-    from core.admin import AdminError, ensure_admin
+    from ops.admin import AdminError, ensure_admin
 
     email = settings.ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL
     try:

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -23,15 +22,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.enums import ReminderStatus
 from core.events import record_event
 from core.models import Reminder
+from core.repositories.reminders import ReminderRepository
 from core.settings import Settings
+from core.temporal import placement
 from core.types import utcnow
-from core.workflow_start import start_reminder_workflow
+from workflows import reminder_client as temporal_calls
 from workflows import search_attributes as sa
-from workflows.contracts import workflow_id_for
 
 log = logging.getLogger(__name__)
 
-ACTIVE = (ReminderStatus.scheduled.value, ReminderStatus.paused.value)
 BATCH_SIZE = 200
 # Describes in flight at once: quick on a large table, gentle on the Temporal frontend.
 CONCURRENCY = 20
@@ -96,26 +95,6 @@ class ReconcileReport:
 
 
 @dataclass
-class _Row:
-    """What reconcile needs of a row, read in a short transaction (no ORM object kept)."""
-
-    id: uuid.UUID
-    business_id: uuid.UUID
-    type: str
-    client_ids: list[str]
-    timezone: str
-    schedule: dict[str, Any]
-    status: str
-    next_fire_at: datetime | None
-    last_fired_at: datetime | None
-    occurrences_sent: int
-
-    @property
-    def workflow_id(self) -> str:
-        return workflow_id_for(str(self.id))
-
-
-@dataclass
 class _Outcome:
     kind: str  # "ok" | "started" | "closed" | "error"
     to_status: str | None = None
@@ -141,28 +120,14 @@ def _closed_status(description: WorkflowExecutionDescription) -> str:
     return status
 
 
-async def _describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
-    handle = client.get_workflow_handle(workflow_id)
+async def _inspect(client: Client, settings: Settings, row: Reminder, now: datetime) -> _Outcome:
     try:
-        description = await handle.describe()
-        if description.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
-            # Caught between runs: the new run is the one that counts.
-            description = await handle.describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    return description
-
-
-async def _inspect(client: Client, settings: Settings, row: _Row, now: datetime) -> _Outcome:
-    try:
-        description = await _describe(client, row.workflow_id)
+        description = await temporal_calls.describe(client, row.workflow_id)
         if description is None:
             try:
-                await start_reminder_workflow(
+                await temporal_calls.start(
                     client,
-                    settings,
+                    placement(settings),
                     row,
                     cursor=cursor_for(row.last_fired_at, now, settings.LATE_GRACE_PERIOD_SECONDS),
                 )
@@ -182,11 +147,11 @@ async def _inspect(client: Client, settings: Settings, row: _Row, now: datetime)
 
 
 async def _inspect_batch(
-    client: Client, settings: Settings, rows: list[_Row], now: datetime
+    client: Client, settings: Settings, rows: list[Reminder], now: datetime
 ) -> list[_Outcome]:
     limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(row: _Row) -> _Outcome:
+    async def one(row: Reminder) -> _Outcome:
         async with limit:
             return await _inspect(client, settings, row, now)
 
@@ -198,50 +163,10 @@ async def _inspect_batch(
     return [task.result() for task in tasks]
 
 
-async def _active_batch(
-    session: AsyncSession, after: uuid.UUID | None, created_before: datetime, limit: int
-) -> list[_Row]:
-    stmt = (
-        select(Reminder)
-        .where(Reminder.status.in_(ACTIVE), Reminder.created_at <= created_before)
-        .order_by(Reminder.id)
-        .limit(limit)
-    )
-    if after is not None:
-        stmt = stmt.where(Reminder.id > after)
-    return [
-        _Row(
-            id=r.id,
-            business_id=r.business_id,
-            type=r.type,
-            client_ids=list(r.client_ids or []),
-            timezone=r.timezone,
-            schedule=dict(r.schedule),
-            status=r.status,
-            next_fire_at=r.next_fire_at,
-            last_fired_at=r.last_fired_at,
-            occurrences_sent=r.occurrences_sent,
-        )
-        for r in await session.scalars(stmt)
-    ]
-
-
-async def _mark(session: AsyncSession, row: _Row, to_status: str, now: datetime) -> bool:
-    """Set the row's final status unless it changed since it was read (the API won)."""
-    stmt = (
-        update(Reminder)
-        .where(Reminder.id == row.id, Reminder.status.in_(ACTIVE))
-        .values(status=to_status, next_fire_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
-
-
 async def _apply(
     session: AsyncSession,
     report: ReconcileReport,
-    rows: list[_Row],
+    rows: list[Reminder],
     outcomes: list[_Outcome],
     now: datetime,
 ) -> None:
@@ -253,7 +178,7 @@ async def _apply(
         elif outcome.kind == "error":
             report.errors.append(RowError(reminder_id=rid, error=outcome.error or "unknown"))
         elif outcome.kind == "closed" and outcome.to_status:
-            if await _mark(session, row, outcome.to_status, now):
+            if await ReminderRepository(session).end_if_active(row.id, outcome.to_status, now):
                 report.marked.append(Marked(rid, row.status, outcome.to_status))
             else:
                 report.ok += 1
@@ -280,7 +205,7 @@ async def reconcile(
     after: uuid.UUID | None = None
     while True:
         async with sessionmaker() as session:
-            rows = await _active_batch(session, after, now - SETTLE, batch_size)
+            rows = await ReminderRepository(session).active_batch(after, now - SETTLE, batch_size)
         if not rows:
             break
         outcomes = await _inspect_batch(client, settings, rows, now)
