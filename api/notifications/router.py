@@ -18,13 +18,12 @@ from api.deps import (
     id_or_404,
     next_cursor,
 )
-from api.errors import ACTOR_ERRORS, NotFound, error_responses
+from api.errors import ACTOR_ERRORS, error_responses
 from api.notifications import service
 from api.notifications.schemas import DeliveryRead, NotificationFilters, ResendAccepted
 from api.schemas import CursorList
 from core.enums import Channel, DeliveryStatus
 from core.models import Delivery
-from core.repositories.reminders import DeliveryRepository
 
 router = APIRouter(
     prefix="/notifications", tags=["notifications"], responses=error_responses(*ACTOR_ERRORS)
@@ -32,12 +31,7 @@ router = APIRouter(
 
 
 async def get_delivery(delivery_id: str, actor: CurrentActor, session: SessionDep) -> Delivery:
-    delivery = await DeliveryRepository(session).get_for_business(
-        actor.business_id, id_or_404(delivery_id, "Delivery")
-    )
-    if delivery is None:
-        raise NotFound("Delivery not found")
-    return delivery
+    return await service.get_delivery(session, actor, id_or_404(delivery_id, "Delivery"))
 
 
 DeliveryDep = Annotated[Delivery, Depends(get_delivery)]
@@ -92,5 +86,4 @@ async def resend_notification(
 ) -> ResendAccepted:
     """Send a failed or undelivered delivery again, now, as a new delivery linked to it."""
     key = await service.resend(session, actor, delivery, temporal, settings)
-    await session.commit()
     return ResendAccepted(accepted=True, occurrence_key=key, resend_of=delivery.id)

@@ -7,22 +7,20 @@ delivery, since every query is scoped to the caller's business first.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.deps import Actor
-from api.errors import Conflict
+from api.errors import Conflict, NotFound
 from api.notifications.schemas import NotificationFilters
-from api.reminders.service import SIGNAL_TIMEOUT, reach_temporal, signal_workflow
+from api.reminders.signals import SIGNAL_TIMEOUT, reach_temporal, signal_workflow
 from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.enums import ReminderStatus as Status
 from core.models import Delivery, Reminder
-from core.repositories.base import Keyset, Total, paginate
-from core.repositories.reminders import ReminderRepository
+from core.repositories.base import Keyset, Total
+from core.repositories.reminders import DeliveryRepository, ReminderRepository
 from core.settings import Settings
 from core.temporal import placement
 from core.types import utcnow
@@ -31,19 +29,6 @@ from workflows.reminder import ReminderWorkflow
 from workflows.reminder_client import resend_to_completed
 
 RESENDABLE = {DeliveryStatus.failed.value, DeliveryStatus.undelivered.value}
-
-
-def _filtered(business_id: uuid.UUID, filters: NotificationFilters) -> Select[Any]:
-    stmt = select(Delivery).where(Delivery.business_id == business_id)
-    if filters.status is not None:
-        stmt = stmt.where(Delivery.status == filters.status.value)
-    if filters.channel is not None:
-        stmt = stmt.where(Delivery.channel == filters.channel.value)
-    if filters.client_id is not None:
-        stmt = stmt.where(Delivery.client_id == filters.client_id)
-    if filters.reminder_id is not None:
-        stmt = stmt.where(Delivery.reminder_id == filters.reminder_id)
-    return filters.window.apply(stmt, Delivery.created_at)
 
 
 async def list_notifications(
@@ -56,8 +41,25 @@ async def list_notifications(
     after: Keyset | None = None,
 ) -> tuple[list[Delivery], Total]:
     """One page of the business's deliveries, newest first, and how many match."""
-    stmt = _filtered(business_id, filters).order_by(Delivery.created_at.desc(), Delivery.id.desc())
-    return await paginate(session, stmt, limit, offset, after, Delivery)
+    return await DeliveryRepository(session).list_for_business(
+        business_id,
+        status=filters.status.value if filters.status is not None else None,
+        channel=filters.channel.value if filters.channel is not None else None,
+        client_id=filters.client_id,
+        reminder_id=filters.reminder_id,
+        since=filters.window.since,
+        until=filters.window.until,
+        limit=limit,
+        offset=offset,
+        after=after,
+    )
+
+
+async def get_delivery(session: AsyncSession, actor: Actor, delivery_id: uuid.UUID) -> Delivery:
+    delivery = await DeliveryRepository(session).get_for_business(actor.business_id, delivery_id)
+    if delivery is None:
+        raise NotFound("Delivery not found")
+    return delivery
 
 
 def _check_resendable(delivery: Delivery) -> None:
@@ -125,4 +127,5 @@ async def resend(
         channel=delivery.channel,
         occurrence_key=key,
     )
+    await session.commit()
     return key

@@ -17,7 +17,7 @@ from api.deps import (
     id_or_404,
     next_cursor,
 )
-from api.errors import ACTOR_ERRORS, NotFound, error_responses
+from api.errors import ACTOR_ERRORS, error_responses
 from api.reminders import service, view
 from api.reminders.schemas import (
     DeliveryRead,
@@ -32,7 +32,6 @@ from api.reminders.schemas import (
 from api.schemas import CursorList, ListResponse
 from core.enums import ReminderStatus, ReminderType
 from core.models import Reminder
-from core.repositories.reminders import DeliveryRepository, ReminderRepository
 
 router = APIRouter(
     prefix="/reminders", tags=["reminders"], responses=error_responses(*ACTOR_ERRORS)
@@ -43,12 +42,7 @@ IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}$"
 
 
 async def get_reminder(reminder_id: str, actor: CurrentActor, session: SessionDep) -> Reminder:
-    reminder = await ReminderRepository(session).get_for_business(
-        actor.business_id, id_or_404(reminder_id, "Reminder")
-    )
-    if reminder is None:
-        raise NotFound("Reminder not found")
-    return reminder
+    return await view.get_reminder(session, actor, id_or_404(reminder_id, "Reminder"))
 
 
 ReminderDep = Annotated[Reminder, Depends(get_reminder)]
@@ -84,14 +78,9 @@ async def create_reminder(
     ] = None,
 ) -> ReminderRead:
     """Create a reminder and start its workflow."""
-    earlier = await service.find_replay(session, actor, idempotency_key, data)
-    if earlier is not None:
-        return ReminderRead.model_validate(earlier)
-    temporal = _temporal_getter(request)
-    reminder = await service.create_reminder(
-        session, actor, data, temporal, settings, idempotency_key
+    reminder = await service.create(
+        session, actor, data, _temporal_getter(request), settings, idempotency_key
     )
-    await service.commit_or_terminate(session, actor, temporal, reminder)
     return ReminderRead.model_validate(reminder)
 
 
@@ -109,8 +98,9 @@ async def list_reminders(
     tag: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
 ) -> CursorList[ReminderRead]:
     """The business's reminders, newest first (stored state; no Temporal call)."""
-    reminders, total = await ReminderRepository(session).list_page(
-        actor.business_id,
+    reminders, total = await view.list_reminders(
+        session,
+        actor,
         status=status_filter.value if status_filter else None,
         type=type_filter.value if type_filter else None,
         client_id=client_id,
@@ -162,7 +152,6 @@ async def update_reminder(
     # Only a schedule change needs Temporal; content changes work while it is down.
     temporal = _temporal_getter(request)
     reminder = await service.update_reminder(session, actor, reminder, data, temporal, settings)
-    await session.commit()
     return ReminderRead.model_validate(reminder)
 
 
@@ -174,7 +163,6 @@ async def cancel_reminder(
 ) -> Response:
     """Cancel a reminder; it stays listed as `cancelled`."""
     await service.cancel(session, actor, reminder, temporal)
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -189,7 +177,6 @@ async def trigger_reminder(
 ) -> TriggerAccepted:
     """Send now, outside the schedule (also while paused)."""
     key = await service.trigger(session, actor, reminder, temporal)
-    await session.commit()
     return TriggerAccepted(accepted=True, occurrence_key=key)
 
 
@@ -197,7 +184,6 @@ async def _change_state(
     signal: str, reminder: Reminder, actor: CurrentActor, session: SessionDep, temporal: Client
 ) -> ReminderRead:
     reminder = await service.change_state(session, actor, reminder, signal, temporal)
-    await session.commit()
     return ReminderRead.model_validate(reminder)
 
 
@@ -230,9 +216,7 @@ async def list_deliveries(
     reminder: ReminderDep, session: SessionDep, page: PageDep
 ) -> ListResponse[DeliveryRead]:
     """The reminder's delivery records, newest first."""
-    deliveries, total = await DeliveryRepository(session).list_for_reminder(
-        reminder.id, limit=page.limit, offset=page.offset
-    )
+    deliveries, total = await view.list_deliveries(session, reminder, page)
     return ListResponse(items=[DeliveryRead.model_validate(d) for d in deliveries], total=total)
 
 

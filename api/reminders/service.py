@@ -3,41 +3,40 @@
 Creating inserts the row and starts the workflow in one request: the row is committed only
 once Temporal has accepted the workflow, and a workflow whose row could not be stored is
 terminated. State changes are signals; the row's status follows at once (and the workflow
-keeps it in step afterwards through its `sync_reminder` activity).
+keeps it in step afterwards through its `sync_reminder` activity). Each public write is
+its request's transaction: it commits once, at its end (the web dashboard's forms call the
+same functions). Reads are in view.py, checks of the input in checks.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.deps import Actor, as_uuid
 from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
+from api.reminders import checks
 from api.reminders.schemas import ReminderCreate, ReminderUpdate
+from api.reminders.signals import SIGNAL_TIMEOUT, signal_workflow
 from api.templates.service import sample_context, trial_render
 from core.context import request_id_var
 from core.enums import ReminderStatus as Status
 from core.models import Reminder
-from core.repositories.clients import ClientRepository
 from core.repositories.reminders import ENDED, ReminderRepository
-from core.repositories.templates import TemplateRepository
 from core.settings import Settings
 from core.temporal import placement
 from core.types import utcnow
 from workflows import history
 from workflows import reminder_client as temporal_calls
-from workflows import schedule as schedules
 from workflows.contracts import (
     RescheduleArgs,
     SignalArgs,
@@ -53,144 +52,8 @@ log = logging.getLogger(__name__)
 ArgT = TypeVar("ArgT")
 
 START_TIMEOUT = 10.0
-SIGNAL_TIMEOUT = 5.0
 
 TemporalGetter = Callable[[], Awaitable[Client]]
-
-
-# -- validation -------------------------------------------------------------------------
-
-
-def request_hash(data: ReminderCreate) -> str:
-    """SHA-256 of the request as validated, so key order and spacing do not matter."""
-    canonical = json.dumps(
-        data.model_dump(mode="json", exclude_unset=True), sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def _client_timezones(
-    session: AsyncSession, actor: Actor, client_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, str | None]:
-    """The time zone of each given client; 422 naming the ids that are not the caller's."""
-    found = await ReminderRepository(session).clients_of_business(actor.business_id, client_ids)
-    zones = {client.id: client.timezone for client in found}
-    unknown = [str(client_id) for client_id in client_ids if client_id not in zones]
-    if unknown:
-        raise Unprocessable(f"client_ids: unknown clients: {', '.join(unknown)}")
-    return zones
-
-
-async def _check_template_id(session: AsyncSession, actor: Actor, template_id: uuid.UUID) -> None:
-    if await TemplateRepository(session).get(actor.business_id, template_id) is None:
-        raise Unprocessable(f"template_id: no template {template_id} in this business")
-
-
-def validated_schedule(
-    raw: Any, timezone: str, now: datetime, min_interval_minutes: int = 0
-) -> tuple[dict[str, Any], datetime]:
-    """The normalised schedule and its next occurrence after `now`; 422 otherwise, also
-    when a recurrence fires more often than every `min_interval_minutes`."""
-    try:
-        _check_rule_interval(raw, min_interval_minutes)  # first: it names the setting
-        schedule = schedules.validate_schedule(raw, timezone)
-        upcoming = schedules.next_occurrence(schedule, timezone, now)
-        if schedule.get("kind") == "recurring":
-            _check_occurrence_gaps(schedule, timezone, now, min_interval_minutes)
-    except schedules.ScheduleError as exc:
-        raise Unprocessable(str(exc)) from None
-    except (ValueError, TypeError, OverflowError) as exc:  # bad input is never a 500
-        log.warning("schedule refused by an unexpected error: %r", exc)
-        raise Unprocessable(f"schedule: not a valid schedule ({exc})") from None
-    if upcoming is None:
-        raise Unprocessable("schedule: it has no occurrence in the future")
-    return schedule, upcoming.at
-
-
-# Occurrences looked at for the shortest gap: enough to see a day's BYHOUR expansion, and
-# only those within a year (a rare rule's 50 occurrences can span centuries).
-GAP_SAMPLE = 50
-GAP_HORIZON = timedelta(days=366)
-
-
-def _too_frequent(what: str, minimum: int) -> schedules.ScheduleError:
-    return schedules.ScheduleError(
-        f"schedule.rrule: {what}; occurrences must be at least {minimum} minutes apart "
-        "(MIN_RECURRENCE_INTERVAL_MINUTES)"
-    )
-
-
-def _check_rule_interval(raw: Any, minimum: int) -> None:
-    """Refuse, from the rule's text alone, what is sure to fire too often: SECONDLY or
-    MINUTELY, HOURLY every fewer hours than the minimum, BYMINUTE/BYSECOND values that
-    fire twice within one hour too close together (the schedule maths refuses some of
-    these too, without naming this setting)."""
-    if minimum <= 0 or not isinstance(raw, dict) or not isinstance(raw.get("rrule"), str):
-        return
-    parts = dict(
-        item.partition("=")[::2]
-        for item in raw["rrule"].upper().replace(" ", "").removeprefix("RRULE:").split(";")
-    )
-    freq = parts.get("FREQ", "")
-    if freq in ("SECONDLY", "MINUTELY"):
-        raise _too_frequent(f"FREQ={freq} fires more often than that", minimum)
-    interval = parts.get("INTERVAL", "1")
-    if freq == "HOURLY" and "BYHOUR" not in parts and interval.isdigit():
-        if int(interval) * 60 < minimum:
-            raise _too_frequent(
-                f"FREQ=HOURLY;INTERVAL={interval} fires every {interval} h", minimum
-            )
-    minutes, seconds = parts.get("BYMINUTE", "0"), parts.get("BYSECOND", "0")
-    if not all(v.isdigit() for v in f"{minutes},{seconds}".split(",")):
-        return  # malformed: the schedule maths says what is wrong
-    within_hour = sorted(
-        {int(m) * 60 + int(s) for m in minutes.split(",") for s in seconds.split(",")}
-    )
-    gaps = [later - earlier for earlier, later in zip(within_hour, within_hour[1:], strict=False)]
-    if gaps and min(gaps) < minimum * 60:
-        raise _too_frequent(
-            f"BYMINUTE/BYSECOND fire twice within an hour, {min(gaps) // 60} min apart", minimum
-        )
-
-
-def _check_occurrence_gaps(
-    schedule: dict[str, Any], timezone: str, now: datetime, minimum: int
-) -> None:
-    """Refuse a rule whose next occurrences come closer than the minimum (a BYHOUR list,
-    say, or an HOURLY rule across a DST change)."""
-    if minimum <= 0:
-        return
-    upcoming = [
-        o.at for o in schedules.occurrences(schedule, timezone, now, GAP_SAMPLE, now + GAP_HORIZON)
-    ]
-    gaps = [later - earlier for earlier, later in zip(upcoming, upcoming[1:], strict=False)]
-    shortest = min(gaps, default=None)
-    if shortest is not None and shortest < timedelta(minutes=minimum):
-        minutes = int(shortest.total_seconds() // 60)
-        raise _too_frequent(f"two occurrences are only {minutes} minutes apart", minimum)
-
-
-async def _check_tag_reach(
-    session: AsyncSession, actor: Actor, tag: str, settings: Settings
-) -> None:
-    """Refuse a tag that reaches more clients than one reminder may (counted now; the
-    workflow reads the tag again at each occurrence)."""
-    _, reached = await ClientRepository(session).list_page(
-        actor.business_id, search=None, tag=tag, limit=1, offset=0
-    )
-    if reached > settings.REMINDER_MAX_CLIENTS:
-        raise Unprocessable(
-            f"tag: {reached} clients have the tag {tag!r}; one reminder may reach at most "
-            f"{settings.REMINDER_MAX_CLIENTS} (REMINDER_MAX_CLIENTS): split them by tag"
-        )
-
-
-def _default_timezone(actor: Actor, zones: dict[uuid.UUID, str | None]) -> str:
-    if len(zones) == 1:
-        (zone,) = zones.values()
-        if zone:
-            return zone
-    return actor.business.timezone
 
 
 # -- Temporal calls ----------------------------------------------------------------------
@@ -221,36 +84,25 @@ async def _terminate_quietly(temporal: Client, workflow_id: str, reason: str) ->
         log.warning("could not terminate %s: %r", workflow_id, exc)
 
 
-async def reach_temporal(call: Awaitable[Any], reminder: Reminder, what: str) -> None:
-    """Await a signal (or signal-with-start); 409 when the workflow is not running, 503
-    when Temporal fails."""
-    try:
-        await asyncio.wait_for(call, SIGNAL_TIMEOUT + 1)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise Conflict("reminder is not running") from None
-        log.warning("%s to %s failed: %s", what, reminder.workflow_id, exc)
-        raise ServiceUnavailable(f"Temporal did not take the signal ({exc.status.name})") from None
-    except Exception as exc:  # a timeout or a broken connection: Temporal is unavailable
-        log.warning("%s to %s failed: %r", what, reminder.workflow_id, exc)
-        raise ServiceUnavailable(
-            f"Temporal did not take the signal ({exc.__class__.__name__}); try again"
-        ) from None
-
-
-async def signal_workflow(
-    temporal: Client, reminder: Reminder, signal: Signal[ArgT], arg: ArgT
-) -> None:
-    """Send one of ReminderWorkflow's signals, named by its method (a renamed or mistyped
-    signal fails the type check, not a request); 409 when the workflow is not running, 503
-    when Temporal fails."""
-    call = temporal_calls.signal(
-        temporal, reminder.workflow_id, signal, arg, timeout=SIGNAL_TIMEOUT
-    )
-    await reach_temporal(call, reminder, f"signal {signal.__name__}")
-
-
 # -- create ------------------------------------------------------------------------------
+
+
+async def create(
+    session: AsyncSession,
+    actor: Actor,
+    data: ReminderCreate,
+    temporal: TemporalGetter,
+    settings: Settings,
+    idempotency_key: str | None,
+) -> Reminder:
+    """A new reminder, stored, its workflow started; or the one an earlier request with
+    the same Idempotency-Key and body created."""
+    earlier = await find_replay(session, actor, idempotency_key, data)
+    if earlier is not None:
+        return earlier
+    reminder = await create_reminder(session, actor, data, temporal, settings, idempotency_key)
+    await commit_or_terminate(session, actor, temporal, reminder)
+    return reminder
 
 
 async def find_replay(
@@ -260,7 +112,7 @@ async def find_replay(
     if key is None:
         return None
     earlier = await ReminderRepository(session).get_by_idempotency_key(actor.business_id, key)
-    if earlier is not None and earlier.request_hash != request_hash(data):
+    if earlier is not None and earlier.request_hash != checks.request_hash(data):
         raise Unprocessable(
             "Idempotency-Key was already used with a different request body; "
             "use a new key for a new reminder"
@@ -285,16 +137,16 @@ async def create_reminder(
     used to queue behind it); a workflow whose row never lands sends nothing (it finds no
     row at its first occurrence and cancels itself).
     """
-    zones = await _client_timezones(session, actor, data.client_ids or [])
+    zones = await checks.client_timezones(session, actor, data.client_ids or [])
     if data.tag is not None:
-        await _check_tag_reach(session, actor, data.tag, settings)
+        await checks.check_tag_reach(session, actor, data.tag, settings)
     if data.template_id is not None:
-        await _check_template_id(session, actor, data.template_id)
+        await checks.check_template_id(session, actor, data.template_id)
     if data.email_configuration_id is not None:
         await check_configuration_id(session, actor, data.email_configuration_id)
-    timezone = data.timezone or _default_timezone(actor, zones)
+    timezone = data.timezone or checks.default_timezone(actor, zones)
     now = utcnow()
-    schedule, next_fire_at = validated_schedule(
+    schedule, next_fire_at = checks.validated_schedule(
         data.schedule, timezone, now, settings.MIN_RECURRENCE_INTERVAL_MINUTES
     )
     reminder_id = uuid.uuid4()
@@ -319,7 +171,7 @@ async def create_reminder(
         next_fire_at=next_fire_at,
         workflow_id=workflow_id_for(str(reminder_id)),
         idempotency_key=idempotency_key,
-        request_hash=request_hash(data) if idempotency_key else None,
+        request_hash=checks.request_hash(data) if idempotency_key else None,
         created_by_user_id=actor.user.id,
     )
     await trial_render(
@@ -380,11 +232,11 @@ async def _apply_audience(
     settings: Settings,
 ) -> None:
     if changes.get("client_ids") is not None:
-        await _client_timezones(session, actor, changes["client_ids"])
+        await checks.client_timezones(session, actor, changes["client_ids"])
         reminder.client_ids = [str(client_id) for client_id in changes["client_ids"]]
         reminder.tag = None
     elif changes.get("tag") is not None:
-        await _check_tag_reach(session, actor, changes["tag"], settings)
+        await checks.check_tag_reach(session, actor, changes["tag"], settings)
         reminder.tag = changes["tag"]
         reminder.client_ids = []
     elif "client_ids" in changes or "tag" in changes:
@@ -400,7 +252,7 @@ async def _apply_content(
 ) -> None:
     await _apply_audience(session, actor, reminder, changes, settings)
     if changes.get("template_id") is not None:
-        await _check_template_id(session, actor, changes["template_id"])
+        await checks.check_template_id(session, actor, changes["template_id"])
     if changes.get("email_configuration_id") is not None:
         await check_configuration_id(session, actor, changes["email_configuration_id"])
     await trial_render(
@@ -447,7 +299,7 @@ async def update_reminder(
     reschedule = "schedule" in changes or "timezone" in changes
     if reschedule:
         timezone = changes.get("timezone", reminder.timezone)
-        schedule, next_fire_at = validated_schedule(
+        schedule, next_fire_at = checks.validated_schedule(
             changes.get("schedule", reminder.schedule),
             timezone,
             utcnow(),
@@ -462,7 +314,7 @@ async def update_reminder(
         reminder.next_fire_at = next_fire_at
     reminder.updated_at = utcnow()
     actor.record(session, "reminder.updated", "reminder", reminder.id, fields=sorted(changes))
-    await session.flush()
+    await session.commit()
     return reminder
 
 
@@ -490,7 +342,7 @@ async def change_state(
     if target in ENDED:
         reminder.next_fire_at = None
     _record_signal(session, actor, reminder, signal)
-    await session.flush()
+    await session.commit()
     return reminder
 
 
@@ -507,6 +359,7 @@ async def trigger(session: AsyncSession, actor: Actor, reminder: Reminder, tempo
     )
     key = manual_key(request_id)
     _record_signal(session, actor, reminder, "trigger_now", occurrence_key=key)
+    await session.commit()
     return key
 
 
@@ -525,7 +378,7 @@ async def cancel(session: AsyncSession, actor: Actor, reminder: Reminder, tempor
     reminder.status = Status.cancelled.value
     reminder.next_fire_at = None
     _record_signal(session, actor, reminder, "cancel")
-    await session.flush()
+    await session.commit()
 
 
 def _record_signal(

@@ -1,4 +1,5 @@
-"""What `GET /reminders/{id}` answers: the reminder's row, which its workflow keeps in step
+"""The reminders' reads: the business's reminder by id (404 otherwise), the list and a
+reminder's deliveries, and what `GET /reminders/{id}` answers: the reminder's row, which its workflow keeps in step
 (sync_reminder writes status, next fire time, counts and last occurrence at every change),
 and the workflow's own `status` query only where the row may be behind or the caller asks.
 
@@ -11,13 +12,19 @@ and reading it never waits on Temporal or a worker.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Actor, Page
+from api.errors import NotFound
 from api.reminders.schemas import ReminderDetail, ReminderRead
 from core.enums import ReminderStatus as Status
-from core.models import Reminder
-from core.repositories.reminders import ENDED
+from core.models import Delivery, Reminder
+from core.repositories.base import Keyset, Total
+from core.repositories.reminders import ENDED, DeliveryRepository, ReminderRepository
 from core.temporal import TemporalConnector
 from core.types import utcnow
 from workflows.contracts import ReminderStatus
@@ -26,6 +33,46 @@ from workflows.reminder_client import query_status
 log = logging.getLogger(__name__)
 
 QUERY_TIMEOUT = 2.0
+
+
+async def get_reminder(session: AsyncSession, actor: Actor, reminder_id: uuid.UUID) -> Reminder:
+    reminder = await ReminderRepository(session).get_for_business(actor.business_id, reminder_id)
+    if reminder is None:
+        raise NotFound("Reminder not found")
+    return reminder
+
+
+async def list_reminders(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    status: str | None,
+    type: str | None,
+    client_id: uuid.UUID | None,
+    tag: str | None,
+    limit: int,
+    offset: int,
+    after: Keyset | None,
+) -> tuple[list[Reminder], Total]:
+    """The business's reminders, newest first (stored state; no Temporal call)."""
+    return await ReminderRepository(session).list_page(
+        actor.business_id,
+        status=status,
+        type=type,
+        client_id=client_id,
+        tag=tag,
+        limit=limit,
+        offset=offset,
+        after=after,
+    )
+
+
+async def list_deliveries(
+    session: AsyncSession, reminder: Reminder, page: Page
+) -> tuple[list[Delivery], int]:
+    return await DeliveryRepository(session).list_for_reminder(
+        reminder.id, limit=page.limit, offset=page.offset
+    )
 
 
 def row_in_step(reminder: Reminder, now: datetime) -> bool:

@@ -272,6 +272,38 @@ class DeliveryRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def list_for_business(
+        self,
+        business_id: uuid.UUID,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        client_id: uuid.UUID | None = None,
+        reminder_id: uuid.UUID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int,
+        offset: int,
+        after: Keyset | None = None,
+    ) -> tuple[list[Delivery], Total]:
+        """One page of the business's deliveries, newest first, and how many match; each
+        filter that is None does not narrow."""
+        stmt = select(Delivery).where(Delivery.business_id == business_id)
+        for column, value in (
+            (Delivery.status, status),
+            (Delivery.channel, channel),
+            (Delivery.client_id, client_id),
+            (Delivery.reminder_id, reminder_id),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if since is not None:
+            stmt = stmt.where(Delivery.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(Delivery.created_at < until)
+        stmt = stmt.order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        return await paginate(self.session, stmt, limit, offset, after, Delivery)
+
     async def list_for_reminder(
         self, reminder_id: uuid.UUID, *, limit: int, offset: int
     ) -> tuple[list[Delivery], int]:
