@@ -85,13 +85,12 @@ async def business_of(
 async def act_on_reminder(
     session: AsyncSession, actor: Actor, reminder: Reminder, action: str, temporal: TemporalClient
 ) -> None:
-    """`trigger`, `pause` or `resume` through the API's reminders service (the workflow is
-    signalled first), then the new state and its audit event committed."""
+    """`trigger`, `pause` or `resume` through the API's reminders service, which signals
+    the workflow first, then commits the new state and its audit event."""
     if action == "trigger":
         await reminders.trigger(session, actor, reminder, temporal)
     else:
         await reminders.change_state(session, actor, reminder, action, temporal)
-    await session.commit()
 
 
 async def reminders_page(

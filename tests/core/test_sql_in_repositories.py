@@ -15,6 +15,8 @@ MOVED = [
     "api/dashboard",
     "api/events",
     "api/metrics.py",
+    "api/notifications",
+    "api/reminders",
     "api/usage",
     "api/web",
     "api/webhooks",
