@@ -7,12 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AwareDatetime
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -246,22 +245,12 @@ def next_cursor(rows: list[Any], limit: int) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-AnySelect = TypeVar("AnySelect", bound=Select)  # type: ignore[type-arg]
-
-
 @dataclass
 class TimeWindow:
     """A list's `since` (inclusive) and `until` (exclusive), ISO 8601 with an offset."""
 
     since: datetime | None
     until: datetime | None
-
-    def apply(self, stmt: AnySelect, column: Any) -> AnySelect:
-        if self.since is not None:
-            stmt = stmt.where(column >= self.since)
-        if self.until is not None:
-            stmt = stmt.where(column < self.until)
-        return stmt
 
 
 def get_time_window(

@@ -51,9 +51,8 @@ async def choose_password(
     settings: Settings,
     ip: str | None,
 ) -> None:
-    """Set a new password with a reset code (as `POST /auth/reset-password`), committed."""
+    """Set a new password with a reset code (as `POST /auth/reset-password`, which commits)."""
     await reset_password(session, passwords, token, password, settings, ip)
-    await session.commit()
 
 
 async def get_business(session: AsyncSession, business_id: uuid.UUID) -> Business | None:
