@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.settings import Settings
-from tests.builders import free_port
+from tests.builders.delivery import free_port
 
 REMINDERS = str(Path(sys.executable).parent / "reminders")
 

@@ -149,7 +149,7 @@ async def test_reconcile_starts_missing_workflows_marks_ended_ones_and_prints_a_
 
     from core.db import create_engine, create_sessionmaker
     from ops.migrations import upgrade
-    from tests.builders import add_business_to, add_reminder_to, start_directly
+    from tests.builders.rows import add_business_to, add_reminder_to, start_directly
     from workflows.contracts import workflow_id_for
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'reconcile.db'}"

@@ -20,7 +20,7 @@ from core.security import hash_password
 from core.settings import Settings
 from core.types import utcnow
 from ops.reconcile import TemporalUnavailable, cursor_for, reconcile
-from tests.builders import add_business_to, add_reminder_to, start_directly
+from tests.builders.rows import add_business_to, add_reminder_to, start_directly
 from tests.conftest import PASSWORD, Tenant, build_worker, eventually
 from workflows import search_attributes as sa
 from workflows.contracts import ReminderInput, workflow_id_for

@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.settings import Settings
-from tests.builders import (
+from tests.builders.api import (
     REMINDERS_URL,
     add_client,
     create_reminder,

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from core.settings import Settings
-from tests.builders import free_port
+from tests.builders.delivery import free_port
 from workflows.diagnostics import PingInput, PingWorkflow
 
 

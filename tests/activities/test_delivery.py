@@ -25,7 +25,7 @@ from core.models import Client as ClientRow
 from core.models import SenderIdentity
 from core.ratelimit import LocalRateLimiter, RedisRateLimiter
 from core.settings import Settings
-from tests.builders import BOB_EMAIL, FIRM_NUMBER, Outbox, outbox, worker
+from tests.builders.delivery import BOB_EMAIL, FIRM_NUMBER, Outbox, outbox, worker
 from tests.conftest import PUBLIC_BASE_URL, TWILIO_SID, TWILIO_TOKEN
 from tests.fakes.twilio_api import signed_callback
 from tests.seed import BOB, add_reminder, deliveries_of, reminder_input, seeded_business

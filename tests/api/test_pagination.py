@@ -11,7 +11,7 @@ import pytest
 
 from core.repositories import base
 from core.types import utcnow
-from tests.builders import add_delivery_row, add_reminder_row
+from tests.builders.rows import add_delivery_row, add_reminder_row
 from tests.conftest import Tenant
 
 SAME_TIME = utcnow() - timedelta(hours=1)

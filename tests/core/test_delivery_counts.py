@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Business, Delivery, DeliveryCount, Reminder
 from core.repositories.delivery_counts import delivery_counts, fold
 from core.types import utcnow
-from tests.builders import add_delivery_row, add_reminder_row
+from tests.builders.rows import add_delivery_row, add_reminder_row
 from tests.conftest import Tenant
 from worker import fold_delivery_counts
 

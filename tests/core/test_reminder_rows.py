@@ -8,7 +8,7 @@ from typing import Any
 from core.models import Reminder
 from core.repositories.reminders import ReminderRepository
 from core.types import utcnow
-from tests.builders import add_reminder_row
+from tests.builders.rows import add_reminder_row
 from tests.conftest import Tenant
 
 

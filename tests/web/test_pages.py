@@ -309,7 +309,7 @@ def _cells(html: str, row_marker: str) -> dict[str, str]:
 async def test_the_usage_page_shows_the_months_messages_per_channel(
     browser_like: httpx.AsyncClient, client: httpx.AsyncClient, app: Any
 ) -> None:
-    from tests.builders import JULY, add_reminder_row, add_sent
+    from tests.builders.rows import JULY, add_reminder_row, add_sent
 
     acme = await register_tenant(client, "Acme")
     rival = await register_tenant(client, "Rival")

@@ -34,7 +34,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.converter import DataConverter
 
-from tests.builders import (
+from tests.builders.api import (
     REMINDERS_URL,
     add_client,
     create_reminder,
@@ -360,7 +360,7 @@ async def test_history_of_another_business_reminder_is_404(
 
 
 def _recorded(name: str) -> list[HistoryEvent]:
-    from tests.builders import HISTORIES, load_history
+    from tests.builders.delivery import HISTORIES, load_history
 
     return list(load_history(HISTORIES / f"{name}.json").events)
 

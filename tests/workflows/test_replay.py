@@ -25,7 +25,7 @@ from workflows.reminder import ReminderWorkflow
 with workflow.unsafe.imports_passed_through():
     import pytest
 
-    from tests.builders import HISTORIES, load_history
+    from tests.builders.delivery import HISTORIES, load_history
 
 
 def history_files() -> list[Path]:

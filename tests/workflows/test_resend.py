@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHandle
 from core.models import Delivery, Reminder
 from core.settings import Settings
 from core.temporal import placement
-from tests.builders import BOB_EMAIL, Outbox, outbox, worker
+from tests.builders.delivery import BOB_EMAIL, Outbox, outbox, worker
 from tests.conftest import eventually
 from workflows.contracts import ResendArgs, SignalArgs
 from workflows.reminder import ReminderWorkflow

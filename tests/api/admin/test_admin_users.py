@@ -222,7 +222,7 @@ async def test_superusers_see_every_business_with_its_counts(
     rival = await register_tenant(client, "Rival")
     await client.post("/api/v1/clients", headers=owner.headers, json={"name": "Bob"})
     await client.post("/api/v1/clients", headers=owner.headers, json={"name": "Sue"})
-    from tests.builders import add_reminder_row
+    from tests.builders.rows import add_reminder_row
 
     await add_reminder_row(app, owner, status="scheduled")
     await add_reminder_row(app, owner, status="paused")

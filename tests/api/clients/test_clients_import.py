@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.builders import upload_clients_csv
+from tests.builders.twilio import upload_clients_csv
 from tests.conftest import Tenant, count_rows
 
 CLIENTS = "/api/v1/clients"

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from core.settings import Settings
-from tests.builders import (
+from tests.builders.twilio import (
     CLIENT_PHONE,
     TWILIO_INBOUND_URL,
     app_events,

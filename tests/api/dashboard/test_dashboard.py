@@ -14,7 +14,7 @@ import pytest
 from api.cache import MemoryCache
 from api.dashboard import service
 from core.types import utcnow
-from tests.builders import add_delivery_row, add_reminder_row
+from tests.builders.rows import add_delivery_row, add_reminder_row
 from tests.conftest import Tenant, register_tenant
 
 SUMMARY = "/api/v1/dashboard/summary"

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from core.enums import ReminderStatus
 from core.models import EmailConfiguration, Reminder
 from core.settings import Environment
-from tests.builders import add_client, reminder_body
+from tests.builders.api import add_client, reminder_body
 from tests.conftest import Tenant, count_rows
 from workflows.contracts import workflow_id_for
 

@@ -17,7 +17,7 @@ import pytest
 from channels import build_providers
 from core.models import Delivery
 from core.settings import Settings
-from tests.builders import (
+from tests.builders.api import (
     add_client,
     create_reminder,
     get_reminder,
@@ -323,7 +323,7 @@ async def test_a_cancelled_reminder_resends_nothing(
 
 
 def test_a_recorded_resend_reads_as_requested_then_sent() -> None:
-    from tests.builders import HISTORIES, load_history
+    from tests.builders.delivery import HISTORIES, load_history
 
     events = list(load_history(HISTORIES / "resend_after_failure.json").events)
     timeline = build_timeline([events])
@@ -339,7 +339,7 @@ def test_a_recorded_resend_reads_as_requested_then_sent() -> None:
 
 
 def test_a_recorded_resend_after_completion_reads_as_a_run_of_its_own() -> None:
-    from tests.builders import HISTORIES, load_history
+    from tests.builders.delivery import HISTORIES, load_history
 
     events = list(load_history(HISTORIES / "resend_after_completion.json").events)
     timeline = build_timeline([events])

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.builders import add_delivery_row, add_reminder_row
+from tests.builders.rows import add_delivery_row, add_reminder_row
 from tests.conftest import Tenant
 
 URL = "/api/v1/notifications"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.reminders import service
-from tests.builders import REMINDERS_URL, add_client, reminder_body
+from tests.builders.api import REMINDERS_URL, add_client, reminder_body
 from tests.conftest import Tenant, count_rows
 from workflows.contracts import TriggerArgs
 from workflows.reminder import ReminderWorkflow

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.builders import REMINDERS_URL, add_client, create_reminder, reminder_body
+from tests.builders.api import REMINDERS_URL, add_client, create_reminder, reminder_body
 from tests.conftest import Tenant, count_rows
 
 CONTENT_SID = "HX" + "0123456789abcdef" * 2

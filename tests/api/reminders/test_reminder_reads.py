@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from core.models import Reminder
 from core.temporal import TemporalConnector
-from tests.builders import (
+from tests.builders.api import (
     REMINDERS_URL,
     add_client,
     create_reminder,

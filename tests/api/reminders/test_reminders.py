@@ -16,7 +16,7 @@ from temporalio.client import WorkflowExecutionStatus
 from api.reminders import service
 from api.reminders.view import QUERY_TIMEOUT
 from core.temporal import TemporalConnector
-from tests.builders import (
+from tests.builders.api import (
     REMINDERS_URL,
     add_client,
     create_reminder,

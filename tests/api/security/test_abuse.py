@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.builders import (
+from tests.builders.apps import (
     WRONG_PASSWORD,
     add_tagged_clients,
     built_app,

@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import text
 
 from core.settings import Settings
-from tests.builders import (
+from tests.builders.routes import (
     ADMIN,
     EMAIL_CONFIG_PASSWORD,
     MEMBER,

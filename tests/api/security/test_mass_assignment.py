@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.builders import World, build_world
+from tests.builders.routes import World, build_world
 from tests.conftest import PASSWORD, Tenant, count_rows
 
 NOW = "2020-01-01T00:00:00+00:00"

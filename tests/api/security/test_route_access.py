@@ -1,6 +1,6 @@
 """Every API route declares who may call it.
 
-`TABLE` (tests/builders.py, with the business it is tried on) names every route of the
+`TABLE` (tests/builders/routes.py, with the business it is tried on) names every route of the
 OpenAPI schema under /api/v1 with its category and what an authorized caller gets; a route
 missing from it fails the suite. Each route is then called as anonymous, a member of
 business A, the owner of business B, a superuser without and with `X-Business-Id: A`, and
@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from tests.builders import (
+from tests.builders.routes import (
     ADMIN,
     ANONYMOUS,
     MEMBER,

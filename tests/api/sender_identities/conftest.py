@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.settings import EmailBackend, MessagingBackend, Settings
-from tests.builders import PLATFORM_EMAIL, PLATFORM_NUMBER
+from tests.builders.apps import PLATFORM_EMAIL, PLATFORM_NUMBER
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, Tenant, app_client, register_tenant
 from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilio

@@ -18,7 +18,7 @@ from channels.providers import OutgoingMessage, ProviderResult
 from core.models import SenderIdentity
 from core.ratelimit import LocalRateLimiter
 from core.settings import Environment, Settings
-from tests.builders import (
+from tests.builders.apps import (
     IDENTITY_NUMBER,
     OFFICE_EMAIL,
     PLATFORM_EMAIL,

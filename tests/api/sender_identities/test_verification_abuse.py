@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import httpx
 
-from tests.builders import IDENTITY_NUMBER, SENDER_IDENTITIES_URL, add_identity, verify_identity
+from tests.builders.apps import (
+    IDENTITY_NUMBER,
+    SENDER_IDENTITIES_URL,
+    add_identity,
+    verify_identity,
+)
 from tests.conftest import Tenant, register_tenant, settings_changed
 from tests.fakes.twilio_api import FakeTwilio
 

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from core.crypto import SecretUnreadable, decrypt, rotate_stored_secrets
 from core.models import TwilioCredentials
 from core.settings import Settings
-from tests.builders import (
+from tests.builders.twilio import (
     TWILIO_INBOUND_URL,
     TWILIO_STATUS_URL,
     add_phone_client,

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from core.settings import Settings
 from core.unsubscribe import make_unsubscribe_token, read_unsubscribe_token, unsubscribe_url
-from tests.builders import add_phone_client, opted_out, unsubscribe_link
+from tests.builders.twilio import add_phone_client, opted_out, unsubscribe_link
 from tests.conftest import PUBLIC_BASE_URL, TEST_SECRET, Tenant
 
 CLIENTS = "/api/v1/clients"

@@ -17,7 +17,7 @@ from channels.twilio_messages import TwilioProvider
 from core.models import Delivery
 from core.ratelimit import LocalRateLimiter
 from core.settings import Settings
-from tests.builders import JULY, add_reminder_row, add_sent
+from tests.builders.rows import JULY, add_reminder_row, add_sent
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, Tenant, register_tenant, superuser_headers
 from tests.fakes.twilio_api import FakeTwilio
 from workflows.contracts import SendRequest

@@ -15,7 +15,7 @@ import pytest
 from core.crypto import encrypt
 from core.models import Business, SenderIdentity, TwilioCredentials
 from core.types import utcnow
-from tests.builders import (
+from tests.builders.twilio import (
     CLIENT_PHONE,
     SHARED_NUMBER,
     TWILIO_INBOUND_URL,

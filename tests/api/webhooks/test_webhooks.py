@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from api.main import create_app
 from core.settings import Settings
-from tests.builders import (
+from tests.builders.twilio import (
     CLIENT_PHONE,
     SHARED_NUMBER,
     TWILIO_INBOUND_URL,
