@@ -13,8 +13,9 @@ the package is the providers and a business's own accounts:
   account, used in place of the platform's; `business_accounts.py`: what the two share.
 
 The worker's send activity (activities/) and the API (sender verification, the SMTP and
-Twilio checks) both build their providers here; the API's routes for Twilio's callbacks
-are in api/webhooks.
+Twilio checks) both build their providers here. `twilio_webhooks.py` reads Twilio's
+callbacks (signatures, statuses, STOP/START/HELP, WhatsApp addresses); the API's routes
+for them and what they change in the database are in api/webhooks.
 """
 
 from __future__ import annotations

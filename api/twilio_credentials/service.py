@@ -2,7 +2,7 @@
 
 The auth token is encrypted before it is stored (core/crypto.py), never answered back,
 never written to an event, and decrypted only to send (channels/business_twilio.py), to
-check a webhook's signature (api/webhooks/router.py) or to test it here.
+check a webhook's signature (channels/twilio_webhooks.py) or to test it here.
 
 Saving asks Twilio first: the token must open the account (and the messaging service must
 be the account's). So only whoever holds an account's token can name its SID here, and

@@ -10,7 +10,6 @@ business's deliveries and clients.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Annotated
@@ -18,16 +17,13 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import ImmutableMultiDict
-from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
 
 from api.deps import SessionDep, SettingsDep, as_uuid
 from api.errors import AppError, BadRequest, Forbidden, error_responses
 from api.webhooks import service
-from core.crypto import SecretUnreadable, secret_box
-from core.repositories.twilio_credentials import TwilioCredentialsRepository
+from channels import twilio_webhooks as twilio
+from channels.twilio_webhooks import SHARED_KEY_HEADER, SIGNATURE_HEADER
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,13 +32,9 @@ router = APIRouter(
     prefix="/webhooks/twilio", tags=["webhooks"], responses=error_responses(400, 403, 415, 422, 503)
 )
 
-SIGNATURE_HEADER = "X-Twilio-Signature"
-# Present when a Twilio Webhook Rule signs with a SharedKey instead of the Auth Token.
-SHARED_KEY_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 200
 XML_TYPE = "application/xml"
-_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 
 
 class UnsupportedMediaType(AppError):
@@ -86,30 +78,6 @@ class Signed:
     business_ids: frozenset[uuid.UUID] | None
 
 
-async def _business_signers(
-    session: AsyncSession, settings: Settings, params: Params, url: str, signature: str
-) -> frozenset[uuid.UUID]:
-    account_sid = (params.get("AccountSid") or "").strip()
-    if not _ACCOUNT_SID.fullmatch(account_sid):
-        return frozenset()
-    box = secret_box(settings)
-    # Every business that saved this account, grouped by token: several businesses of one
-    # account share its token, which is checked once.
-    by_token: dict[str, set[uuid.UUID]] = {}
-    for credentials in await TwilioCredentialsRepository(session).for_account(account_sid):
-        try:
-            token = box.decrypt(credentials.auth_token_encrypted)
-        except SecretUnreadable:
-            log.error("business %s: its Twilio token cannot be decrypted", credentials.business_id)
-            continue
-        by_token.setdefault(token, set()).add(credentials.business_id)
-    signers: set[uuid.UUID] = set()
-    for token, businesses in by_token.items():
-        if RequestValidator(token).validate(url, params, signature):
-            signers |= businesses
-    return frozenset(signers)
-
-
 async def twilio_params(request: Request, settings: SettingsDep, session: SessionDep) -> Signed:
     """The form fields, once Twilio's signature over them and the URL checks out."""
     signature = request.headers.get(SIGNATURE_HEADER)
@@ -122,12 +90,10 @@ async def twilio_params(request: Request, settings: SettingsDep, session: Sessio
     params = _form(await request.body(), request.headers.get("content-type"))
     url = public_url(settings, request)
     signed: Signed | None = None
-    if settings.TWILIO_AUTH_TOKEN and RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(
-        url, params, signature
-    ):
+    if twilio.signed_by_platform(settings, url, params, signature):
         signed = Signed(params, None)
     else:
-        signers = await _business_signers(session, settings, params, url, signature)
+        signers = await twilio.business_signers(session, settings, params, url, signature)
         if signers:
             signed = Signed(params, signers)
     if signed is None:
@@ -159,13 +125,8 @@ async def twilio_status(
     ] = None,
 ) -> StatusAnswer:
     """Twilio's message status callback: records sent, delivered, undelivered or failed."""
-    params = signed.params
-    report = service.StatusReport(
-        message_sid=(params.get("MessageSid") or params.get("SmsSid") or "").strip(),
-        message_status=params.get("MessageStatus") or params.get("SmsStatus") or "",
-        error_code=(params.get("ErrorCode") or "").strip() or None,
-        error_message=(params.get("ErrorMessage") or "").strip() or None,
-        delivery_id=as_uuid(delivery_id) if delivery_id else None,
+    report = twilio.StatusReport.from_params(
+        signed.params, as_uuid(delivery_id) if delivery_id else None
     )
     outcome = await service.apply_status(session, report, signed.business_ids)
     return StatusAnswer(outcome=outcome)
@@ -180,17 +141,8 @@ async def twilio_inbound(
     signed: TwilioParams, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Twilio's incoming message webhook: STOP / START opt out and in, HELP replies."""
-    params = signed.params
-    message = service.InboundMessage(
-        from_=params.get("From", ""),
-        to=params.get("To", ""),
-        body=params.get("Body", ""),
-        messaging_service_sid=params.get("MessagingServiceSid") or None,
-    )
+    message = twilio.InboundMessage.from_params(signed.params)
     reply = await service.handle_inbound(
         session, message, signed.business_ids, settings.platform_senders
     )
-    twiml = MessagingResponse()
-    if reply:
-        twiml.message(reply)
-    return Response(content=str(twiml), media_type=XML_TYPE)
+    return Response(content=twilio.twiml(reply), media_type=XML_TYPE)

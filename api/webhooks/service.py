@@ -1,4 +1,6 @@
-"""Twilio's callbacks: delivery status reports, and inbound messages (STOP, START, HELP).
+"""What Twilio's callbacks change: a delivery's status, and the clients an inbound message
+(STOP, START, HELP) comes from. What the callbacks mean in Twilio's terms (statuses,
+keywords, addresses, signatures) is channels/twilio_webhooks.py.
 
 Both are retried by Twilio and may arrive out of order, so each is applied only when it
 moves things forward: a replay or a late report changes nothing.
@@ -7,13 +9,22 @@ moves things forward: a replay or a late report changes nothing.
 from __future__ import annotations
 
 import logging
-import string
 import uuid
-from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.twilio_webhooks import (
+    HELP_WORDS,
+    OPT_IN_WORDS,
+    OPT_OUT_WORDS,
+    TWILIO_UNSUBSCRIBED,
+    InboundMessage,
+    StatusReport,
+    help_reply,
+    keyword,
+    parse_address,
+)
 from core.enums import Channel, DeliveryStatus
 from core.models import Delivery
 from core.repositories.webhooks import WebhookRepository
@@ -23,23 +34,9 @@ from workflows.contracts import OUTCOME_UNKNOWN
 
 log = logging.getLogger(__name__)
 
-# "The recipient replied STOP": Twilio will refuse every further message to them.
-TWILIO_UNSUBSCRIBED = "21610"
-WHATSAPP_PREFIX = "whatsapp:"
 MAX_SID_LENGTH = 200  # deliveries.provider_message_id
 MAX_ERROR_CODE_LENGTH = 64  # deliveries.error_code
 
-_STATUS_FROM_TWILIO = {
-    "queued": DeliveryStatus.sent,
-    "accepted": DeliveryStatus.sent,
-    "scheduled": DeliveryStatus.sent,
-    "sending": DeliveryStatus.sent,
-    "sent": DeliveryStatus.sent,
-    "delivered": DeliveryStatus.delivered,
-    "read": DeliveryStatus.delivered,
-    "undelivered": DeliveryStatus.undelivered,
-    "failed": DeliveryStatus.failed,
-}
 # How far along a delivery is. A report applies only if it is further along; the final
 # states are equal, so neither replaces the other.
 _PROGRESS: dict[str, int] = {
@@ -51,16 +48,6 @@ _PROGRESS: dict[str, int] = {
 }
 
 StatusOutcome = Literal["updated", "unchanged", "unknown_message", "ignored"]
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    message_sid: str
-    message_status: str
-    error_code: str | None = None
-    error_message: str | None = None
-    # From the StatusCallback URL: finds a delivery whose sid was never recorded.
-    delivery_id: uuid.UUID | None = None
 
 
 def _progress(delivery: Delivery) -> int | None:
@@ -122,7 +109,7 @@ async def apply_status(
 async def _apply_status(
     session: AsyncSession, report: StatusReport, business_ids: frozenset[uuid.UUID] | None
 ) -> StatusOutcome:
-    status = _STATUS_FROM_TWILIO.get(report.message_status.strip().lower())
+    status = report.status
     if status is None:
         return "ignored"
     if not report.message_sid or len(report.message_sid) > MAX_SID_LENGTH:
@@ -147,42 +134,6 @@ async def _apply_status(
 
 
 # --- inbound messages -------------------------------------------------------------------
-
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
-# These say what they mean whatever follows ("STOP texting me", "HELP, what is this?").
-# The others are everyday replies to a reminder ("Cancel my appointment", "Yes, see you
-# then") and count only as the whole message, as in Twilio's own STOP filtering.
-LEADING_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "HELP", "INFO"})
-HELP_TEXT = "Reply STOP to unsubscribe, START to resubscribe."
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    from_: str
-    to: str
-    body: str
-    messaging_service_sid: str | None = None
-
-
-def keyword(body: str) -> str | None:
-    """The opt-out, opt-in or help keyword the message is, if it is one."""
-    words = body.split()
-    if not words:
-        return None
-    first = words[0].strip(string.punctuation).upper()
-    if first not in OPT_OUT_WORDS | OPT_IN_WORDS | HELP_WORDS:
-        return None
-    return first if len(words) == 1 or first in LEADING_WORDS else None
-
-
-def parse_address(address: str) -> tuple[Channel, str]:
-    """("whatsapp", "+44...") for "whatsapp:+44...", else ("sms", the number)."""
-    address = address.strip()
-    if address.lower().startswith(WHATSAPP_PREFIX):
-        return Channel.whatsapp, address[len(WHATSAPP_PREFIX) :].strip()
-    return Channel.sms, address
 
 
 async def _sender_businesses(
@@ -248,4 +199,4 @@ async def _handle_inbound(
     if word not in HELP_WORDS:
         return None
     names = await rows.business_names(senders or {client.business_id for client in clients})
-    return f"{names[0]}: {HELP_TEXT}" if len(names) == 1 else HELP_TEXT
+    return help_reply(names)
