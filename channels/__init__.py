@@ -10,7 +10,9 @@ the package is the providers and a business's own accounts:
   failure, and the sandbox provider (nothing leaves);
 - `smtp.py`: email over SMTP; `twilio_messages.py`: SMS and WhatsApp through Twilio's API;
 - `business_email.py`, `business_twilio.py`: a business's own SMTP servers and Twilio
-  account, used in place of the platform's; `business_accounts.py`: what the two share.
+  account, used in place of the platform's; `business_accounts.py`: what the two share;
+  `smtp_probe.py`, `twilio_accounts.py`: checking them (a test message; the account and
+  messaging service fetched from Twilio) before they are saved or when tested.
 
 The worker's send activity (activities/) and the API (sender verification, the SMTP and
 Twilio checks) both build their providers here. `twilio_webhooks.py` reads Twilio's

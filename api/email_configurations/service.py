@@ -7,13 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.credentials import moved_fields, require_secret_for_new_destination
 from api.deps import Actor
-from api.email_configurations.probe import SmtpTarget, probe, test_message
 from api.email_configurations.schemas import (
     EmailConfigurationCreate,
     EmailConfigurationTestResult,
     EmailConfigurationUpdate,
 )
 from api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from channels.smtp_probe import SmtpTarget, probe, test_message
 from core.crypto import secret_box
 from core.models import EmailConfiguration
 from core.network import DestinationPolicy, DestinationRefused
@@ -248,4 +248,4 @@ async def test_configuration(
         stage=result.stage,
     )
     await session.commit()
-    return result
+    return EmailConfigurationTestResult.model_validate(result, from_attributes=True)

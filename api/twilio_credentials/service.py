@@ -11,22 +11,18 @@ nobody can crowd a business's webhooks out by registering its SID under other bu
 
 from __future__ import annotations
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession
-from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
 
 from api.credentials import require_secret_for_new_destination
 from api.deps import Actor
 from api.errors import NotFound, ServiceUnavailable, Unprocessable
 from api.twilio_credentials.schemas import TwilioCredentialsTestResult, TwilioCredentialsWrite
-from channels.twilio_messages import BaseUrlAsyncHttpClient
+from channels.twilio_accounts import check_account
 from core.crypto import secret_box
 from core.models import TwilioCredentials
 from core.repositories.twilio_credentials import TwilioCredentialsRepository
 from core.settings import Settings
 
-MAX_ERROR = 500
 NONE_YET = (
     "This business has no Twilio credentials: its SMS and WhatsApp go through the platform's "
     "Twilio account"
@@ -163,42 +159,6 @@ async def test_credentials(
 async def probe(
     settings: Settings, account_sid: str, token: str, service_sid: str | None
 ) -> TwilioCredentialsTestResult:
-    http = BaseUrlAsyncHttpClient(settings.TWILIO_API_BASE_URL, settings.TWILIO_TIMEOUT_SECONDS)
-    client = Client(account_sid, token, http_client=http)
-    stage = "auth"
-    try:
-        account = await client.api.v2010.accounts(account_sid).fetch_async()
-        if service_sid:
-            stage = "messaging_service"
-            await client.messaging.v1.services(service_sid).fetch_async()
-    except TwilioRestException as exc:
-        if stage == "auth" and int(exc.status) not in (401, 403, 404):
-            stage = "connect"  # Twilio answered, but not about these credentials
-        text = str(exc.msg).removeprefix("Unable to fetch record: ")
-        return _failure(stage, f"Twilio answered {exc.status}: {text}", token)
-    except TimeoutError:
-        return _failure(
-            "connect", f"no answer from Twilio within {settings.TWILIO_TIMEOUT_SECONDS:g} s", token
-        )
-    except aiohttp.ClientError as exc:
-        return _failure("connect", f"{exc.__class__.__name__}: {exc}", token)
-    finally:
-        await http.close()
-    account_status = str(account.status) if account.status is not None else None
-    if account_status not in (None, "active"):
-        # The token works, but a suspended or closed account sends nothing.
-        refused = _failure("auth", f"Twilio says the account is {account_status}", token)
-        return refused.model_copy(
-            update={"account_name": account.friendly_name, "account_status": account_status}
-        )
-    return TwilioCredentialsTestResult(
-        ok=True, account_name=account.friendly_name, account_status=account_status
-    )
-
-
-def _failure(stage: str, text: str, token: str) -> TwilioCredentialsTestResult:
-    return TwilioCredentialsTestResult(
-        ok=False,
-        stage=stage,  # type: ignore[arg-type]
-        error=text.replace(token, "***")[:MAX_ERROR],
-    )
+    """Twilio's answer about the account (channels/twilio_accounts.py), as the API says it."""
+    check = await check_account(settings, account_sid, token, service_sid)
+    return TwilioCredentialsTestResult.model_validate(check, from_attributes=True)

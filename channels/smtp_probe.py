@@ -1,5 +1,5 @@
-"""`POST /email-configurations/{id}/test`: log in and send one message with a configuration,
-reporting the stage that failed. Bounded by SMTP_TEST_TIMEOUT_SECONDS in total.
+"""Checking a business's own SMTP server (`POST /email-configurations/{id}/test`): log in
+and send one message with its configuration, reporting the stage that failed. Bounded by SMTP_TEST_TIMEOUT_SECONDS in total.
 
 The server is the tenant's choice: it is connected to only at an address the destination
 policy allows (core/network.py, after resolving its name), and the answer names the stage
@@ -14,12 +14,25 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+from typing import Literal
 
 import aiosmtplib
 
-from api.email_configurations.schemas import EmailConfigurationTestResult
 from channels.smtp import header_text
 from core.network import DestinationPolicy, DestinationRefused
+
+Stage = Literal["connect", "tls", "auth", "send"]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """`ok` with the server's reply to the message, or the stage that failed and the
+    error; never the password."""
+
+    ok: bool
+    server_reply: str | None = None
+    stage: Stage | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -49,8 +62,8 @@ def test_message(target: SmtpTarget, to: str, name: str) -> EmailMessage:
     return message
 
 
-def _failure(stage: str, error: str) -> EmailConfigurationTestResult:
-    return EmailConfigurationTestResult(ok=False, stage=stage, error=error)  # type: ignore[arg-type]
+def _failure(stage: Stage, error: str) -> ProbeResult:
+    return ProbeResult(ok=False, stage=stage, error=error)
 
 
 def describe(exc: BaseException, stage: str) -> str:
@@ -83,9 +96,9 @@ async def probe(
     timeout: float,
     destination: DestinationPolicy,
     tls_context: ssl.SSLContext | None = None,
-) -> EmailConfigurationTestResult:
+) -> ProbeResult:
     """Connect, secure, log in and send; `ok: false` names the stage that failed."""
-    state = {"stage": "connect"}
+    state: dict[str, Stage] = {"stage": "connect"}
     client: aiosmtplib.SMTP | None = None
     sock = None
     try:
@@ -103,7 +116,7 @@ async def probe(
     except TimeoutError:
         return _failure(state["stage"], f"no answer within {timeout:g} s")
     except Exception as exc:
-        stage = state["stage"]
+        stage: Stage = state["stage"]
         if stage == "connect" and _is_tls_error(exc):
             stage = "tls"
         return _failure(stage, describe(exc, stage))
@@ -112,11 +125,11 @@ async def probe(
             client.close()
         if sock is not None:
             sock.close()  # already closed with the transport, unless none was started
-    return EmailConfigurationTestResult(ok=True, server_reply="250 accepted for delivery")
+    return ProbeResult(ok=True, server_reply="250 accepted for delivery")
 
 
 async def _converse(
-    client: aiosmtplib.SMTP, target: SmtpTarget, message: EmailMessage, state: dict[str, str]
+    client: aiosmtplib.SMTP, target: SmtpTarget, message: EmailMessage, state: dict[str, Stage]
 ) -> None:
     await client.connect()
     if target.security == "starttls":
