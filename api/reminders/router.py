@@ -229,7 +229,7 @@ async def reminder_history(
     page: PageDep,
 ) -> HistoryResponse:
     """The timeline, oldest first, read from the workflow's Temporal history."""
-    runs, timeline = await service.load_timeline(temporal, session, actor.business_id, reminder)
+    runs, timeline = await view.load_timeline(temporal, session, actor.business_id, reminder)
     window = timeline[page.offset : page.offset + page.limit]
     return HistoryResponse(
         workflow_id=reminder.workflow_id,

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.deps import Actor, as_uuid
+from api.deps import Actor
 from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
 from api.reminders import checks
@@ -35,7 +35,6 @@ from core.repositories.reminders import ENDED, ReminderRepository
 from core.settings import Settings
 from core.temporal import placement
 from core.types import utcnow
-from workflows import history
 from workflows import reminder_client as temporal_calls
 from workflows.contracts import (
     RescheduleArgs,
@@ -385,26 +384,3 @@ def _record_signal(
     session: AsyncSession, actor: Actor, reminder: Reminder, signal: str, **payload: Any
 ) -> None:
     actor.record(session, "reminder.signal", "reminder", reminder.id, signal=signal, **payload)
-
-
-# -- timeline ----------------------------------------------------------------------------
-
-HISTORY_TIMEOUT = 20.0
-
-
-async def load_timeline(
-    temporal: Client, session: AsyncSession, business_id: uuid.UUID, reminder: Reminder
-) -> tuple[int, list[history.Entry]]:
-    """How many workflow runs were read, and the timeline across them with client names."""
-    try:
-        runs = await asyncio.wait_for(
-            temporal_calls.fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT
-        )
-    except Exception as exc:  # whatever failed, it failed in Temporal
-        detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
-        raise ServiceUnavailable(f"Temporal did not return the history ({detail})") from None
-    timeline = history.build_timeline(runs, temporal.data_converter.payload_converter)
-    ids = [parsed for value in history.client_ids(timeline) if (parsed := as_uuid(value))]
-    names = await ReminderRepository(session).client_names(business_id, ids)
-    history.name_clients(timeline, {str(key): name for key, name in names.items()})
-    return len(runs), timeline

@@ -11,15 +11,18 @@ and reading it never waits on Temporal or a worker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError
 
-from api.deps import Actor, Page
-from api.errors import NotFound
+from api.deps import Actor, Page, as_uuid
+from api.errors import NotFound, ServiceUnavailable
 from api.reminders.schemas import ReminderDetail, ReminderRead
 from core.enums import ReminderStatus as Status
 from core.models import Delivery, Reminder
@@ -27,6 +30,8 @@ from core.repositories.base import Keyset, Total
 from core.repositories.reminders import ENDED, DeliveryRepository, ReminderRepository
 from core.temporal import TemporalConnector
 from core.types import utcnow
+from workflows import history
+from workflows import reminder_client as temporal_calls
 from workflows.contracts import ReminderStatus
 from workflows.reminder_client import query_status
 
@@ -125,3 +130,26 @@ async def _query_status(connector: TemporalConnector, workflow_id: str) -> Remin
         log.info("status query for %s failed: %r", workflow_id, exc)
         return None
     return status
+
+
+# -- timeline ----------------------------------------------------------------------------
+
+HISTORY_TIMEOUT = 20.0
+
+
+async def load_timeline(
+    temporal: Client, session: AsyncSession, business_id: uuid.UUID, reminder: Reminder
+) -> tuple[int, list[history.Entry]]:
+    """How many workflow runs were read, and the timeline across them with client names."""
+    try:
+        runs = await asyncio.wait_for(
+            temporal_calls.fetch_runs(temporal, reminder.workflow_id), HISTORY_TIMEOUT
+        )
+    except Exception as exc:  # whatever failed, it failed in Temporal
+        detail = exc.status.name if isinstance(exc, RPCError) else exc.__class__.__name__
+        raise ServiceUnavailable(f"Temporal did not return the history ({detail})") from None
+    timeline = history.build_timeline(runs, temporal.data_converter.payload_converter)
+    ids = [parsed for value in history.client_ids(timeline) if (parsed := as_uuid(value))]
+    names = await ReminderRepository(session).client_names(business_id, ids)
+    history.name_clients(timeline, {str(key): name for key, name in names.items()})
+    return len(runs), timeline

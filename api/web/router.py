@@ -20,8 +20,7 @@ from api.dashboard import service as dashboard
 from api.dashboard.router import CacheDep
 from api.deps import Actor, SessionDep, SettingsDep, as_uuid
 from api.errors import AppError, Conflict, ServiceUnavailable
-from api.reminders import service as reminders
-from api.reminders.view import reminder_view
+from api.reminders.view import load_timeline, reminder_view
 from api.usage import service as usage
 from api.web import service
 from api.web.deps import CheckedForm, WebContext, WebContextDep, WebError, safe_next
@@ -144,9 +143,7 @@ async def _timeline(
     """The reminder's runs as Temporal recorded them, or why they cannot be shown."""
     try:
         temporal = await request.app.state.temporal.get(timeout=TEMPORAL_TIMEOUT)
-        _, timeline = await reminders.load_timeline(
-            temporal, session, reminder.business_id, reminder
-        )
+        _, timeline = await load_timeline(temporal, session, reminder.business_id, reminder)
     except Exception as exc:  # Temporal down or slow: the page shows what it has
         return [], exc.detail if isinstance(exc, AppError) else "Temporal is unreachable."
     return timeline, None
