@@ -250,17 +250,28 @@ async def reset_password(
             "Password reset failed: this link was already used, or the password has "
             "changed since it was issued; ask for a new one"
         )
+    await set_password(session, passwords, user, password, "user.password_reset", ip)
+    await session.commit()
+
+
+async def set_password(
+    session: AsyncSession,
+    passwords: PasswordHasher,
+    user: User,
+    password: str,
+    action: str,
+    ip: str | None = None,
+) -> None:
+    """Give the user a new password, recorded as `action`. It ends every session: refresh
+    tokens now, web sessions by their password fingerprint. Flushed, not committed."""
     user.hashed_password = await passwords.hash(password)
-    # A new password ends every session: refresh tokens now, web sessions by their
-    # password fingerprint.
     await RefreshTokenRepository(session).revoke_all_for_user(user.id, utcnow())
     record_event(
         session,
-        "user.password_reset",
+        action,
         business_id=user.membership.business_id if user.membership else None,
         actor_user_id=user.id,
         subject_type="user",
         subject_id=user.id,
         ip_address=ip,
     )
-    await session.commit()
