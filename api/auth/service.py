@@ -263,7 +263,7 @@ async def set_password(
     ip: str | None = None,
 ) -> None:
     """Give the user a new password, recorded as `action`. It ends every session: refresh
-    tokens now, web sessions by their password fingerprint. Flushed, not committed."""
+    tokens now, web sessions by their password fingerprint. The caller commits."""
     user.hashed_password = await passwords.hash(password)
     await RefreshTokenRepository(session).revoke_all_for_user(user.id, utcnow())
     record_event(
