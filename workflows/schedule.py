@@ -19,6 +19,11 @@ on the wall clock in winter and in summer. Each local occurrence becomes an inst
   03:30) fire once, and COUNT counts the instants that fire;
 * nothing fires before the `start` instant (say the first 01:30 when start is the second).
 
+`exdates` (RFC 5545's EXDATE) skips occurrences: a date ("2026-12-25") every occurrence on
+that local day, a date-time with an offset the occurrence at that instant. A skipped
+occurrence still counts toward COUNT, as in RFC 5545; a rule whose every occurrence is
+skipped is refused.
+
 `until` is inclusive, compared as an instant. An UNTIL in the rule may be UTC
 (20261231T235959Z), local (20261231T235959, in the reminder's zone) or a date (20261231:
 through the end of that local day). COUNT and UNTIL together: whichever ends first.
@@ -50,7 +55,7 @@ import heapq
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain, islice, takewhile
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,7 +85,8 @@ _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _MAX_COUNT, _MAX_INTERVAL, _MAX_PER_DAY, _MAX_OFFSETS = 10_000, 1000, 24, 50
 
 _FIELDS = {"once": {"at"}, "recurring": {"rrule", "start"}, "deadline": {"due_at", "offsets"}}
-_OPTIONAL = {"recurring": {"until", "count"}}
+_OPTIONAL = {"recurring": {"until", "count", "exdates"}}
+_MAX_EXDATES = 1000
 _FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
 _NUMBERS = {  # part: (smallest, largest, negatives allowed)
     "INTERVAL": (1, _MAX_INTERVAL, False),
@@ -96,6 +102,7 @@ _NUMBERS = {  # part: (smallest, largest, negatives allowed)
 _PARTS = {"FREQ", "COUNT", "UNTIL", "BYDAY", "WKST", *_NUMBERS}
 _DAY_PARTS = {"BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY"}
 _DAY = re.compile(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UNTIL = re.compile(r"(\d{8})(?:T(\d{6})(Z)?)?")
 _DURATION = re.compile(
     r"(?P<sign>[+-])?P(?:(?P<Y>\d{1,6})Y)?(?:(?P<Mo>\d{1,6})M)?(?:(?P<W>\d{1,6})W)?"
@@ -124,6 +131,8 @@ def validate_schedule(raw: Any, timezone: str) -> dict[str, Any]:
     schedule = _parse(raw, zone)
     if isinstance(schedule, _Recurring):
         _check_fires(schedule, zone)
+        if schedule.exdates is not None and next(schedule.instants(zone, None), None) is None:
+            raise ScheduleError("schedule.exdates: every occurrence of the rule is excluded")
     return schedule.normalised()
 
 
@@ -201,10 +210,18 @@ class _Recurring:
     until: datetime | None  # from the field or the rule, in UTC
     count: int | None
     fields: dict[str, Any]  # `until` and `count` as given as fields, for normalised()
+    exdates: _Exdates | None = None
 
     def normalised(self) -> dict[str, Any]:
         rule = ";".join(f"{name}={value}" for name, value in self.rule.items())
-        return {"kind": "recurring", "rrule": rule, "start": self.start.isoformat(), **self.fields}
+        normal: dict[str, Any] = {
+            "kind": "recurring",
+            "rrule": rule,
+            "start": self.start.isoformat(),
+        }
+        if self.exdates is not None:
+            normal["exdates"] = self.exdates.normalised()
+        return {**normal, **self.fields}
 
     def instants(
         self, zone: ZoneInfo, after: datetime | None, horizon: datetime = _END
@@ -216,9 +233,11 @@ class _Recurring:
         for at in _sorted_instants(self._local_times(zone, after, stop + _GAP_MARGIN), zone):
             if at < self.start:
                 continue
-            fired += 1
+            fired += 1  # an excluded occurrence still counts toward COUNT (RFC 5545)
             if (self.until and at > self.until) or (self.count and fired > self.count):
                 return
+            if self.exdates is not None and self.exdates.excludes(at, zone):
+                continue
             if after is None or at > after:
                 yield at
 
@@ -334,7 +353,8 @@ def _parse_recurring(raw: dict[str, Any], zone: ZoneInfo) -> _Recurring:
     if until is not None and until < start:
         where = "schedule.until" if "until" in fields else "schedule.rrule: UNTIL"
         raise ScheduleError(f"{where}: is before schedule.start")
-    return _Recurring(rule, start, until and until.astimezone(UTC), count, fields)
+    exdates = _exdates(raw["exdates"]) if raw.get("exdates") is not None else None
+    return _Recurring(rule, start, until and until.astimezone(UTC), count, fields, exdates)
 
 
 def _check_fires(schedule: _Recurring, zone: ZoneInfo) -> None:
@@ -392,7 +412,10 @@ def _fires_before(schedule: _Recurring, zone: ZoneInfo, horizon: datetime) -> bo
     until = schedule.until
     if until is not None and _local(until, zone) >= horizon:
         until = None  # the horizon comes first; moved on, it might not fit in 9999
-    copy = replace(schedule, start=moved(schedule.start), until=until and moved(until))
+    # Exclusions name dates of the rule's own years, not the moved copy's.
+    copy = replace(
+        schedule, start=moved(schedule.start), until=until and moved(until), exdates=None
+    )
     later = horizon.replace(year=horizon.year + cycles * _CYCLE_YEARS)
     return next(copy.instants(zone, None, later), None) is not None
 
@@ -553,6 +576,49 @@ def _instant(value: Any, field: str) -> datetime:
     if not _FIRST_YEAR <= value.year < _LAST_YEAR:
         raise ScheduleError(f"{field}: must be between the years 1900 and 9000")
     return value.replace(microsecond=0)
+
+
+# ---- exclusions (EXDATE) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Exdates:
+    """Occurrences a recurring schedule skips: whole local days ("2026-12-25": every
+    occurrence on that day in the reminder's zone) and exact instants."""
+
+    days: frozenset[date]
+    instants: frozenset[datetime]  # UTC
+
+    def excludes(self, at: datetime, zone: ZoneInfo) -> bool:
+        return at in self.instants or _local(at, zone).date() in self.days
+
+    def normalised(self) -> list[str]:
+        days = [day.isoformat() for day in sorted(self.days)]
+        return days + [at.isoformat() for at in sorted(self.instants)]
+
+
+def _exdates(value: Any) -> _Exdates:
+    field = "schedule.exdates"
+    if not isinstance(value, list) or len(value) > _MAX_EXDATES:
+        raise ScheduleError(
+            f"{field}: expected a list of at most {_MAX_EXDATES} dates ('2026-12-25') or "
+            "date-times with an offset ('2026-12-25T09:00:00+00:00')"
+        )
+    days: set[date] = set()
+    instants: set[datetime] = set()
+    for index, item in enumerate(value):
+        where = f"{field}[{index}]"
+        if isinstance(item, str) and _DATE.fullmatch(item.strip()):
+            try:
+                day = date.fromisoformat(item.strip())
+            except ValueError:
+                raise ScheduleError(f"{where}: {item!r} is not a date") from None
+            if not _FIRST_YEAR <= day.year < _LAST_YEAR:
+                raise ScheduleError(f"{where}: must be between the years 1900 and 9000")
+            days.add(day)
+        else:
+            instants.add(_instant(item, where).astimezone(UTC))
+    return _Exdates(frozenset(days), frozenset(instants))
 
 
 # ---- deadline offsets and local time -----------------------------------------------------

@@ -99,6 +99,27 @@ async def test_monthly_reminder_fires_at_nine_local_all_year_across_dst(world: W
     assert "Hi Bob Builder" in (deliveries[0].body or "")
 
 
+async def test_a_recurring_reminder_skips_its_excluded_days(world: World) -> None:
+    year = (await world.now()).year + 1
+    schedule = validate_schedule(
+        {
+            "kind": "recurring",
+            "rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0",
+            "start": f"{year}-12-23T00:00:00+00:00",
+            "count": 5,
+            "exdates": [f"{year}-12-25", f"{year}-12-26"],
+        },
+        LONDON,
+    )
+    row = await world.reminder(schedule)
+    result: ReminderStatus = await (await world.start(row)).result()
+
+    # Five days counted by the rule, two of them excluded: three messages, none at Christmas.
+    assert (result.state, result.occurrences_sent) == ("completed", 3)
+    sent = [d.scheduled_for.astimezone(ZoneInfo(LONDON)) for d in await world.deliveries(row)]
+    assert [(t.day, t.hour) for t in sent] == [(23, 9), (24, 9), (27, 9)]
+
+
 async def test_deadline_completed_half_way_sends_no_more(world: World) -> None:
     now = await world.now()
     due = (now + timedelta(days=10)).replace(microsecond=0)

@@ -584,3 +584,97 @@ def test_daily_rule_fires_once_every_local_day(zone_start: Any, hour: int, minut
     assert days == [days[0] + timedelta(days=i) for i in range(8)]
     for day, occurrence in zip(days, found, strict=True):
         assert local(occurrence, timezone) == expected_wall(day, time(hour, minute), zone)
+
+
+# ---- exclusions (EXDATE) ----------------------------------------------------------------------
+
+
+def test_an_excluded_day_skips_its_occurrence_and_the_next_day_fires() -> None:
+    schedule = recurring(
+        "FREQ=DAILY;BYHOUR=9",
+        "2026-12-23T00:00:00Z",
+        LONDON,
+        exdates=["2026-12-25", "2026-12-26"],
+    )
+    days = [local(o, LONDON).date() for o in occurrences(schedule, LONDON, limit=4)]
+    assert days == [date(2026, 12, 23), date(2026, 12, 24), date(2026, 12, 27), date(2026, 12, 28)]
+    following = next_occurrence(schedule, LONDON, utc("2026-12-24T12:00:00+00:00"))
+    assert following is not None
+    assert local(following, LONDON) == datetime(2026, 12, 27, 9)
+
+
+def test_an_excluded_day_is_the_reminders_local_day_not_utcs() -> None:
+    # 09:00 in Sydney on 25 December is 22:00 UTC on the 24th.
+    schedule = recurring(
+        "FREQ=DAILY;BYHOUR=9", "2026-12-23T00:00:00Z", "Australia/Sydney", exdates=["2026-12-25"]
+    )
+    days = [
+        local(o, "Australia/Sydney").date()
+        for o in occurrences(schedule, "Australia/Sydney", limit=3)
+    ]
+    assert date(2026, 12, 25) not in days
+    assert date(2026, 12, 24) in days
+
+
+def test_an_excluded_instant_skips_only_that_occurrence() -> None:
+    schedule = recurring(
+        "FREQ=DAILY;BYHOUR=9,17",
+        "2026-03-02T00:00:00Z",
+        LONDON,
+        exdates=["2026-03-02T17:00:00+00:00"],
+    )
+    fired = [local(o, LONDON) for o in occurrences(schedule, LONDON, limit=3)]
+    assert fired == [datetime(2026, 3, 2, 9), datetime(2026, 3, 3, 9), datetime(2026, 3, 3, 17)]
+
+
+def test_an_excluded_occurrence_still_counts_toward_count() -> None:
+    schedule = recurring(
+        "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;COUNT=3",
+        "2026-03-01T00:00:00Z",
+        LONDON,
+        exdates=["2026-03-09"],
+    )
+    fired = [local(o, LONDON).date() for o in occurrences(schedule, LONDON)]
+    assert fired == [date(2026, 3, 2), date(2026, 3, 16)]
+
+
+def test_exdates_are_normalised_days_first_and_without_repeats() -> None:
+    schedule = recurring(
+        "FREQ=DAILY;BYHOUR=9",
+        "2026-01-01T00:00:00Z",
+        LONDON,
+        exdates=["2026-02-01T10:00:00+01:00", "2026-01-05", " 2026-01-05 ", "2026-01-02"],
+    )
+    assert schedule["exdates"] == ["2026-01-02", "2026-01-05", "2026-02-01T09:00:00+00:00"]
+    assert "exdates" not in recurring("FREQ=DAILY", "2026-01-01T00:00:00Z", LONDON)
+
+
+@pytest.mark.parametrize(
+    ("exdates", "message"),
+    [
+        ("2026-12-25", "schedule.exdates: expected a list"),
+        (["2026-02-30"], "schedule.exdates[0]: '2026-02-30' is not a date"),
+        (["tomorrow"], "schedule.exdates[0]: 'tomorrow' is not an ISO 8601 date-time"),
+        ([3], "schedule.exdates[0]: expected an ISO 8601 date-time string"),
+        (["2026-12-25T09:00:00"], "schedule.exdates[0]: '2026-12-25T09:00:00' needs a UTC offset"),
+        (["0001-01-01"], "schedule.exdates[0]: must be between the years 1900 and 9000"),
+        (["2026-01-01"] * 1001, "schedule.exdates: expected a list of at most 1000"),
+        (
+            ["2026-03-02", "2026-03-09"],
+            "schedule.exdates: every occurrence of the rule is excluded",
+        ),
+    ],
+)
+def test_bad_exdates_are_refused_naming_the_entry(exdates: Any, message: str) -> None:
+    with pytest.raises(ScheduleError) as refused:
+        recurring(
+            "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;COUNT=2", "2026-03-01T00:00:00Z", LONDON, exdates=exdates
+        )
+    assert str(refused.value).startswith(message)
+
+
+def test_exdates_belong_to_recurring_schedules_only() -> None:
+    with pytest.raises(ScheduleError, match="schedule.exdates: not a field of a 'once' schedule"):
+        validate_schedule(
+            {"kind": "once", "at": "2026-12-01T09:00:00Z", "exdates": ["2026-12-01"]}, LONDON
+        )

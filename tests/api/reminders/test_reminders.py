@@ -268,6 +268,24 @@ async def test_patch_refuses_bad_changes_and_keeps_the_row(
     assert switched.json()["client_ids"] == []
 
 
+async def test_a_recurring_reminder_keeps_its_excluded_days_as_given(
+    live_app: Any, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    client_id = await add_client(client, owner)
+    schedule = {
+        "kind": "recurring",
+        "rrule": "FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=20,25;BYHOUR=9",
+        "start": "2030-01-01T00:00:00Z",
+        "exdates": ["2030-12-25", "2030-12-20T09:00:00+00:00"],
+    }
+    created = await create_reminder(
+        client, owner, {**reminder_body(client_id), "schedule": schedule, "timezone": "UTC"}
+    )
+    assert created["schedule"]["exdates"] == ["2030-12-25", "2030-12-20T09:00:00+00:00"]
+    # Both 2030 dates are excluded: the first message is the next year's.
+    assert created["next_fire_at"].startswith("2031-12-20T09:00:00")
+
+
 async def test_idempotent_post_returns_the_first_reminder(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
@@ -529,6 +547,17 @@ BAD_INPUT: dict[str, dict[str, Any]] = {
     },
     "bad offset": {
         "schedule": {"kind": "deadline", "due_at": "2030-01-01T09:00:00Z", "offsets": ["7 days"]}
+    },
+    "bad exdate": {
+        "schedule": {
+            "kind": "recurring",
+            "rrule": "FREQ=DAILY",
+            "start": "2030-01-01T09:00:00Z",
+            "exdates": ["Christmas"],
+        }
+    },
+    "exdate on a once": {
+        "schedule": {"kind": "once", "at": "2030-01-01T09:00:00Z", "exdates": ["2030-01-01"]}
     },
     "unknown time zone": {"timezone": "Mars/Olympus"},
     "template syntax": {"body": "Hi {{ client.name }\nbye"},
