@@ -24,6 +24,10 @@ that local day, a date-time with an offset the occurrence at that instant. A ski
 occurrence still counts toward COUNT, as in RFC 5545; a rule whose every occurrence is
 skipped is refused.
 
+`business_days` (workflows/business_days.py) moves a recurring or deadline schedule's fire
+times off weekends and public holidays, to the previous or next business day at the same
+local time, from the holiday dates stored with the schedule.
+
 `until` is inclusive, compared as an instant. An UNTIL in the rule may be UTC
 (20261231T235959Z), local (20261231T235959, in the reminder's zone) or a date (20261231:
 through the end of that local day). COUNT and UNTIL together: whichever ends first.
@@ -62,6 +66,9 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
+from workflows.business_days import MAX_SHIFT_DAYS, BusinessDays, BusinessDaysError, years_from
+from workflows.business_days import parse as parse_business_days
+
 _FIRST_YEAR, _LAST_YEAR = 1900, 9000
 _END = datetime(_LAST_YEAR, 1, 1)  # local times past this are never looked at
 # Longer than any gap a zone has had (Samoa skipped a day in 2011): a local time this long
@@ -85,7 +92,10 @@ _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _MAX_COUNT, _MAX_INTERVAL, _MAX_PER_DAY, _MAX_OFFSETS = 10_000, 1000, 24, 50
 
 _FIELDS = {"once": {"at"}, "recurring": {"rrule", "start"}, "deadline": {"due_at", "offsets"}}
-_OPTIONAL = {"recurring": {"until", "count", "exdates"}}
+_OPTIONAL = {
+    "recurring": {"until", "count", "exdates", "business_days"},
+    "deadline": {"business_days"},
+}
 _MAX_EXDATES = 1000
 _FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
 _NUMBERS = {  # part: (smallest, largest, negatives allowed)
@@ -128,7 +138,7 @@ class Occurrence:
 def validate_schedule(raw: Any, timezone: str) -> dict[str, Any]:
     """Check a caller's schedule; return its normalised JSON-able form or raise ScheduleError."""
     zone = _zone(timezone)
-    schedule = _parse(raw, zone)
+    schedule = _parse(raw, zone, lookup=True)
     if isinstance(schedule, _Recurring):
         _check_fires(schedule, zone)
         if schedule.exdates is not None and next(schedule.instants(zone, None), None) is None:
@@ -193,14 +203,24 @@ class _Once:
 class _Deadline:
     due: datetime
     offsets: tuple[_Offset, ...]
+    business_days: BusinessDays | None = None
 
     def normalised(self) -> dict[str, Any]:
         offsets = [offset.text for offset in self.offsets]
-        return {"kind": "deadline", "due_at": self.due.isoformat(), "offsets": offsets}
+        normal: dict[str, Any] = {
+            "kind": "deadline",
+            "due_at": self.due.isoformat(),
+            "offsets": offsets,
+        }
+        if self.business_days is not None:
+            normal["business_days"] = self.business_days.normalised()
+        return normal
 
     def instants(self, zone: ZoneInfo, after: datetime | None) -> Iterator[datetime]:
-        every = sorted({offset.apply(self.due, zone) for offset in self.offsets})
-        return (at for at in every if after is None or at > after)
+        every = {offset.apply(self.due, zone) for offset in self.offsets}
+        if self.business_days is not None:
+            every = {_moved(at, self.business_days, zone) for at in every}
+        return (at for at in sorted(every) if after is None or at > after)
 
 
 @dataclass(frozen=True)
@@ -211,6 +231,7 @@ class _Recurring:
     count: int | None
     fields: dict[str, Any]  # `until` and `count` as given as fields, for normalised()
     exdates: _Exdates | None = None
+    business_days: BusinessDays | None = None
 
     def normalised(self) -> dict[str, Any]:
         rule = ";".join(f"{name}={value}" for name, value in self.rule.items())
@@ -221,13 +242,29 @@ class _Recurring:
         }
         if self.exdates is not None:
             normal["exdates"] = self.exdates.normalised()
+        if self.business_days is not None:
+            normal["business_days"] = self.business_days.normalised()
         return {**normal, **self.fields}
 
     def instants(
         self, zone: ZoneInfo, after: datetime | None, horizon: datetime = _END
     ) -> Iterator[datetime]:
-        """Ascending distinct instants after `after`, honouring start, until and count;
-        local times past `horizon` are not looked at."""
+        """Ascending distinct instants after `after`, honouring start, until, count,
+        exdates and business days; local times past `horizon` are not looked at."""
+        days = self.business_days
+        if days is None:
+            yield from self._rule_instants(zone, after, horizon)
+            return
+        # A moved time is at most MAX_SHIFT_DAYS (and an hour of DST) from the rule's.
+        slack = timedelta(days=MAX_SHIFT_DAYS + 1)
+        early = None if after is None else after - slack
+        rule_instants = self._rule_instants(zone, early, horizon)
+        moved = _in_order((_moved(at, days, zone) for at in rule_instants), slack)
+        yield from (at for at in moved if after is None or at > after)
+
+    def _rule_instants(
+        self, zone: ZoneInfo, after: datetime | None, horizon: datetime
+    ) -> Iterator[datetime]:
         stop = horizon if self.until is None else min(horizon, _local(self.until, zone))
         fired = 0
         for at in _sorted_instants(self._local_times(zone, after, stop + _GAP_MARGIN), zone):
@@ -310,7 +347,9 @@ def _sorted_instants(local_times: Iterable[datetime], zone: ZoneInfo) -> Iterato
 # ---- parsing -----------------------------------------------------------------------------
 
 
-def _parse(raw: Any, zone: ZoneInfo) -> _Once | _Recurring | _Deadline:
+def _parse(raw: Any, zone: ZoneInfo, lookup: bool = False) -> _Once | _Recurring | _Deadline:
+    """The schedule's shape; `lookup`: a caller's schedule, whose business days' holidays
+    are looked up (else a stored one, whose holidays are part of it)."""
     kind = _kind(raw)
     for name in sorted(raw.keys() - {"kind"} - _FIELDS[kind] - _OPTIONAL.get(kind, set())):
         raise ScheduleError(f"schedule.{name}: not a field of a {kind!r} schedule")
@@ -318,8 +357,24 @@ def _parse(raw: Any, zone: ZoneInfo) -> _Once | _Recurring | _Deadline:
         return _Once(_instant(_required(raw, "at"), "schedule.at"))
     if kind == "deadline":
         due = _instant(_required(raw, "due_at"), "schedule.due_at")
-        return _Deadline(due, _offsets(_required(raw, "offsets"), due, zone))
-    return _parse_recurring(raw, zone)
+        deadline = _Deadline(due, _offsets(_required(raw, "offsets"), due, zone))
+        if raw.get("business_days") is None:
+            return deadline
+        every = [offset.apply(due, zone) for offset in deadline.offsets]
+        years = years_from(min(every), max(every)) if lookup else None
+        return replace(deadline, business_days=_business_days(raw, years))
+    recurring = _parse_recurring(raw, zone)
+    if raw.get("business_days") is None:
+        return recurring
+    years = years_from(recurring.start, recurring.until) if lookup else None
+    return replace(recurring, business_days=_business_days(raw, years))
+
+
+def _business_days(raw: dict[str, Any], years: range | None) -> BusinessDays:
+    try:
+        return parse_business_days(raw["business_days"], years)
+    except BusinessDaysError as exc:
+        raise ScheduleError(str(exc)) from None
 
 
 def _kind(raw: Any) -> str:
@@ -414,7 +469,11 @@ def _fires_before(schedule: _Recurring, zone: ZoneInfo, horizon: datetime) -> bo
         until = None  # the horizon comes first; moved on, it might not fit in 9999
     # Exclusions name dates of the rule's own years, not the moved copy's.
     copy = replace(
-        schedule, start=moved(schedule.start), until=until and moved(until), exdates=None
+        schedule,
+        start=moved(schedule.start),
+        until=until and moved(until),
+        exdates=None,
+        business_days=None,
     )
     later = horizon.replace(year=horizon.year + cycles * _CYCLE_YEARS)
     return next(copy.instants(zone, None, later), None) is not None
@@ -576,6 +635,33 @@ def _instant(value: Any, field: str) -> datetime:
     if not _FIRST_YEAR <= value.year < _LAST_YEAR:
         raise ScheduleError(f"{field}: must be between the years 1900 and 9000")
     return value.replace(microsecond=0)
+
+
+# ---- business days -----------------------------------------------------------------------
+
+
+def _moved(at: datetime, days: BusinessDays, zone: ZoneInfo) -> datetime:
+    """The instant moved to the business day its local day moves to, same local time."""
+    local = _local(at, zone)
+    day = days.shifted_day(local.date())
+    if day == local.date():
+        return at
+    return _to_utc(datetime.combine(day, local.time()), zone)
+
+
+def _in_order(instants: Iterable[datetime], slack: timedelta) -> Iterator[datetime]:
+    """Instants each within `slack` of an ascending stream, ascending and without repeats:
+    one is held back until the stream has passed it by twice `slack`."""
+    pending: list[datetime] = []
+    last = None
+    for at in chain(instants, [None]):  # None: the end, release what is left
+        if at is not None:
+            heapq.heappush(pending, at)
+        while pending and (at is None or pending[0] + 2 * slack <= at):
+            earliest = heapq.heappop(pending)
+            if earliest != last:
+                yield earliest
+            last = earliest
 
 
 # ---- exclusions (EXDATE) ------------------------------------------------------------------

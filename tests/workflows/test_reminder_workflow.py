@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,6 +118,42 @@ async def test_a_recurring_reminder_skips_its_excluded_days(world: World) -> Non
     assert (result.state, result.occurrences_sent) == ("completed", 3)
     sent = [d.scheduled_for.astimezone(ZoneInfo(LONDON)) for d in await world.deliveries(row)]
     assert [(t.day, t.hour) for t in sent] == [(23, 9), (24, 9), (27, 9)]
+
+
+def _thanksgiving(year: int) -> date:
+    """The fourth Thursday of November (worked out here, not by the holidays package)."""
+    first = date(year, 11, 1)
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+
+
+async def test_a_deadline_on_a_holiday_goes_out_the_business_day_before_in_its_country(
+    world: World,
+) -> None:
+    year = (await world.now()).year + 1
+    due = _thanksgiving(year)  # a US public holiday, not an English one
+    rows = {}
+    for country, zone, offset in (("US", "America/New_York", "-05:00"), ("GB", LONDON, "Z")):
+        schedule = validate_schedule(
+            {
+                "kind": "deadline",
+                "due_at": f"{due.isoformat()}T14:00:00{offset}",
+                "offsets": ["PT0S"],
+                "business_days": {"country": country},
+            },
+            zone,
+        )
+        rows[country] = (await world.reminder(schedule, timezone=zone), zone)
+    # Both run at once: the test server's clock only moves on while they wait.
+    handles = [await world.start(row) for row, _ in rows.values()]
+    for handle in handles:
+        await handle.result()
+    sent = {}
+    for country, (row, zone) in rows.items():
+        [delivery] = await world.deliveries(row)
+        assert delivery.status == "delivered"
+        sent[country] = delivery.scheduled_for.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    assert sent["US"] == datetime.combine(due - timedelta(days=1), time(14))
+    assert sent["GB"] == datetime.combine(due, time(14))
 
 
 async def test_deadline_completed_half_way_sends_no_more(world: World) -> None:

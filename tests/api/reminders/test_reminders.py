@@ -286,6 +286,25 @@ async def test_a_recurring_reminder_keeps_its_excluded_days_as_given(
     assert created["next_fire_at"].startswith("2031-12-20T09:00:00")
 
 
+async def test_a_deadline_on_a_bank_holiday_is_moved_to_the_business_day_before(
+    live_app: Any, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    client_id = await add_client(client, owner)
+    schedule = {
+        "kind": "deadline",
+        "due_at": "2030-12-25T09:00:00Z",  # Christmas Day, a Wednesday
+        "offsets": ["PT0S"],
+        "business_days": {"country": "GB", "subdivision": "ENG"},
+    }
+    created = await create_reminder(
+        client, owner, {**reminder_body(client_id), "schedule": schedule, "timezone": "UTC"}
+    )
+    assert created["next_fire_at"].startswith("2030-12-24T09:00:00")
+    stored = created["schedule"]["business_days"]
+    assert (stored["country"], stored["move"]) == ("GB", "previous")
+    assert "2030-12-25" in stored["holidays"]
+
+
 async def test_idempotent_post_returns_the_first_reminder(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
@@ -554,6 +573,14 @@ BAD_INPUT: dict[str, dict[str, Any]] = {
             "rrule": "FREQ=DAILY",
             "start": "2030-01-01T09:00:00Z",
             "exdates": ["Christmas"],
+        }
+    },
+    "unknown business days country": {
+        "schedule": {
+            "kind": "recurring",
+            "rrule": "FREQ=DAILY",
+            "start": "2030-01-01T09:00:00Z",
+            "business_days": {"country": "Narnia"},
         }
     },
     "exdate on a once": {

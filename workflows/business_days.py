@@ -1,0 +1,118 @@
+"""Moving a fire time off weekends and public holidays: a schedule's `business_days`
+option, `{"country": "GB", "subdivision"?: "ENG", "move"?: "previous" | "next"}`.
+
+An occurrence whose local day (in the reminder's zone) is a weekend day or a public holiday
+of the country moves to the previous (default) or the next business day, at the same local
+time. The holiday dates come from the `holidays` package when the schedule is validated
+(by the API) and are stored in the normalised schedule for the years it can fire in, so
+the workflow computes from data in its input: replaying a history never depends on the
+installed package, and a reminder's calendar changes only when its schedule is saved
+again. A day more than MAX_SHIFT_DAYS from a business day is left where it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+MAX_SHIFT_DAYS = 14
+# Years of holidays stored with a schedule that has no end: validation covers from its
+# start (or this year) this many years ahead; later occurrences skip weekends only.
+YEARS_AHEAD = 10
+MOVES = ("previous", "next")
+_FIELDS = {"country", "subdivision", "move", "weekend", "holidays"}
+
+
+class BusinessDaysError(ValueError):
+    """A `business_days` option the caller must fix; the message names the field."""
+
+
+@dataclass(frozen=True)
+class BusinessDays:
+    country: str
+    subdivision: str | None
+    move: str
+    weekend: frozenset[int]  # Monday is 0
+    holidays: frozenset[date]
+
+    def is_business_day(self, day: date) -> bool:
+        return day.weekday() not in self.weekend and day not in self.holidays
+
+    def shifted_day(self, day: date) -> date:
+        """`day` if it is a business day, else the nearest one in the direction of `move`
+        (`day` itself when none is within MAX_SHIFT_DAYS)."""
+        step = timedelta(days=-1 if self.move == "previous" else 1)
+        candidate = day
+        for _ in range(MAX_SHIFT_DAYS + 1):
+            if self.is_business_day(candidate):
+                return candidate
+            candidate += step
+        return day
+
+    def normalised(self) -> dict[str, Any]:
+        normal: dict[str, Any] = {"country": self.country, "move": self.move}
+        if self.subdivision:
+            normal["subdivision"] = self.subdivision
+        normal["weekend"] = sorted(self.weekend)
+        normal["holidays"] = [day.isoformat() for day in sorted(self.holidays)]
+        return normal
+
+
+def parse(raw: Any, years: range | None) -> BusinessDays:
+    """The option from a caller (holidays looked up for `years`) or from a stored schedule
+    (`years` None: its stored weekend and holidays are used as they are)."""
+    field = "schedule.business_days"
+    if not isinstance(raw, dict) or not isinstance(raw.get("country"), str):
+        raise BusinessDaysError(f"{field}: expected an object with a 'country' such as 'GB'")
+    for name in sorted(raw.keys() - _FIELDS):
+        raise BusinessDaysError(f"{field}.{name}: not a field of business_days")
+    move = raw.get("move", "previous")
+    if move not in MOVES:
+        raise BusinessDaysError(f"{field}.move: must be 'previous' or 'next'")
+    country = raw["country"].strip().upper()
+    subdivision = raw.get("subdivision")
+    if subdivision is not None and not isinstance(subdivision, str):
+        raise BusinessDaysError(f"{field}.subdivision: expected a string such as 'ENG'")
+    subdivision = subdivision.strip().upper() if subdivision else None
+    if years is not None:
+        weekend, holidays = _calendar(country, subdivision, years)
+    else:
+        weekend, holidays = _stored(raw)
+    return BusinessDays(country, subdivision, move, weekend, holidays)
+
+
+def _calendar(
+    country: str, subdivision: str | None, years: range
+) -> tuple[frozenset[int], frozenset[date]]:
+    import holidays  # the API's side only: the workflow reads the stored dates
+
+    field = "schedule.business_days"
+    if country not in holidays.list_supported_countries():
+        raise BusinessDaysError(f"{field}.country: {country!r} is not a supported country code")
+    try:
+        calendar = holidays.country_holidays(country, subdiv=subdivision, years=list(years))
+    except NotImplementedError:
+        raise BusinessDaysError(
+            f"{field}.subdivision: {subdivision!r} is not a subdivision of {country}"
+        ) from None
+    weekend = frozenset(getattr(calendar, "weekend", {5, 6}))
+    return weekend, frozenset(calendar.keys())
+
+
+def _stored(raw: dict[str, Any]) -> tuple[frozenset[int], frozenset[date]]:
+    try:
+        weekend = frozenset(int(day) for day in raw.get("weekend", [5, 6]))
+        holidays = frozenset(date.fromisoformat(day) for day in raw.get("holidays", []))
+    except (TypeError, ValueError):
+        raise BusinessDaysError(
+            "schedule.business_days: its stored calendar is not readable"
+        ) from None
+    return weekend, holidays
+
+
+def years_from(first: datetime, last: datetime | None) -> range:
+    """The years whose holidays a schedule from `first` to `last` (None: no end) needs,
+    with a year of margin on each side for days moved across a new year."""
+    end = last.year if last is not None else first.year + YEARS_AHEAD
+    return range(first.year - 1, min(end, first.year + YEARS_AHEAD) + 2)
