@@ -12,9 +12,15 @@ again. A day more than MAX_SHIFT_DAYS from a business day is left where it is.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from workflows.schedule_fields import local_time, to_utc
 
 MAX_SHIFT_DAYS = 14
 # Years of holidays stored with a schedule that has no end: validation covers from its
@@ -116,3 +122,27 @@ def years_from(first: datetime, last: datetime | None) -> range:
     with a year of margin on each side for days moved across a new year."""
     end = last.year if last is not None else first.year + YEARS_AHEAD
     return range(first.year - 1, min(end, first.year + YEARS_AHEAD) + 2)
+
+
+def moved_to_business_day(at: datetime, days: BusinessDays, zone: ZoneInfo) -> datetime:
+    """The instant moved to the business day its local day moves to, same local time."""
+    local = local_time(at, zone)
+    day = days.shifted_day(local.date())
+    if day == local.date():
+        return at
+    return to_utc(datetime.combine(day, local.time()), zone)
+
+
+def in_order(instants: Iterable[datetime], slack: timedelta) -> Iterator[datetime]:
+    """Instants each within `slack` of an ascending stream, ascending and without repeats:
+    one is held back until the stream has passed it by twice `slack`."""
+    pending: list[datetime] = []
+    last = None
+    for at in chain(instants, [None]):  # None: the end, release what is left
+        if at is not None:
+            heapq.heappush(pending, at)
+        while pending and (at is None or pending[0] + 2 * slack <= at):
+            earliest = heapq.heappop(pending)
+            if earliest != last:
+                yield earliest
+            last = earliest
