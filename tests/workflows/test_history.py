@@ -244,6 +244,29 @@ def test_schedules_read_as_one_line() -> None:
     assert describe_schedule(None) == "no schedule"
 
 
+def test_a_schedules_line_names_its_skipped_dates_and_business_days() -> None:
+    recurring = {
+        "kind": "recurring",
+        "rrule": "FREQ=DAILY",
+        "start": "S",
+        "exdates": ["2026-12-25", "2026-12-26"],
+        "business_days": {"country": "GB", "subdivision": "ENG", "move": "next", "holidays": []},
+    }
+    assert describe_schedule(recurring) == (
+        "recurring FREQ=DAILY from S, skipping 2026-12-25, 2026-12-26, "
+        "on business days in GB-ENG (else the next one)"
+    )
+    deadline = {
+        "kind": "deadline",
+        "due_at": "D",
+        "offsets": ["PT0S"],
+        "business_days": {"country": "US", "move": "previous"},
+    }
+    assert describe_schedule(deadline) == (
+        "deadline due D, reminders at PT0S, on business days in US (else the previous one)"
+    )
+
+
 # -- end to end ------------------------------------------------------------------------------
 
 
