@@ -26,6 +26,16 @@ def check_timezone(value: str) -> str:
     return value
 
 
+def check_country(value: str) -> str:
+    """An ISO 3166 code the holidays package knows (business days need its calendar)."""
+    import holidays
+
+    code = value.strip().upper()
+    if code not in holidays.list_supported_countries():
+        raise ValueError(f"{value!r} is not a supported ISO 3166 country code, such as GB or US")
+    return code
+
+
 def check_phone(value: str) -> str:
     """Normalise to E.164; the number must carry its country code (+...)."""
     raw = value.strip()
@@ -77,6 +87,7 @@ def single_line(value: str) -> str:
 
 
 Timezone = Annotated[str, AfterValidator(check_timezone)]
+Country = Annotated[str, StringConstraints(max_length=8), AfterValidator(check_country)]
 Phone = Annotated[str, AfterValidator(check_phone)]
 ChannelList = Annotated[list[Channel], AfterValidator(unique_channels)]
 TagList = Annotated[list[str], AfterValidator(clean_tags)]

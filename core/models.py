@@ -72,6 +72,8 @@ class Business(IdMixin, TimestampMixin, Base):
     default_channels: Mapped[list[str]] = mapped_column(default=lambda: ["email"])
     send_window_start: Mapped[time | None] = mapped_column(Time)
     send_window_end: Mapped[time | None] = mapped_column(Time)
+    # ISO 3166 code: whose public holidays a schedule's business days skip by default.
+    country: Mapped[str | None] = mapped_column(String(2))
 
 
 class Membership(IdMixin, Base):

@@ -52,6 +52,7 @@ class BusinessRead(ReadModel):
     default_channels: list[Channel]
     send_window_start: time | None
     send_window_end: time | None
+    country: str | None = None
     created_at: datetime
     updated_at: datetime
 

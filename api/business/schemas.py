@@ -7,7 +7,7 @@ from pydantic import EmailStr, Field, field_validator, model_validator
 
 from api.auth.schemas import check_password
 from api.schemas import InputModel, ReadModel
-from api.validation import ChannelList, Name, Timezone
+from api.validation import ChannelList, Country, Name, Timezone
 from core.enums import Role
 
 
@@ -17,6 +17,11 @@ class BusinessUpdate(InputModel):
     default_channels: ChannelList | None = Field(default=None, min_length=1)
     send_window_start: time | None = None
     send_window_end: time | None = None
+    country: Country | None = Field(
+        default=None,
+        description="ISO 3166 code: the public holidays a schedule's business_days skip "
+        "when it names no country; null clears it.",
+    )
 
     @model_validator(mode="after")
     def _local_times(self) -> BusinessUpdate:

@@ -51,10 +51,16 @@ async def check_template_id(session: AsyncSession, actor: Actor, template_id: uu
 
 
 def validated_schedule(
-    raw: Any, timezone: str, now: datetime, min_interval_minutes: int = 0
+    raw: Any,
+    timezone: str,
+    now: datetime,
+    min_interval_minutes: int = 0,
+    country: str | None = None,
 ) -> tuple[dict[str, Any], datetime]:
     """The normalised schedule and its next occurrence after `now`; 422 otherwise, also
-    when a recurrence fires more often than every `min_interval_minutes`."""
+    when a recurrence fires more often than every `min_interval_minutes`. Business days
+    that name no country take `country` (the business's)."""
+    raw = _with_country(raw, country)
     try:
         _check_rule_interval(raw, min_interval_minutes)  # first: it names the setting
         schedule = schedules.validate_schedule(raw, timezone)
@@ -69,6 +75,18 @@ def validated_schedule(
     if upcoming is None:
         raise Unprocessable("schedule: it has no occurrence in the future")
     return schedule, upcoming.at
+
+
+def _with_country(raw: Any, country: str | None) -> Any:
+    days = raw.get("business_days") if isinstance(raw, dict) else None
+    if not isinstance(days, dict) or days.get("country") is not None:
+        return raw
+    if country is None:
+        raise Unprocessable(
+            "schedule.business_days.country: required, since the business has no country "
+            "(set it with PATCH /business, or name one here)"
+        )
+    return {**raw, "business_days": {**days, "country": country}}
 
 
 # Occurrences looked at for the shortest gap: enough to see a day's BYHOUR expansion, and

@@ -146,7 +146,11 @@ async def create_reminder(
     timezone = data.timezone or checks.default_timezone(actor, zones)
     now = utcnow()
     schedule, next_fire_at = checks.validated_schedule(
-        data.schedule, timezone, now, settings.MIN_RECURRENCE_INTERVAL_MINUTES
+        data.schedule,
+        timezone,
+        now,
+        settings.MIN_RECURRENCE_INTERVAL_MINUTES,
+        actor.business.country,
     )
     reminder_id = uuid.uuid4()
     reminder = Reminder(
@@ -303,6 +307,7 @@ async def update_reminder(
             timezone,
             utcnow(),
             settings.MIN_RECURRENCE_INTERVAL_MINUTES,
+            actor.business.country,
         )
     await _apply_content(session, actor, reminder, changes, settings)
     if reschedule:

@@ -42,12 +42,26 @@ async def test_bad_business_settings_are_422_and_change_nothing(
         ({"name": ""}, "name"),
         ({"name": None}, "name"),
         ({"id": "00000000-0000-0000-0000-000000000000"}, "id"),
+        ({"country": "XX"}, "country"),
+        ({"country": "United Kingdom"}, "country"),
     ]:
         response = await client.patch("/api/v1/business", headers=owner.headers, json=body)
         assert response.status_code == 422, (body, response.text)
         assert word in response.json()["detail"], (body, response.json())
     after = (await client.get("/api/v1/business", headers=owner.headers)).json()
     assert after == before
+
+
+async def test_the_business_country_is_set_read_back_and_cleared(
+    client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    assert (await client.get("/api/v1/business", headers=owner.headers)).json()["country"] is None
+    set_ = await client.patch("/api/v1/business", headers=owner.headers, json={"country": "gb"})
+    assert set_.status_code == 200, set_.text
+    assert set_.json()["country"] == "GB"
+    assert (await client.get("/api/v1/business", headers=owner.headers)).json()["country"] == "GB"
+    cleared = await client.patch("/api/v1/business", headers=owner.headers, json={"country": None})
+    assert cleared.json()["country"] is None
 
 
 async def test_member_reads_business_but_cannot_change_it(

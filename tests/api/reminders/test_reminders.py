@@ -305,6 +305,29 @@ async def test_a_deadline_on_a_bank_holiday_is_moved_to_the_business_day_before(
     assert "2030-12-25" in stored["holidays"]
 
 
+async def test_business_days_without_a_country_take_the_business_country(
+    live_app: Any, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    client_id = await add_client(client, owner)
+    schedule = {
+        "kind": "deadline",
+        "due_at": "2030-11-28T14:00:00-05:00",  # Thanksgiving Day in the US
+        "offsets": ["PT0S"],
+        "business_days": {"move": "previous"},
+    }
+    body = {**reminder_body(client_id), "schedule": schedule, "timezone": "America/New_York"}
+    refused = await client.post(REMINDERS_URL, headers=owner.headers, json=body)
+    assert refused.status_code == 422
+    assert "schedule.business_days.country" in refused.json()["detail"]
+    assert await count_rows(live_app, "reminders") == 0
+
+    patched = await client.patch("/api/v1/business", headers=owner.headers, json={"country": "US"})
+    assert patched.status_code == 200, patched.text
+    created = await create_reminder(client, owner, body)
+    assert created["schedule"]["business_days"]["country"] == "US"
+    assert created["next_fire_at"].startswith("2030-11-27T19:00:00")
+
+
 async def test_idempotent_post_returns_the_first_reminder(
     live_app: Any, client: httpx.AsyncClient, owner: Tenant
 ) -> None:
