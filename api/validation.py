@@ -10,6 +10,7 @@ import phonenumbers
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from core.enums import Channel
+from workflows.business_days import is_supported_country
 
 
 @lru_cache(maxsize=1)
@@ -28,10 +29,8 @@ def check_timezone(value: str) -> str:
 
 def check_country(value: str) -> str:
     """An ISO 3166 code the holidays package knows (business days need its calendar)."""
-    import holidays
-
     code = value.strip().upper()
-    if code not in holidays.list_supported_countries():
+    if not is_supported_country(code):
         raise ValueError(f"{value!r} is not a supported ISO 3166 country code, such as GB or US")
     return code
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -88,13 +88,21 @@ def parse(raw: Any, years: range | None) -> BusinessDays:
     return BusinessDays(country, subdivision, move, weekend, holidays)
 
 
+def is_supported_country(code: str) -> bool:
+    """Whether the holidays package has a calendar for this ISO 3166 code (the API's side
+    only: imports the package)."""
+    import holidays
+
+    return code in holidays.list_supported_countries()
+
+
 def _calendar(
     country: str, subdivision: str | None, years: range
 ) -> tuple[frozenset[int], frozenset[date]]:
     import holidays  # the API's side only: the workflow reads the stored dates
 
     field = "schedule.business_days"
-    if country not in holidays.list_supported_countries():
+    if not is_supported_country(country):
         raise BusinessDaysError(f"{field}.country: {country!r} is not a supported country code")
     try:
         calendar = holidays.country_holidays(country, subdiv=subdivision, years=list(years))
@@ -133,15 +141,43 @@ def moved_to_business_day(at: datetime, days: BusinessDays, zone: ZoneInfo) -> d
     return to_utc(datetime.combine(day, local.time()), zone)
 
 
-def in_order(instants: Iterable[datetime], slack: timedelta) -> Iterator[datetime]:
-    """Instants each within `slack` of an ascending stream, ascending and without repeats:
-    one is held back until the stream has passed it by twice `slack`."""
+def first_source(after: datetime, days: BusinessDays, zone: ZoneInfo) -> datetime:
+    """From where the rule's instants can move past `after`: with `previous` only later
+    ones (a time moves earlier); with `next` also those of the days off just before it,
+    back to the last business day before `after`'s local day."""
+    if days.move == "previous":
+        return after
+    day = local_time(after, zone).date()
+    for _ in range(MAX_SHIFT_DAYS + 1):
+        if days.is_business_day(day):
+            # Its midnight, less a margin for the day's DST change.
+            return to_utc(datetime.combine(day, time()), zone) - timedelta(hours=2)
+        day -= timedelta(days=1)
+    return after - timedelta(days=MAX_SHIFT_DAYS + 1)
+
+
+def moved_in_order(
+    instants: Iterable[datetime], days: BusinessDays, zone: ZoneInfo
+) -> Iterator[datetime]:
+    """Ascending rule instants moved to business days, ascending and without repeats.
+
+    A moved time is held back only until no later one can come before it. With `next`
+    nothing later moves before the rule's current instant. With `previous`, once the rule
+    reaches an instant that stays where it is, nothing later moves before that local day
+    (it would have to skip the day, or a day with no business day in reach)."""
     pending: list[datetime] = []
     last = None
     for at in chain(instants, [None]):  # None: the end, release what is left
+        floor = None
         if at is not None:
-            heapq.heappush(pending, at)
-        while pending and (at is None or pending[0] + 2 * slack <= at):
+            moved = moved_to_business_day(at, days, zone)
+            heapq.heappush(pending, moved)
+            if days.move == "next":
+                floor = at
+            elif moved == at:  # a margin for the day's DST change
+                floor = to_utc(datetime.combine(local_time(at, zone).date(), time()), zone)
+                floor -= timedelta(hours=2)
+        while pending and (at is None or (floor is not None and pending[0] <= floor)):
             earliest = heapq.heappop(pending)
             if earliest != last:
                 yield earliest

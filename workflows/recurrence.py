@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
-from workflows.business_days import MAX_SHIFT_DAYS, BusinessDays, in_order, moved_to_business_day
+from workflows.business_days import BusinessDays, first_source, moved_in_order
 from workflows.exdates import Exdates, parse_exdates
 from workflows.schedule_fields import (
     END,
@@ -98,11 +98,9 @@ class Recurring:
         if days is None:
             yield from self._rule_instants(zone, after, horizon)
             return
-        # A moved time is at most MAX_SHIFT_DAYS (and an hour of DST) from the rule's.
-        slack = timedelta(days=MAX_SHIFT_DAYS + 1)
-        early = None if after is None else after - slack
+        early = None if after is None else first_source(after, days, zone)
         rule_instants = self._rule_instants(zone, early, horizon)
-        moved = in_order((moved_to_business_day(at, days, zone) for at in rule_instants), slack)
+        moved = moved_in_order(rule_instants, days, zone)
         yield from (at for at in moved if after is None or at > after)
 
     def _rule_instants(
