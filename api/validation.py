@@ -28,7 +28,7 @@ def check_timezone(value: str) -> str:
 
 
 def check_country(value: str) -> str:
-    """An ISO 3166 code the holidays package knows (business days need its calendar)."""
+    """An ISO 3166 alpha-2 code the holidays package knows (business days need its calendar)."""
     code = value.strip().upper()
     if not is_supported_country(code):
         raise ValueError(f"{value!r} is not a supported ISO 3166 country code, such as GB or US")

@@ -89,11 +89,11 @@ def parse(raw: Any, years: range | None) -> BusinessDays:
 
 
 def is_supported_country(code: str) -> bool:
-    """Whether the holidays package has a calendar for this ISO 3166 code (the API's side
-    only: imports the package)."""
+    """Whether `code` is an ISO 3166 alpha-2 code (what a business stores) the holidays
+    package has a calendar for (the API's side only: imports the package)."""
     import holidays
 
-    return code in holidays.list_supported_countries()
+    return len(code) == 2 and code.isalpha() and code in holidays.list_supported_countries()
 
 
 def _calendar(
@@ -103,12 +103,14 @@ def _calendar(
 
     field = "schedule.business_days"
     if not is_supported_country(country):
-        raise BusinessDaysError(f"{field}.country: {country!r} is not a supported country code")
+        raise BusinessDaysError(
+            f"{field}.country: {country[:20]!r} is not a supported two-letter country code"
+        )
     try:
         calendar = holidays.country_holidays(country, subdiv=subdivision, years=list(years))
     except NotImplementedError:
         raise BusinessDaysError(
-            f"{field}.subdivision: {subdivision!r} is not a subdivision of {country}"
+            f"{field}.subdivision: {(subdivision or '')[:20]!r} is not a subdivision of {country}"
         ) from None
     weekend = frozenset(getattr(calendar, "weekend", {5, 6}))
     return weekend, frozenset(calendar.keys())

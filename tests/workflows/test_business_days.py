@@ -134,7 +134,8 @@ def test_skipping_ahead_from_a_late_cursor_finds_a_moved_time_after_it() -> None
     ("business_days", "message"),
     [
         ("GB", "schedule.business_days: expected an object with a 'country'"),
-        ({"country": "XX"}, "schedule.business_days.country: 'XX' is not a supported country"),
+        ({"country": "XX"}, "schedule.business_days.country: 'XX' is not a supported two-letter"),
+        ({"country": "GBR"}, "schedule.business_days.country: 'GBR' is not a supported two-"),
         (
             {"country": "GB", "subdivision": "MARS"},
             "schedule.business_days.subdivision: 'MARS' is not a subdivision of GB",

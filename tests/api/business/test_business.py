@@ -44,6 +44,7 @@ async def test_bad_business_settings_are_422_and_change_nothing(
         ({"id": "00000000-0000-0000-0000-000000000000"}, "id"),
         ({"country": "XX"}, "country"),
         ({"country": "United Kingdom"}, "country"),
+        ({"country": "GBR"}, "country"),
     ]:
         response = await client.patch("/api/v1/business", headers=owner.headers, json=body)
         assert response.status_code == 422, (body, response.text)
