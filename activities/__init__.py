@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.chase import ChaseActivities
 from activities.delivery import DeliveryBook
 from activities.diagnostics import DiagnosticsActivities
 from activities.reminders import ReminderActivities
@@ -57,6 +58,7 @@ def build_activities(
         reminders.record_skipped,
         reminders.record_deferral,
         reminders.sync_reminder,
+        ChaseActivities(sessionmaker, settings, providers["email"]).escalate_client,
         *(
             send_activity_for(
                 channel,

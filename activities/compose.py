@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.providers import OutgoingMessage
+from core.done_links import done_url
 from core.messages import (
     VARIABLES_FIELD,
     business_context,
@@ -63,15 +64,18 @@ async def compose(
     scheduled_for: datetime,
     now: datetime,
     settings: Settings,
+    period: str | None = None,
 ) -> OutgoingMessage:
-    """The message for one delivery; raises TemplateProblem when the text cannot render."""
+    """The message for one delivery; raises TemplateProblem when the text cannot render.
+    `period`: the occurrence's period, which the client's done link names."""
     reminder, client = parts.reminder, parts.client
     address = client.address_on(channel)
     assert address is not None  # the caller skips clients without one
     approved = bool(
         channel == "whatsapp" and reminder.whatsapp_content_sid and not in_session(client, now)
     )
-    text = await _render_text(parts, scheduled_for, approved)
+    link = done_url(settings, reminder.id, client.id, period, now) if period else ""
+    text = await _render_text(parts, scheduled_for, approved, link)
     message = OutgoingMessage(
         channel=channel,
         to=address,
@@ -107,7 +111,7 @@ async def compose(
 
 
 async def _render_text(
-    parts: Parts, scheduled_for: datetime, approved_template: bool
+    parts: Parts, scheduled_for: datetime, approved_template: bool, link: str
 ) -> dict[str, str]:
     """Subject, body and, for an approved WhatsApp template, each variable (named with
     VARIABLES_FIELD), rendered on the render threads from plain values read here: the ORM
@@ -117,6 +121,7 @@ async def _render_text(
         "client": client_context(parts.client, parts.client.tags),
         "reminder": reminder_context(reminder, schedules.due_at(reminder.schedule), scheduled_for),
         "business": business_context(parts.business),
+        "done_url": link,
     }
     sources = message_sources(reminder, parts.template)
     if approved_template:

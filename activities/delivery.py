@@ -80,6 +80,7 @@ def new_delivery(
     scheduled_for: datetime,
     fallback_from: str | None = None,
     resend_of: str | None = None,
+    period: str | None = None,
 ) -> Delivery:
     """A delivery row not inserted yet, its id already drawn (a send's message carries it)."""
     return Delivery(
@@ -94,6 +95,7 @@ def new_delivery(
         scheduled_for=scheduled_for,
         fallback_from=fallback_from,
         resend_of=uuid.UUID(resend_of) if resend_of else None,
+        period=period,
     )
 
 
@@ -182,6 +184,7 @@ class DeliveryBook:
             datetime.fromisoformat(request.scheduled_for),
             request.fallback_from,
             request.resend_of,
+            request.period,
         )
         suppressed = await is_suppressed(session, parts.client, request.channel)
         message = await self._prepare(delivery, parts, request, suppressed)
@@ -237,6 +240,7 @@ class DeliveryBook:
                 datetime.fromisoformat(request.scheduled_for),
                 utcnow(),
                 self.settings,
+                request.period,
             )
             found = await sent_by_earlier_attempt(
                 session, delivery, message, provider, self.settings
@@ -286,6 +290,7 @@ class DeliveryBook:
                 datetime.fromisoformat(request.scheduled_for),
                 utcnow(),
                 self.settings,
+                request.period,
             )
         except TemplateProblem as problem:
             delivery.status = DeliveryStatus.failed.value

@@ -79,7 +79,12 @@ class ReminderActivities:
             if reminder is None:
                 return Targets(exists=False, occurrence_key=request.occurrence_key)
             targets = await self._targets(session, reminder)
-            return Targets(exists=True, targets=targets, occurrence_key=request.occurrence_key)
+            return Targets(
+                exists=True,
+                targets=targets,
+                occurrence_key=request.occurrence_key,
+                escalate_after=reminder.escalate_after,
+            )
 
     @activity.defn(name=RECORD_SKIPPED)
     async def record_skipped(self, request: SkipRequest) -> int:

@@ -23,6 +23,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.metrics import router as metrics_router
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, SecurityMiddleware
 from api.notifications.router import router as notifications_router
+from api.reminder_clients.router import router as reminder_clients_router
 from api.reminders.router import router as reminders_router
 from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
@@ -61,6 +62,7 @@ def api_router() -> APIRouter:
         twilio_credentials_router,
         templates_router,
         reminders_router,
+        reminder_clients_router,
         notifications_router,
         dashboard_router,
         usage_router,

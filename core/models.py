@@ -292,6 +292,11 @@ class Reminder(IdMixin, TimestampMixin, Base):
     email_configuration_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("email_configurations.id", ondelete="SET NULL"), index=True
     )
+    # After this many messages of a period without "done", email escalate_to (a staff
+    # member; else whoever created the reminder).
+    escalate_after: Mapped[int | None] = mapped_column(Integer)
+    # Not a foreign key: a removed staff member's escalations go to the reminder's creator.
+    escalate_to_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class Delivery(IdMixin, TimestampMixin, Base):
@@ -311,6 +316,7 @@ class Delivery(IdMixin, TimestampMixin, Base):
         Index("ix_deliveries_business_id_status", "business_id", "status"),
         Index("ix_deliveries_reminder_id_created_at", "reminder_id", "created_at"),
         Index("ix_deliveries_provider_message_id", "provider_message_id"),
+        Index("ix_deliveries_reminder_id_period", "reminder_id", "period"),
     )
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
@@ -347,6 +353,8 @@ class Delivery(IdMixin, TimestampMixin, Base):
     )
     # SMS segments the provider billed for, when it said (Twilio's `num_segments`).
     segments: Mapped[int | None] = mapped_column(Integer)
+    # The period (its due time's key) the occurrence belongs to; None before periods.
+    period: Mapped[str | None] = mapped_column(String(32))
 
 
 class DeliveryCount(Base):

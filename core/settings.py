@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     SEND_RATE_MAX_WAIT_SECONDS: float = Field(default=20.0, gt=0)
 
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    # How long a client's `{{ done_url }}` link works after the message that carries it.
+    DONE_LINK_DAYS: int = Field(default=60, ge=1, le=366)
     ENCRYPTION_KEYS: str | None = None
     ADMIN_EMAIL: str | None = None
     ADMIN_PASSWORD: str | None = None

@@ -21,6 +21,7 @@ RESOLVE_TARGETS = "resolve_targets"
 RECORD_SKIPPED = "record_skipped"
 RECORD_DEFERRAL = "record_deferral"
 SYNC_REMINDER = "sync_reminder"
+ESCALATE_CLIENT = "escalate_client"
 CHECK_DATABASE = "check_database"
 SEND_PREFIX = "send_"
 SEND_CHANNELS = ("email", "sms", "whatsapp")
@@ -36,6 +37,7 @@ ACTIVITY_NAMES = (
     RECORD_SKIPPED,
     RECORD_DEFERRAL,
     SYNC_REMINDER,
+    ESCALATE_CLIENT,
     CHECK_DATABASE,
     *(send_activity(channel) for channel in SEND_CHANNELS),
 )
@@ -87,6 +89,20 @@ class ReminderInput:
     last_occurrence: str | None = None
     pending_triggers: list[TriggerArgs] = field(default_factory=list)
     pending_resends: list[ResendArgs] = field(default_factory=list)
+    # Each recent period's clients: who is done, how many occurrences reached each one
+    # not done, who was escalated (period key -> ...); and the period last fired.
+    progress: Progress | None = None
+
+
+@dataclass
+class Progress:
+    """Per period (keyed by its due time, as an occurrence key), per client: carried across
+    continue-as-new, only for the last few periods."""
+
+    period: str | None = None
+    done: dict[str, list[str]] = field(default_factory=dict)
+    sends: dict[str, dict[str, int]] = field(default_factory=dict)
+    escalated: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,6 +129,29 @@ class ResendArgs:
     channel: str
     request_id: str
     by: str | None = None
+
+
+@dataclass
+class ClientDoneArgs:
+    """A client is done for a period (`POST /reminders/{id}/clients/{client_id}/done`, the
+    client's own link, or "DONE" by SMS or WhatsApp): no more messages to them for it."""
+
+    client_id: str
+    period: str
+    source: str = "staff"  # staff, client, sms, whatsapp
+    by: str | None = None
+    note: str | None = None
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EscalateRequest:
+    """Tell the reminder's staff member that a client has not answered `sends` messages."""
+
+    reminder_id: str
+    client_id: str
+    period: str
+    sends: int
 
 
 @dataclass
@@ -158,6 +197,8 @@ class Targets:
     # Which occurrence these are for: a local activity's marker in the history keeps its
     # result but not its input, and the reminder's history page names the occurrence.
     occurrence_key: str | None = None
+    # Escalate a client not done after this many occurrences of a period (None: never).
+    escalate_after: int | None = None
 
 
 @dataclass
@@ -172,6 +213,8 @@ class SendRequest:
     fallback_from: str | None = None
     # Set on a resend: the delivery this one sends again.
     resend_of: str | None = None
+    # The period the send belongs to (its done link names it); None before periods.
+    period: str | None = None
 
 
 @dataclass

@@ -20,12 +20,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows import schedule as schedules
     from workflows import window as windows
     from workflows.contracts import (
+        ESCALATE_CLIENT,
         PERMANENT_FAILURE,
         RECORD_DEFERRAL,
         RECORD_SKIPPED,
         RESOLVE_TARGETS,
         SYNC_REMINDER,
+        ClientDoneArgs,
         DeferRequest,
+        EscalateRequest,
         ReminderInput,
         ReminderStatus,
         RescheduleArgs,
@@ -43,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         resend_key,
         send_activity,
     )
+    from workflows.progress import ClientProgress
     from workflows.search_attributes import NEXT_FIRE_TIME, REMINDER_STATE
 
 SCHEDULED, PAUSED, COMPLETED, CANCELLED = "scheduled", "paused", "completed", "cancelled"
@@ -77,6 +81,9 @@ SEND_TIMEOUT_BEFORE_HEARTBEATS = timedelta(seconds=60)
 # inside the workflow task, with no activity task for the server to queue and hand out and
 # no workflow task to wake the workflow afterwards (two of each per occurrence before).
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-v1"
+# Clients done for a period get no more of its messages; escalation after N sends.
+CLIENT_DONE_PATCH = "client-done-v1"
+ESCALATION_PATCH = "escalation-v1"
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 
 
@@ -131,6 +138,7 @@ class ReminderWorkflow:
         self._resends: list[ResendArgs] = list(data.pending_resends)
         self._wake = False
         self._published: SyncRequest | None = None
+        self._progress = ClientProgress(data.progress)
 
     # -- signals and query -------------------------------------------------------------
 
@@ -145,6 +153,12 @@ class ReminderWorkflow:
         if args is not None:
             self._resends.append(args)
             self._wake = True
+
+    @workflow.signal
+    def client_done(self, args: ClientDoneArgs | None = None) -> None:
+        """A client is done for a period: none of its later messages go to them."""
+        if args is not None:
+            self._progress.mark_done(args)
 
     @workflow.signal
     def pause(self, args: SignalArgs | None = None) -> None:
@@ -236,6 +250,7 @@ class ReminderWorkflow:
             last_occurrence=self._last_occurrence,
             pending_triggers=list(self._triggers),
             pending_resends=list(self._resends),
+            progress=self._progress.carried(),
         )
 
     def _should_continue_as_new(self) -> bool:
@@ -264,20 +279,21 @@ class ReminderWorkflow:
         if self._wake or occurrence is None or workflow.now() < occurrence.at:
             return  # a signal changed things, or it is not due yet: the loop recomputes
         self._cursor = occurrence.at
+        self._progress.enter(occurrence.period)
         lateness = workflow.now() - occurrence.at
         if self._state == PAUSED:
             await self._skip(occurrence, "paused")
         elif lateness > timedelta(seconds=self._input.grace_seconds):
             await self._skip(occurrence, "missed")
         else:
-            await self._fire(occurrence.key, occurrence.at)
+            await self._fire(occurrence.key, occurrence.at, occurrence.period)
 
     async def _fire_triggers(self) -> None:
         while self._triggers and self._state not in ENDED:
             trigger = self._triggers.pop(0)
             now = workflow.now()
             key = manual_key(trigger.request_id or str(workflow.uuid4()))
-            await self._fire(key, now)
+            await self._fire(key, now, self._current_period(key))
 
     async def _fire_resends(self) -> None:
         """Each resend is one send on the original's client and channel, now: no send
@@ -295,9 +311,15 @@ class ReminderWorkflow:
             except ActivityError:
                 pass  # the new delivery row says how it failed
 
+    def _current_period(self, key: str) -> str:
+        """A trigger's period: the one last fired, else the next occurrence's."""
+        if self._progress.period is not None:
+            return self._progress.period
+        return self._next.period if self._next is not None else key
+
     # -- side effects, all through activities ------------------------------------------
 
-    async def _fire(self, key: str, scheduled_for: datetime) -> None:
+    async def _fire(self, key: str, scheduled_for: datetime, period: str) -> None:
         targets: Targets = await self._bookkeeping(
             RESOLVE_TARGETS,
             TargetsRequest(reminder_id=self._input.reminder_id, occurrence_key=key),
@@ -306,24 +328,47 @@ class ReminderWorkflow:
         if not targets.exists:
             self._state = CANCELLED  # the reminder's row is gone: nothing left to send
             return
+        sendable = targets.targets
+        # Histories from before clients could be done never had one done, so never get here.
+        if self._progress.anyone_done(period) and workflow.patched(CLIENT_DONE_PATCH):
+            sendable = self._progress.not_done(sendable, period)
         # Sends that can go now first: a batch never waits on one held for the send window.
         now = workflow.now()
-        ordered = sorted(targets.targets, key=lambda target: _opens(target, now) or now)
+        ordered = sorted(sendable, key=lambda target: _opens(target, now) or now)
         for start in range(0, len(ordered), FAN_OUT_BATCH):
             batch = ordered[start : start + FAN_OUT_BATCH]
             await asyncio.gather(
-                *(self._deliver(target, key, scheduled_for) for target in batch),
+                *(self._deliver(target, key, scheduled_for, period) for target in batch),
                 return_exceptions=True,  # one failing send never stops the others
             )
+        if targets.escalate_after and sendable and workflow.patched(ESCALATION_PATCH):
+            await self._escalate(sendable, period, targets.escalate_after)
         self._occurrences_sent += 1
         self._last_fired_at = _iso(workflow.now())
         self._last_occurrence = key
+
+    async def _escalate(self, sendable: list[Target], period: str, after: int) -> None:
+        """Tell the staff member about each client who has now had `after` messages of
+        the period without being done (once per client and period)."""
+        clients = [target.client_id for target in sendable]
+        for client_id in self._progress.count_sends(clients, period, after):
+            request = EscalateRequest(self._input.reminder_id, client_id, period, after)
+            try:
+                await workflow.execute_activity(
+                    ESCALATE_CLIENT,
+                    request,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=SEND_RETRY,
+                )
+            except ActivityError:
+                pass  # the reminder goes on; the worker's log says why
 
     async def _deliver(
         self,
         target: Target,
         key: str,
         scheduled_for: datetime,
+        period: str | None = None,
         fallback_from: str | None = None,
     ) -> SendResult | None:
         """One client on one channel: wait for the send window, send, and on a permanent
@@ -331,7 +376,7 @@ class ReminderWorkflow:
         if not await self._wait_for_window(target, key, scheduled_for, fallback_from):
             return None
         try:
-            return await self._send(target, key, scheduled_for, fallback_from)
+            return await self._send(target, key, scheduled_for, fallback_from, period=period)
         except ActivityError as err:
             if not (target.fallbacks and _failed_for_good(err)):
                 raise
@@ -339,7 +384,7 @@ class ReminderWorkflow:
                 raise  # pragma: no cover - histories from before fallback never get here
             following, *rest = target.fallbacks
             following.fallbacks = rest
-            return await self._deliver(following, key, scheduled_for, target.channel)
+            return await self._deliver(following, key, scheduled_for, period, target.channel)
 
     async def _wait_for_window(
         self, target: Target, key: str, scheduled_for: datetime, fallback_from: str | None
@@ -386,6 +431,7 @@ class ReminderWorkflow:
         scheduled_for: datetime,
         fallback_from: str | None = None,
         resend_of: str | None = None,
+        period: str | None = None,
     ) -> SendResult:
         heartbeats = workflow.patched(SEND_HEARTBEAT_PATCH)
         return await workflow.execute_activity(
@@ -399,6 +445,7 @@ class ReminderWorkflow:
                 request_id=self._input.request_id,
                 fallback_from=fallback_from,
                 resend_of=resend_of,
+                period=period,
             ),
             result_type=SendResult,
             start_to_close_timeout=SEND_TIMEOUT if heartbeats else SEND_TIMEOUT_BEFORE_HEARTBEATS,

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice, takewhile
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,7 +68,6 @@ from zoneinfo import ZoneInfo
 from workflows.business_days import (
     BusinessDays,
     BusinessDaysError,
-    moved_to_business_day,
     years_from,
 )
 from workflows.business_days import parse as parse_business_days
@@ -83,41 +82,65 @@ from workflows.schedule_fields import (
     required,
     zone_info,
 )
+from workflows.series import CHASE_FIELDS, Chase, DeadlineSeries, parse_chase, period_times
 
 __all__ = [
     "Occurrence",
     "ScheduleError",
     "due_at",
+    "instant_key",
+    "period_of",
     "next_occurrence",
     "occurrences",
     "validate_schedule",
 ]
 
-_FIELDS = {"once": {"at"}, "recurring": {"rrule", "start"}, "deadline": {"due_at", "offsets"}}
+_FIELDS = {
+    "once": {"at"},
+    "recurring": {"rrule", "start"},
+    "deadline": {"due_at", "offsets"},
+    "deadline_series": {"rrule", "start", "offsets"},
+}
 _OPTIONAL = {
     "recurring": {"until", "count", "exdates", "business_days"},
-    "deadline": {"business_days"},
+    "deadline": {"business_days", *CHASE_FIELDS},
+    "deadline_series": {"until", "count", "exdates", "business_days", *CHASE_FIELDS},
 }
+
+
+def instant_key(at: datetime) -> str:
+    """An instant as an occurrence or period key: "2026-12-15T09:00:00Z"."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 @dataclass(frozen=True)
 class Occurrence:
     key: str  # the UTC instant, e.g. "2026-12-15T09:00:00Z"
     at: datetime  # aware, UTC
+    # The period it belongs to, keyed like an occurrence: a deadline's (or a deadline
+    # series') due time; a `once` or `recurring` occurrence is a period of its own.
+    period: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.period:
+            object.__setattr__(self, "period", self.key)
 
     @classmethod
-    def at_instant(cls, at: datetime) -> Occurrence:
+    def at_instant(cls, at: datetime, period: datetime | None = None) -> Occurrence:
         at = at.astimezone(UTC)
-        return cls(key=at.replace(tzinfo=None).isoformat(timespec="seconds") + "Z", at=at)
+        return cls(
+            key=instant_key(at), at=at, period=instant_key(period) if period is not None else ""
+        )
 
 
 def validate_schedule(raw: Any, timezone: str) -> dict[str, Any]:
     """Check a caller's schedule; return its normalised JSON-able form or raise ScheduleError."""
     zone = zone_info(timezone)
     schedule = _parse(raw, zone, lookup=True)
-    if isinstance(schedule, Recurring):
-        check_fires(schedule, zone)
-        if schedule.exdates is not None and next(schedule.instants(zone, None), None) is None:
+    rule = schedule.rule if isinstance(schedule, DeadlineSeries) else schedule
+    if isinstance(rule, Recurring):
+        check_fires(rule, zone)
+        if rule.exdates is not None and next(rule.instants(zone, None), None) is None:
             raise ScheduleError("schedule.exdates: every occurrence of the rule is excluded")
     return schedule.normalised()
 
@@ -146,17 +169,33 @@ def occurrences(
     if after is not None and after.year < FIRST_YEAR:
         after = None  # every occurrence is later
     zone = zone_info(timezone)
-    instants: Iterable[datetime] = _parse(schedule, zone).instants(zone, after)
+    shape = _parse(schedule, zone)
+    timed: Iterable[tuple[datetime, datetime | None]]
+    if isinstance(shape, (DeadlineSeries, _Deadline)):
+        timed = shape.timed(zone, after)
+    else:
+        timed = ((at, None) for at in shape.instants(zone, after))
     if before is not None:
-        instants = takewhile(lambda at: at < before, instants)
-    return [Occurrence.at_instant(at) for at in islice(instants, max(limit, 0))]
+        timed = takewhile(lambda pair: pair[0] < before, timed)
+    return [Occurrence.at_instant(at, period) for at, period in islice(timed, max(limit, 0))]
+
+
+def period_of(schedule: dict[str, Any], timezone: str, key: str) -> str | None:
+    """The period of the occurrence keyed `key`; None when the schedule has no such
+    occurrence."""
+    try:
+        at = parse_instant(key.removesuffix("Z") + "+00:00", "key")
+    except ScheduleError:
+        return None
+    found = occurrences(schedule, timezone, after=at - timedelta(seconds=1), limit=1)
+    return found[0].period if found and found[0].key == key else None
 
 
 def due_at(schedule: dict[str, Any]) -> datetime | None:
     """The deadline's due time or the `once` time, in UTC; None for a recurring schedule."""
     field = {"once": "at", "deadline": "due_at"}.get(_kind(schedule))
     if field is None:
-        return None
+        return None  # recurring; a series' due time is its period's
     return parse_instant(required(schedule, field), f"schedule.{field}").astimezone(UTC)
 
 
@@ -180,6 +219,7 @@ class _Deadline:
     due: datetime
     offsets: tuple[Offset, ...]
     business_days: BusinessDays | None = None
+    chase: Chase | None = None
 
     def normalised(self) -> dict[str, Any]:
         offsets = [offset.text for offset in self.offsets]
@@ -188,21 +228,27 @@ class _Deadline:
             "due_at": self.due.isoformat(),
             "offsets": offsets,
         }
+        if self.chase is not None:
+            normal |= self.chase.normalised()
         if self.business_days is not None:
             normal["business_days"] = self.business_days.normalised()
         return normal
 
     def instants(self, zone: ZoneInfo, after: datetime | None) -> Iterator[datetime]:
-        every = {offset.apply(self.due, zone) for offset in self.offsets}
-        if self.business_days is not None:
-            every = {moved_to_business_day(at, self.business_days, zone) for at in every}
-        return (at for at in sorted(every) if after is None or at > after)
+        every = period_times(self.due, self.offsets, self.chase, self.business_days, zone)
+        return (at for at in every if after is None or at > after)
+
+    def timed(self, zone: ZoneInfo, after: datetime | None) -> Iterator[tuple[datetime, datetime]]:
+        return ((at, self.due) for at in self.instants(zone, after))
 
 
 # ---- parsing -----------------------------------------------------------------------------
 
 
-def _parse(raw: Any, zone: ZoneInfo, lookup: bool = False) -> _Once | Recurring | _Deadline:
+Shape = _Once | Recurring | _Deadline | DeadlineSeries
+
+
+def _parse(raw: Any, zone: ZoneInfo, lookup: bool = False) -> Shape:
     """The schedule's shape; `lookup`: a caller's schedule, whose business days' holidays
     are looked up (else a stored one, whose holidays are part of it)."""
     kind = _kind(raw)
@@ -212,17 +258,32 @@ def _parse(raw: Any, zone: ZoneInfo, lookup: bool = False) -> _Once | Recurring 
         return _Once(parse_instant(required(raw, "at"), "schedule.at"))
     if kind == "deadline":
         due = parse_instant(required(raw, "due_at"), "schedule.due_at")
-        deadline = _Deadline(due, parse_offsets(required(raw, "offsets"), due, zone))
+        offsets = parse_offsets(required(raw, "offsets"), due, zone)
+        deadline = _Deadline(due, offsets, chase=parse_chase(raw))
         if raw.get("business_days") is None:
             return deadline
-        every = [offset.apply(due, zone) for offset in deadline.offsets]
+        every = list(deadline.instants(zone, None))
         years = years_from(min(every), max(every)) if lookup else None
         return replace(deadline, business_days=_business_days(raw, years))
+    if kind == "deadline_series":
+        return _series(raw, zone, lookup)
     recurring = parse_recurring(raw, zone)
     if raw.get("business_days") is None:
         return recurring
     years = years_from(recurring.start, recurring.until) if lookup else None
     return replace(recurring, business_days=_business_days(raw, years))
+
+
+def _series(raw: dict[str, Any], zone: ZoneInfo, lookup: bool) -> DeadlineSeries:
+    rule = parse_recurring({**raw, "kind": "recurring"}, zone)
+    offsets = parse_offsets(required(raw, "offsets"), rule.start, zone)
+    series = DeadlineSeries(rule, offsets, parse_chase(raw))
+    if raw.get("business_days") is None:
+        return series
+    first = min(period_times(rule.start, offsets, series.chase, None, zone))
+    last = None if rule.until is None else rule.until + timedelta(days=2 * 366)
+    years = years_from(first, last) if lookup else None
+    return series.with_business_days(_business_days(raw, years))
 
 
 def _business_days(raw: dict[str, Any], years: range | None) -> BusinessDays:
@@ -237,5 +298,7 @@ def _kind(raw: Any) -> str:
         raise ScheduleError("schedule: expected an object with a 'kind'")
     kind = required(raw, "kind")
     if not isinstance(kind, str) or kind not in _FIELDS:
-        raise ScheduleError(f"schedule.kind: {kind!r} is not one of once, recurring, deadline")
+        raise ScheduleError(
+            f"schedule.kind: {kind!r} is not one of once, recurring, deadline, deadline_series"
+        )
     return kind

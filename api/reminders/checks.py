@@ -19,6 +19,7 @@ from api.reminders.schemas import ReminderCreate
 from core.repositories.clients import ClientRepository
 from core.repositories.reminders import ReminderRepository
 from core.repositories.templates import TemplateRepository
+from core.repositories.users import UserRepository
 from core.settings import Settings
 from workflows import schedule as schedules
 
@@ -43,6 +44,11 @@ async def client_timezones(
     if unknown:
         raise Unprocessable(f"client_ids: unknown clients: {', '.join(unknown)}")
     return zones
+
+
+async def check_staff_member(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:
+    if await UserRepository(session).member_user(actor.business_id, user_id) is None:
+        raise Unprocessable(f"escalate_to_user_id: no staff member {user_id} in this business")
 
 
 async def check_template_id(session: AsyncSession, actor: Actor, template_id: uuid.UUID) -> None:

@@ -92,6 +92,16 @@ class ReminderCreate(_ReminderInput):
         description="The business's SMTP server (an email configuration) this reminder's "
         "email goes through; else the sender identity's, else the business's default.",
     )
+    escalate_after: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="After this many messages of a period without the client being done, "
+        "email escalate_to_user_id (else the reminder's creator) about that client, once.",
+    )
+    escalate_to_user_id: uuid.UUID | None = Field(
+        default=None, description="A staff member of the business who is told."
+    )
 
     @model_validator(mode="after")
     def _one_audience_and_a_body(self) -> ReminderCreate:
@@ -123,6 +133,17 @@ class ReminderUpdate(_ReminderInput):
         description="The business's SMTP server (an email configuration) this reminder's "
         "email goes through; null clears it.",
     )
+    escalate_after: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="After this many messages of a period without the client being done, "
+        "email escalate_to_user_id (else the reminder's creator) about that client, once; "
+        "null stops escalating.",
+    )
+    escalate_to_user_id: uuid.UUID | None = Field(
+        default=None, description="A staff member of the business who is told."
+    )
 
     @model_validator(mode="after")
     def _one_audience(self) -> ReminderUpdate:
@@ -147,6 +168,8 @@ class ReminderRead(ReadModel):
     whatsapp_content_sid: str | None
     whatsapp_content_variables: dict[str, str]
     email_configuration_id: uuid.UUID | None
+    escalate_after: int | None = None
+    escalate_to_user_id: uuid.UUID | None = None
     workflow_id: str
     status: ReminderStatus
     next_fire_at: datetime | None

@@ -143,6 +143,8 @@ async def create_reminder(
         await checks.check_template_id(session, actor, data.template_id)
     if data.email_configuration_id is not None:
         await check_configuration_id(session, actor, data.email_configuration_id)
+    if data.escalate_to_user_id is not None:
+        await checks.check_staff_member(session, actor, data.escalate_to_user_id)
     timezone = data.timezone or checks.default_timezone(actor, zones)
     now = utcnow()
     schedule, next_fire_at = checks.validated_schedule(
@@ -168,6 +170,8 @@ async def create_reminder(
         whatsapp_content_sid=data.whatsapp_content_sid,
         whatsapp_content_variables=data.whatsapp_content_variables,
         email_configuration_id=data.email_configuration_id,
+        escalate_after=data.escalate_after,
+        escalate_to_user_id=data.escalate_to_user_id,
         timezone=timezone,
         schedule=schedule,
         status=Status.scheduled.value,
@@ -258,6 +262,8 @@ async def _apply_content(
         await checks.check_template_id(session, actor, changes["template_id"])
     if changes.get("email_configuration_id") is not None:
         await check_configuration_id(session, actor, changes["email_configuration_id"])
+    if changes.get("escalate_to_user_id") is not None:
+        await checks.check_staff_member(session, actor, changes["escalate_to_user_id"])
     await trial_render(
         actor.business_id,
         sample_context(actor.business, reminder),
@@ -274,6 +280,8 @@ async def _apply_content(
         "whatsapp_content_sid",
         "whatsapp_content_variables",
         "email_configuration_id",
+        "escalate_after",
+        "escalate_to_user_id",
     ):
         if name in changes:
             setattr(reminder, name, changes[name])

@@ -139,6 +139,10 @@ async def delete_template(session: AsyncSession, actor: Actor, template: Templat
     await session.commit()
 
 
+# What `{{ done_url }}` shows in a preview; each real message carries the client's own link.
+SAMPLE_DONE_URL = "https://example.invalid/api/v1/done/sample-link"
+
+
 def sample_context(business: Business, reminder: Reminder | None = None) -> dict[str, Any]:
     """What a send's template sees, built by the same functions (core.messages) so that
     every variable of a send is here: a sample client with every field filled in (so a
@@ -166,6 +170,7 @@ def sample_context(business: Business, reminder: Reminder | None = None) -> dict
         "client": client_context(client, ["example"]),
         "business": business_context(business),
         "reminder": reminder_context(reminder, due_at, occurrence_at),
+        "done_url": SAMPLE_DONE_URL,
     }
 
 

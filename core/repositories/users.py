@@ -61,6 +61,15 @@ class UserRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def member_user(self, business_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+        """The active user with that id who is staff of the business, else None."""
+        stmt = (
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.business_id == business_id, User.id == user_id, User.is_active)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
     async def count_owners(self, business_id: uuid.UUID) -> int:
         members = await self.list_members(business_id)
         return sum(1 for m in members if m.role == "owner")
