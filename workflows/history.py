@@ -19,6 +19,7 @@ from temporalio.converter import DataConverter, PayloadConverter
 from workflows.contracts import manual_key, resend_key
 from workflows.history_activities import RunEntries
 from workflows.history_text import (
+    DONE_SOURCES,
     ENDED,
     SIGNAL_VERBS,
     Entry,
@@ -98,6 +99,8 @@ class _RunReader(RunEntries):
             self.add(event, "signal", f"Send now requested by {who}", occurrence_key=key, **details)
         elif name == "resend":
             self._resend(event, args, who, details)
+        elif name == "client_done":
+            self._client_done(event, args, who, details)
         elif name == "reschedule":
             change = describe_schedule(args.get("schedule")) if args.get("schedule") else None
             zone = args.get("timezone")
@@ -116,6 +119,30 @@ class _RunReader(RunEntries):
             self.add(event, "signal", text, reason=reason, **details)
         else:
             self.add(event, "signal", f"Signal {name} from {who}", **details)
+
+    def _client_done(
+        self, event: HistoryEvent, args: dict[str, Any], who: str, details: dict[str, Any]
+    ) -> None:
+        source = args.get("source") or "staff"
+        how = DONE_SOURCES.get(source, source)
+        text = f"Client {args.get('client_id')} done for the period due {args.get('period')}, "
+        text += f"marked by {who}" if source == "staff" else how
+        note, files = args.get("note"), list(args.get("files") or [])
+        if note:
+            text += f": {note}"
+        if files:
+            text += f" (files: {', '.join(files)})"
+        self.add(
+            event,
+            "signal",
+            text,
+            client_id=args.get("client_id"),
+            period=args.get("period"),
+            source=source,
+            note=note,
+            files=files,
+            **details,
+        )
 
     def _resend(
         self, event: HistoryEvent, args: dict[str, Any], who: str, details: dict[str, Any]

@@ -109,6 +109,8 @@ class RunEntries:
             self._skipped(event, activity, result)
         elif activity.name == "record_deferral":
             self._deferred(event, activity)
+        elif activity.name == "escalate_client":
+            self._escalated(event, activity, result is True)
         elif activity.name != "sync_reminder":
             self.add(event, "activity", f"{activity.name} done", activity=activity.name)
 
@@ -130,6 +132,13 @@ class RunEntries:
     def _on_activity_task_canceled_event_attributes(self, event: HistoryEvent) -> None:
         attrs = event.activity_task_canceled_event_attributes
         self._failed(event, attrs.scheduled_event_id, "cancelled")
+
+    def _escalated(self, event: HistoryEvent, activity: Activity, told: bool) -> None:
+        args = activity.args
+        client, sends = args.get("client_id"), args.get("sends")
+        text = f"Client {client} not done after {sends} message(s) of the period due "
+        text += f"{args.get('period')}: " + ("staff told by email" if told else "nobody to tell")
+        self.add(event, "escalated", text, client_id=client, period=args.get("period"), told=told)
 
     def _state(self, event: HistoryEvent, view: dict[str, Any]) -> None:
         state = view.get("state")

@@ -14,6 +14,12 @@ from temporalio.api.history.v1 import HistoryEvent
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp"}
 ENDED = ("completed", "cancelled")
+# How a client's "done" came (the client_done signal's source), as the timeline says it.
+DONE_SOURCES = {
+    "client": "done by the client, through their link",
+    "sms": "done by the client, by SMS",
+    "whatsapp": "done by the client, by WhatsApp",
+}
 SIGNAL_VERBS = {
     "pause": "Paused",
     "resume": "Resumed",
@@ -45,20 +51,32 @@ def describe_schedule(schedule: Any) -> str:
     kind = schedule.get("kind")
     if kind == "once":
         return f"once at {schedule.get('at')}"
-    if kind == "recurring":
-        text = f"recurring {schedule.get('rrule')} from {schedule.get('start')}"
+    if kind in ("recurring", "deadline_series"):
+        what = "recurring" if kind == "recurring" else "deadlines"
+        text = f"{what} {schedule.get('rrule')} from {schedule.get('start')}"
         if schedule.get("until"):
             text += f" until {schedule['until']}"
         if schedule.get("count"):
             text += f", {schedule['count']} times"
         if exdates := schedule.get("exdates"):
             text += f", skipping {', '.join(str(day) for day in exdates)}"
+        if kind == "deadline_series":
+            text += _offsets(schedule)
         return text + _business_days(schedule)
     if kind == "deadline":
-        offsets = ", ".join(str(o) for o in schedule.get("offsets") or [])
-        text = f"deadline due {schedule.get('due_at')}, reminders at {offsets or 'the due time'}"
+        text = f"deadline due {schedule.get('due_at')}" + _offsets(schedule)
         return text + _business_days(schedule)
     return f"{kind} schedule"
+
+
+def _offsets(schedule: dict[str, Any]) -> str:
+    offsets = ", ".join(str(o) for o in schedule.get("offsets") or [])
+    text = f", reminders at {offsets or 'the due time'}"
+    if schedule.get("chase_every"):
+        text += (
+            f", then every {schedule['chase_every']} for {schedule.get('chase_until')} until done"
+        )
+    return text
 
 
 def _business_days(schedule: dict[str, Any]) -> str:

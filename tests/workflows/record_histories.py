@@ -37,6 +37,7 @@ from tests.workflows.recording import (
     recorder,
 )
 from workflows.contracts import (
+    ClientDoneArgs,
     RescheduleArgs,
     ResendArgs,
     SignalArgs,
@@ -327,6 +328,43 @@ async def sends_with_heartbeats(r: Recorder) -> None:
     await r.save("sends_with_heartbeats", handle.id)
 
 
+async def client_done_and_escalated(r: Recorder) -> None:
+    """Since `client-done-v1` and `escalation-v1`: a deadline series chases two clients;
+    Bob is marked done after the first message and gets no more of the period; Cara never
+    answers, is chased to the end and escalated after her second message."""
+    cara = ClientRow(business_id=r.business_id, name="Cara", email="cara@example.com")
+    await r.add(cara)
+    due = (await r.now() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    row = await r.reminder(
+        {
+            "kind": "deadline_series",
+            "rrule": "FREQ=MONTHLY",
+            "start": due.isoformat(),
+            "count": 1,
+            "offsets": ["-P2D", "PT0S"],
+            "chase_every": "P1D",
+            "chase_until": "P2D",
+        },
+        timezone="UTC",
+        client_ids=[str(r.client_id), str(cara.id)],
+        escalate_after=2,
+    )
+    handle = await r.start(row)
+    await r.env.sleep(timedelta(days=1, hours=12))  # past the first message
+    expect("deliveries before done", await r.deliveries(row), [DELIVERED] * 2)
+    period = due.strftime("%Y-%m-%dT%H:%M:%SZ")  # due is UTC
+    await handle.signal(
+        ReminderWorkflow.client_done,
+        ClientDoneArgs(client_id=str(r.client_id), period=period, by="recorder"),
+    )
+    result = await handle.result()
+    expect("occurrences sent", result.occurrences_sent, 4)
+    rows = await deliveries_of(r, row)
+    expect("Bob's", sum(d.client_id == r.client_id for d in rows), 1)
+    expect("Cara's", sum(d.client_id == cara.id for d in rows), 4)
+    await r.save("client_done_and_escalated", handle.id)
+
+
 Scenario = Callable[[Recorder], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
@@ -347,6 +385,7 @@ SCENARIOS: dict[str, Scenario] = {
         resend_after_completion,
         sends_with_heartbeats,
         local_bookkeeping,
+        client_done_and_escalated,
     )
 }
 
