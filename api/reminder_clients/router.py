@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from api.deps import CurrentActor, SessionDep, get_temporal_client, id_or_404
 from api.errors import ACTOR_ERRORS, error_responses
@@ -18,6 +18,23 @@ from api.reminder_clients.schemas import (
     State,
 )
 from api.reminders import view
+from core.models import Client, Reminder
+
+EMPTY_DONE = DoneRequest()  # no body: the current period, no note
+
+
+# Dependencies, so a caller who may not see the reminder or client gets 404 before any
+# complaint about the body.
+async def reminder_of(reminder_id: str, actor: CurrentActor, session: SessionDep) -> Reminder:
+    return await view.get_reminder(session, actor, id_or_404(reminder_id, "Reminder"))
+
+
+ReminderDep = Annotated[Reminder, Depends(reminder_of)]
+
+
+async def target_of(client_id: str, reminder: ReminderDep, session: SessionDep) -> Client:
+    return await service.target_client(session, reminder, id_or_404(client_id, "Client"))
+
 
 router = APIRouter(
     prefix="/reminders/{reminder_id}/clients",
@@ -45,7 +62,7 @@ def state_read(item: service.ClientState) -> ClientStateRead:
 
 @router.get("", response_model=ClientStates, responses=error_responses(422))
 async def list_client_states(
-    reminder_id: str,
+    reminder: ReminderDep,
     actor: CurrentActor,
     session: SessionDep,
     period: Annotated[str | None, Query(max_length=32)] = None,
@@ -53,7 +70,6 @@ async def list_client_states(
 ) -> ClientStates:
     """Each target client's state for a period (default the current one: the one last
     sent, else the next), optionally only those in one state."""
-    reminder = await view.get_reminder(session, actor, id_or_404(reminder_id, "Reminder"))
     found = await service.client_states(session, reminder, actor.business, period, state)
     counts: dict[State, int] = {"outstanding": 0, "done": 0, "opted_out": 0}
     items = [state_read(item) for item in found.items]
@@ -66,18 +82,15 @@ async def list_client_states(
     "/{client_id}/done", response_model=ClientStateRead, responses=error_responses(409, 422, 503)
 )
 async def mark_client_done(
-    reminder_id: str,
-    client_id: str,
+    reminder: ReminderDep,
+    client: Annotated[Client, Depends(target_of)],
     actor: CurrentActor,
     session: SessionDep,
     request: Request,
-    data: DoneRequest | None = None,
+    data: Annotated[DoneRequest, Body()] = EMPTY_DONE,
 ) -> ClientStateRead:
     """The client has done what the reminder asks for this period (default the current
     one): no more of the period's messages go to them. Marking again changes nothing."""
-    data = data or DoneRequest()
-    reminder = await view.get_reminder(session, actor, id_or_404(reminder_id, "Reminder"))
-    client = await service.target_client(session, reminder, id_or_404(client_id, "Client"))
     period = await service.check_period(session, reminder, data.period)
     done = service.Done(
         source="staff", by_user_id=actor.user.id, by=actor.user.email, note=data.note

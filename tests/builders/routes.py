@@ -130,6 +130,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/reminders/{reminder_id}/complete"): Rule(BUSINESS, TEMPORAL_DOWN),
     ("GET", "/api/v1/reminders/{reminder_id}/deliveries"): Rule(BUSINESS, 200),
     ("GET", "/api/v1/reminders/{reminder_id}/history"): Rule(BUSINESS, TEMPORAL_DOWN),
+    # each target client's state per period; marking one done signals the workflow
+    ("GET", "/api/v1/reminders/{reminder_id}/clients"): Rule(BUSINESS, 200),
+    ("POST", "/api/v1/reminders/{reminder_id}/clients/{client_id}/done"): Rule(
+        BUSINESS, TEMPORAL_DOWN
+    ),
     # deliveries and figures
     ("GET", "/api/v1/notifications"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/notifications/{delivery_id}/resend"): Rule(BUSINESS, TEMPORAL_DOWN),
@@ -233,6 +238,9 @@ class World:
                 {"kind": "once", "at": "2099-01-01T09:00:00+00:00"},
                 body="Hi {{ client.name }}",
                 status="scheduled",
+                # By tag: A's client stays a target when the routes remake it.
+                client_ids=[],
+                tag="vat",
             )
             self.ids[name] = str(row.id)
             now = utcnow()
