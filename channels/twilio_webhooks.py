@@ -1,6 +1,6 @@
 """What Twilio's callbacks say, in Twilio's words: whose auth token signed a request, a
 message status callback as a delivery status, an incoming message's sender, channel and
-keyword (STOP, START, HELP), and the TwiML that answers it.
+keyword (STOP, START, HELP, DONE), and the TwiML that answers it.
 
 The HTTP routes are api/webhooks/router.py and what the callbacks change in the database
 api/webhooks/service.py; everything here is the Twilio protocol and SMS/WhatsApp rules.
@@ -119,11 +119,15 @@ class StatusReport:
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
-# These say what they mean whatever follows ("STOP texting me", "HELP, what is this?").
-# The others are everyday replies to a reminder ("Cancel my appointment", "Yes, see you
-# then") and count only as the whole message, as in Twilio's own STOP filtering.
-LEADING_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "HELP", "INFO"})
-HELP_TEXT = "Reply STOP to unsubscribe, START to resubscribe."
+# The client has done what the reminder they last had asks (ours, not Twilio's).
+DONE_WORDS = frozenset({"DONE"})
+# These say what they mean whatever follows ("STOP texting me", "HELP, what is this?",
+# "Done, sent it this morning"). The others are everyday replies to a reminder ("Cancel
+# my appointment", "Yes, see you then") and count only as the whole message, as in
+# Twilio's own STOP filtering.
+LEADING_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "HELP", "INFO", "DONE"})
+KEYWORDS = OPT_OUT_WORDS | OPT_IN_WORDS | HELP_WORDS | DONE_WORDS
+HELP_TEXT = "Reply DONE when done, STOP to unsubscribe, START to resubscribe."
 
 
 @dataclass(frozen=True)
@@ -144,12 +148,12 @@ class InboundMessage:
 
 
 def keyword(body: str) -> str | None:
-    """The opt-out, opt-in or help keyword the message is, if it is one."""
+    """The opt-out, opt-in, help or done keyword the message is, if it is one."""
     words = body.split()
     if not words:
         return None
     first = words[0].strip(string.punctuation).upper()
-    if first not in OPT_OUT_WORDS | OPT_IN_WORDS | HELP_WORDS:
+    if first not in KEYWORDS:
         return None
     return first if len(words) == 1 or first in LEADING_WORDS else None
 

@@ -34,6 +34,11 @@ from core.enums import Channel, DeliveryStatus
         ("", None),
         ("   ", None),
         ("stopping by later", None),
+        ("Done", "DONE"),
+        ("done!", "DONE"),
+        ("DONE, sent it this morning", "DONE"),
+        ("I'm done", None),
+        ("doneness", None),
     ],
 )
 def test_a_keyword_counts_alone_or_leading_only_when_it_says_what_it_means(

@@ -365,7 +365,7 @@ async def test_help_replies_with_the_business_name(
     assert response.status_code == 200
     assert "<Message>" in response.text
     assert "Acme Accounting" in response.text
-    assert "Reply STOP to unsubscribe, START to resubscribe." in response.text
+    assert "Reply DONE when done, STOP to unsubscribe, START to resubscribe." in response.text
     assert await opted_out(client, owner, customer) == []
 
 
