@@ -1,10 +1,13 @@
 """SQL of chasing each client until done: per-period client states, the sends each
-client had in a period, escalations, and the documents clients uploaded."""
+client had in a period, the period a client's DONE text is about, escalations, and the
+documents clients uploaded."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +20,12 @@ from core.progress_models import ClientDocument, ClientProgress
 DONE, OUTSTANDING, OPTED_OUT = "done", "outstanding", "opted_out"
 # Deliveries that reached the provider: what counts as a message the client had.
 SENT_STATES = (DeliveryStatus.sent.value, DeliveryStatus.delivered.value)
+
+
+class SentPeriod(NamedTuple):
+    reminder_id: uuid.UUID
+    client_id: uuid.UUID
+    period: str
 
 
 class ProgressRepository:
@@ -76,6 +85,31 @@ class ProgressRepository:
             .group_by(Delivery.client_id)
         )
         return {client: n for client, n in (await self.session.execute(stmt)).all() if client}
+
+    async def latest_sent_period(
+        self, client_ids: Collection[uuid.UUID], channel: str
+    ) -> SentPeriod | None:
+        """The reminder, client and period of the latest message of a period that reached
+        one of these clients on the channel: what a DONE from their number answers."""
+        if not client_ids:
+            return None
+        stmt = (
+            select(Delivery.reminder_id, Delivery.client_id, Delivery.period)
+            .where(
+                Delivery.client_id.in_(client_ids),
+                Delivery.channel == channel,
+                Delivery.period.is_not(None),
+                Delivery.status.in_(SENT_STATES),
+            )
+            .order_by(
+                func.coalesce(Delivery.sent_at, Delivery.created_at).desc(), Delivery.id.desc()
+            )
+            .limit(1)
+        )
+        row = (await self.session.execute(stmt)).first()
+        if row is None or row.client_id is None or row.period is None:
+            return None
+        return SentPeriod(row.reminder_id, row.client_id, row.period)
 
     async def periods(self, reminder_id: uuid.UUID, limit: int = 24) -> list[str]:
         """The periods that have had messages, newest first."""
