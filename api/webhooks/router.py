@@ -18,8 +18,9 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from starlette.datastructures import ImmutableMultiDict
+from temporalio.client import Client as TemporalClient
 
-from api.deps import SessionDep, SettingsDep, as_uuid
+from api.deps import SessionDep, SettingsDep, as_uuid, get_temporal_client
 from api.errors import AppError, BadRequest, Forbidden, error_responses
 from api.webhooks import service
 from channels import twilio_webhooks as twilio
@@ -138,11 +139,15 @@ async def twilio_status(
     responses={200: {"content": {XML_TYPE: {}}, "description": "TwiML"}},
 )
 async def twilio_inbound(
-    signed: TwilioParams, session: SessionDep, settings: SettingsDep
+    signed: TwilioParams, session: SessionDep, settings: SettingsDep, request: Request
 ) -> Response:
-    """Twilio's incoming message webhook: STOP / START opt out and in, HELP replies."""
+    """Twilio's incoming messages: STOP / START opt out and in, HELP replies, DONE marks done."""
     message = twilio.InboundMessage.from_params(signed.params)
+
+    async def temporal() -> TemporalClient:  # connected only for a DONE
+        return await get_temporal_client(request)
+
     reply = await service.handle_inbound(
-        session, message, signed.business_ids, settings.platform_senders
+        session, message, temporal, signed.business_ids, settings.platform_senders
     )
     return Response(content=twilio.twiml(reply), media_type=XML_TYPE)

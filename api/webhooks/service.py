@@ -1,6 +1,6 @@
 """What Twilio's callbacks change: a delivery's status, and the clients an inbound message
-(STOP, START, HELP) comes from. What the callbacks mean in Twilio's terms (statuses,
-keywords, addresses, signatures) is channels/twilio_webhooks.py.
+(STOP, START, HELP; DONE in api/webhooks/done.py) comes from. What the callbacks mean in
+Twilio's terms (statuses, keywords, addresses, signatures) is channels/twilio_webhooks.py.
 
 Both are retried by Twilio and may arrive out of order, so each is applied only when it
 moves things forward: a replay or a late report changes nothing.
@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.reminder_clients.service import TemporalGetter
+from api.webhooks import done
 from channels.twilio_webhooks import (
+    DONE_WORDS,
     HELP_WORDS,
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
@@ -149,18 +153,33 @@ async def _sender_businesses(
     return await rows.verified_sender_businesses(channel, to_number, service_sid)
 
 
+@dataclass
+class _Inbound:
+    channel: Channel
+    word: str | None
+    client_ids: list[uuid.UUID]
+    reply: str | None
+
+
 async def handle_inbound(
     session: AsyncSession,
     message: InboundMessage,
+    temporal: TemporalGetter,
     business_ids: frozenset[uuid.UUID] | None = None,
     platform_senders: frozenset[str] = frozenset(),
 ) -> str | None:
     """Apply an inbound message to the clients who sent it, committed; the reply text, if
     any. `business_ids`: the businesses whose own Twilio account received it (None: the
     platform's account); only their clients are touched."""
-    reply = await _handle_inbound(session, message, business_ids, platform_senders)
+    inbound = await _handle_inbound(session, message, business_ids, platform_senders)
     await session.commit()
-    return reply
+    if inbound.word in DONE_WORDS:
+        # A step of its own, after the commit: what the message changed above (WhatsApp's
+        # session) stands even when the DONE cannot be recorded now.
+        return await done.complete_latest(
+            session, temporal, inbound.channel, inbound.client_ids, message.body
+        )
+    return inbound.reply
 
 
 async def _handle_inbound(
@@ -168,10 +187,10 @@ async def _handle_inbound(
     message: InboundMessage,
     business_ids: frozenset[uuid.UUID] | None,
     platform_senders: frozenset[str],
-) -> str | None:
+) -> _Inbound:
     channel, number = parse_address(message.from_)
     if not number:
-        return None
+        return _Inbound(channel, None, [], None)
     rows = WebhookRepository(session)
     senders = await _sender_businesses(rows, channel, message, platform_senders)
     if business_ids is not None:
@@ -196,7 +215,8 @@ async def _handle_inbound(
                     "client %s opted %s of %s", client.id, "out" if opted_out else "in", channel
                 )
     await session.flush()
+    client_ids = [client.id for client in clients]
     if word not in HELP_WORDS:
-        return None
+        return _Inbound(channel, word, client_ids, None)
     names = await rows.business_names(senders or {client.business_id for client in clients})
-    return help_reply(names)
+    return _Inbound(channel, word, client_ids, help_reply(names))
