@@ -203,3 +203,91 @@ async def test_a_period_the_reminder_never_had_is_refused(
         data={"csrf_token": token, "period": "2001-01-01T09:00:00Z"},
     )
     assert marked.status_code == 422
+
+
+async def _escalate(app: Any, tenant: Tenant, reminder_id: str, client_id: str) -> None:
+    """The row the workflow writes when it emails staff about a client (for its once
+    schedule, the period is its one occurrence)."""
+    from core.progress_models import ClientProgress
+
+    async with app.state.sessionmaker() as session:
+        session.add(
+            ClientProgress(
+                business_id=uuid.UUID(tenant.business_id),
+                reminder_id=uuid.UUID(reminder_id),
+                client_id=uuid.UUID(client_id),
+                period="2099-01-01T09:00:00Z",
+                state="outstanding",
+                escalated_at=datetime.now(UTC),
+                escalated_after=3,
+            )
+        )
+        await session.commit()
+
+
+async def test_the_overview_counts_outstanding_and_escalated_clients_per_reminder(
+    app: Any, browser_like: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
+) -> None:
+    bob = await _add_client(browser_like, owner, "Bob Builder", "vat")
+    reminder_id = await _stored_reminder(app, owner, bob)
+    await _escalate(app, owner, reminder_id, bob)
+    rita = await _add_client(browser_like, other_owner, "Rita Rival", "payroll")
+    theirs = await _stored_reminder(app, other_owner, rita)
+    await _sign_in(browser_like, owner.email)
+
+    overview = await browser_like.get("/admin")
+    start = overview.text.index(f'<tr data-reminder-id="{reminder_id}"')
+    row = overview.text[start : overview.text.index("</tr>", start)]
+    assert 'data-count="outstanding">1<' in row
+    assert '<span class="status status-escalated">1</span>' in row
+    assert f"/admin/reminders/{reminder_id}?period=2099-01-01T09" in row
+    assert theirs not in overview.text
+    page = await browser_like.get(f"/admin/reminders/{reminder_id}")
+    assert "escalated</span>" in _row(page.text, bob)
+    assert "after 3 sends" in _row(page.text, bob)
+
+
+async def test_the_overview_reads_outstanding_counts_in_the_same_statements_for_any_number(
+    app: Any, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    from sqlalchemy import event
+
+    from api.web.chase import outstanding_reminders
+    from core.models import Business
+
+    async def statements() -> tuple[int, int]:
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        engine = app.state.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            async with app.state.sessionmaker() as session:
+                business = await session.get(Business, uuid.UUID(owner.business_id))
+                seen.clear()
+                found = await outstanding_reminders(session, business)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen), sum(row.outstanding for row in found)
+
+    first = await _add_client(client, owner, "Ann Archer", "vat")
+    await _stored_reminder(app, owner, first)
+    one = await statements()
+    for n in range(4):
+        added = await _add_client(client, owner, f"Client {n}", "vat")
+        await _stored_reminder(app, owner, added)
+    seed = Seeded(app.state.sessionmaker, uuid.UUID(owner.business_id), uuid.UUID(first))
+    await add_reminder(
+        seed,
+        {"kind": "once", "at": "2099-01-01T09:00:00+00:00"},
+        body="Hi",
+        tag="vat",
+        client_ids=[],
+        status="scheduled",
+    )
+    many = await statements()
+    assert one[1] == 1
+    assert many[1] == 5 + 5  # five reminders of one client each, one of all five tagged
+    assert many[0] == one[0] <= 6
