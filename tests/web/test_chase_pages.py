@@ -291,3 +291,23 @@ async def test_the_overview_reads_outstanding_counts_in_the_same_statements_for_
     assert one[1] == 1
     assert many[1] == 5 + 5  # five reminders of one client each, one of all five tagged
     assert many[0] == one[0] <= 6
+
+
+async def test_when_temporal_is_unreachable_mark_done_says_so_and_records_nothing(
+    app: Any, browser_like: httpx.AsyncClient, owner: Tenant
+) -> None:
+    """The session app's Temporal address has nothing listening: the workflow cannot be
+    told, so the client stays outstanding (the API's record_done is all or nothing)."""
+    client_id = await _add_client(browser_like, owner, "Bob Builder", "vat")
+    reminder_id = await _stored_reminder(app, owner, client_id)
+    await _sign_in(browser_like, owner.email)
+    url = f"/admin/reminders/{reminder_id}"
+    page = await browser_like.get(url)
+    marked = await browser_like.post(
+        f"{url}/clients/{client_id}/done", data={"csrf_token": _csrf(page.text), "next": url}
+    )
+    assert marked.status_code == 303
+    assert marked.headers["location"] == f"{url}?problem=temporal"
+    after = await browser_like.get(marked.headers["location"])
+    assert "Temporal is unreachable" in after.text
+    assert 'data-state="outstanding"' in _row(after.text, client_id)
