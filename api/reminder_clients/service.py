@@ -149,6 +149,14 @@ def _state(
     return OUTSTANDING
 
 
+def client_state(
+    client: Client, reminder: Reminder, business: Business, row: ClientProgress | None
+) -> str:
+    """A target client's state for a period, from its row (None: none yet): what the list
+    below says, for callers that count many reminders' clients at once (the dashboard)."""
+    return _state(client, reminder, business, row)
+
+
 async def client_states(
     session: AsyncSession,
     reminder: Reminder,

@@ -44,6 +44,16 @@ def when(value: datetime | None, zone: str = "UTC") -> str:
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def period(key: str | None, zone: str = "UTC") -> str:
+    """A period's key (its due time, `2027-01-07T09:00:00Z`) as `when` shows a moment."""
+    if not key:
+        return "—"
+    try:
+        return when(datetime.fromisoformat(key.replace("Z", "+00:00")), zone)
+    except ValueError:
+        return key
+
+
 def iso(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
@@ -53,7 +63,7 @@ def percent(value: float | None) -> str:
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters.update(when=when, iso=iso, percent=percent)
+templates.env.filters.update(when=when, iso=iso, percent=percent, period=period)
 templates.env.globals.update(describe_schedule=describe_schedule)
 
 

@@ -19,14 +19,14 @@ from temporalio.client import Client
 from api.dashboard import service as dashboard
 from api.dashboard.router import CacheDep
 from api.deps import Actor, SessionDep, SettingsDep, as_uuid
-from api.errors import AppError, Conflict, ServiceUnavailable
+from api.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from api.reminders.view import load_timeline, reminder_view
 from api.usage import service as usage
-from api.web import service
+from api.web import chase, service
 from api.web.deps import CheckedForm, WebContext, WebContextDep, WebError, safe_next
 from api.web.render import redirect, render
 from core.enums import ReminderStatus, Role
-from core.models import Reminder
+from core.models import Business, Reminder
 from workflows import history
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -37,6 +37,7 @@ DELIVERIES_SHOWN = 100
 TEMPORAL_TIMEOUT = 3.0
 ACTIONS = {"trigger": "sent", "pause": "paused", "resume": "resumed"}
 Offset = Annotated[str, Query(max_length=12)]
+NOT_A_TARGET = "This client is not one of this reminder's, or is not yours to see."
 
 
 def _offset(value: str) -> int:
@@ -53,6 +54,7 @@ async def overview(
     summary = await dashboard.summary(session, cache, ctx.business)
     series = await dashboard.timeseries(session, cache, ctx.business, CHART_DAYS)
     businesses = await service.business_rows(session) if ctx.business is None else []
+    outstanding = await chase.outstanding_reminders(session, ctx.business) if ctx.business else []
     chart = {
         "labels": [day.date.isoformat() for day in series.days],
         "series": {
@@ -68,6 +70,7 @@ async def overview(
         series=series,
         chart=chart,
         businesses=businesses,
+        outstanding=outstanding,
     )
 
 
@@ -115,8 +118,12 @@ async def reminder_page(
     settings: SettingsDep,
     done: Annotated[str, Query(max_length=20)] = "",
     problem: Annotated[str, Query(max_length=20)] = "",
+    period: Annotated[str, Query(max_length=32)] = "",
+    state: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     reminder = await _reminder(ctx, session, reminder_id)
+    business = await service.business_of(session, ctx.business, reminder)
+    clients = await _clients(session, reminder, business, period, state)
     detail = await reminder_view(request.app.state.temporal, reminder)
     timeline, timeline_error = await _timeline(request, session, reminder)
     deliveries, total = await service.reminder_deliveries(session, reminder, DELIVERIES_SHOWN)
@@ -126,7 +133,8 @@ async def reminder_page(
         ctx,
         reminder=reminder,
         detail=detail,
-        zone=await _zone(ctx, session, reminder),
+        zone=business.timezone if business is not None else "UTC",
+        clients=clients,
         timeline=list(reversed(timeline)),
         timeline_error=timeline_error,
         deliveries=deliveries,
@@ -135,6 +143,19 @@ async def reminder_page(
         done=done,
         problem=problem,
     )
+
+
+async def _clients(
+    session: SessionDep, reminder: Reminder, business: Business | None, period: str, state: str
+) -> chase.ClientsSection | None:
+    """The Clients section for `period` ("": the current one); a period the reminder never
+    had is a 422 page."""
+    if business is None:
+        return None
+    try:
+        return await chase.clients_section(session, reminder, business, period, state)
+    except AppError as exc:
+        raise WebError(exc.status_code, exc.detail) from None
 
 
 async def _timeline(
@@ -211,6 +232,53 @@ async def _actor_for(ctx: WebContext, session: SessionDep, reminder: Reminder) -
     if business is None:
         raise WebError(404, "This reminder does not exist, or is not yours to see.")
     return Actor(user=ctx.user, business=business, role=Role.owner)
+
+
+@router.post("/reminders/{reminder_id}/clients/{client_id}/done")
+async def mark_client_done(
+    request: Request,
+    reminder_id: str,
+    client_id: str,
+    ctx: WebContextDep,
+    form: CheckedForm,
+    session: SessionDep,
+) -> Response:
+    reminder = await _reminder(ctx, session, reminder_id)
+    back = safe_next(form.get("next"), f"/admin/reminders/{reminder.id}")
+    parsed = as_uuid(client_id)
+    if parsed is None:
+        raise WebError(404, NOT_A_TARGET)
+    period, note = form.get("period"), form.get("note")
+    note = note.strip() if isinstance(note, str) else None
+    if note and len(note) > chase.NOTE_LIMIT:
+        raise WebError(422, f"A note is at most {chase.NOTE_LIMIT} characters.")
+
+    async def temporal() -> Client:
+        try:
+            client: Client = await request.app.state.temporal.get(timeout=TEMPORAL_TIMEOUT)
+        except Exception:  # any failure to connect means the same to the reader
+            raise ServiceUnavailable("Temporal is unreachable.") from None
+        return client
+
+    try:
+        await chase.mark_done(
+            session,
+            temporal,
+            reminder,
+            ctx.user,
+            parsed,
+            period if isinstance(period, str) and period else None,
+            note or None,
+        )
+    except NotFound:
+        raise WebError(404, NOT_A_TARGET) from None
+    except Unprocessable as exc:
+        raise WebError(422, exc.detail) from None
+    except Conflict:
+        return redirect(_with(back, problem="not-now"))
+    except ServiceUnavailable:
+        return redirect(_with(back, problem="temporal"))
+    return redirect(_with(back, done="marked-done"))
 
 
 @router.get("/clients", response_class=HTMLResponse)

@@ -158,6 +158,44 @@ class ProgressRepository:
     def add_document(self, document: ClientDocument) -> None:
         self.session.add(document)
 
+    async def current_periods(self, reminder_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Per reminder, its latest period with messages or marks (what `latest_period`
+        answers for one), for many reminders in two grouped statements."""
+        latest: dict[uuid.UUID, str] = {}
+        if not reminder_ids:
+            return latest
+        sent = (
+            select(Delivery.reminder_id, func.max(Delivery.period))
+            .where(Delivery.reminder_id.in_(reminder_ids), Delivery.period.is_not(None))
+            .group_by(Delivery.reminder_id)
+        )
+        marked = (
+            select(ClientProgress.reminder_id, func.max(ClientProgress.period))
+            .where(ClientProgress.reminder_id.in_(reminder_ids))
+            .group_by(ClientProgress.reminder_id)
+        )
+        for stmt in (sent, marked):
+            for reminder_id, period in (await self.session.execute(stmt)).all():
+                if reminder_id is not None and period and period > latest.get(reminder_id, ""):
+                    latest[reminder_id] = period
+        return latest
+
+    async def for_periods(
+        self, periods: dict[uuid.UUID, str]
+    ) -> dict[uuid.UUID, dict[uuid.UUID, ClientProgress]]:
+        """`for_period` of many reminders, each for its own period, in one statement."""
+        if not periods:
+            return {}
+        stmt = select(ClientProgress).where(
+            ClientProgress.reminder_id.in_(list(periods)),
+            ClientProgress.period.in_(set(periods.values())),
+        )
+        rows: dict[uuid.UUID, dict[uuid.UUID, ClientProgress]] = {}
+        for row in (await self.session.scalars(stmt)).all():
+            if periods.get(row.reminder_id) == row.period:
+                rows.setdefault(row.reminder_id, {})[row.client_id] = row
+        return rows
+
     async def outstanding_counts(self, business_id: uuid.UUID) -> dict[uuid.UUID, int]:
         """Per reminder, the clients escalated and still not done (for the dashboard)."""
         stmt = (

@@ -177,6 +177,45 @@ class ReminderRepository:
         stmt = stmt.options(selectinload(Client.tag_rows)).order_by(Client.name, Client.id)
         return list((await self.session.scalars(stmt)).unique().all())
 
+    async def active_for_business(self, business_id: uuid.UUID) -> list[Reminder]:
+        """The business's scheduled and paused reminders, oldest first."""
+        stmt = (
+            select(Reminder)
+            .where(Reminder.business_id == business_id, Reminder.status.in_(ACTIVE))
+            .order_by(Reminder.created_at, Reminder.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def targets_of(
+        self, business_id: uuid.UUID, reminders: Iterable[Reminder]
+    ) -> dict[uuid.UUID, list[Client]]:
+        """`target_clients` of many reminders of one business, in two statements (the
+        clients any of them names or tags, then their tags), whatever their number."""
+        wanted = list(reminders)
+        ids = {uuid.UUID(value) for r in wanted if not r.tag for value in r.client_ids}
+        tags = {r.tag for r in wanted if r.tag}
+        found: list[Client] = []
+        if ids or tags:
+            tagged = select(ClientTag.client_id).where(
+                ClientTag.business_id == business_id, ClientTag.tag.in_(tags)
+            )
+            stmt = (
+                select(Client)
+                .where(Client.business_id == business_id)
+                .where(or_(Client.id.in_(ids), Client.id.in_(tagged)))
+                .options(selectinload(Client.tag_rows))
+                .order_by(Client.name, Client.id)
+            )
+            found = list((await self.session.scalars(stmt)).unique().all())
+        targets: dict[uuid.UUID, list[Client]] = {}
+        for reminder in wanted:
+            if reminder.tag:
+                targets[reminder.id] = [c for c in found if reminder.tag in c.tags]
+            else:
+                named = set(reminder.client_ids)
+                targets[reminder.id] = [c for c in found if str(c.id) in named]
+        return targets
+
 
 class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:

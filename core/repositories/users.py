@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -69,6 +70,15 @@ class UserRepository:
             .where(Membership.business_id == business_id, User.id == user_id, User.is_active)
         )
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def names(self, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Each user's full name (else email), for pages that say who did something."""
+        wanted = set(user_ids)
+        if not wanted:
+            return {}
+        stmt = select(User.id, User.full_name, User.email).where(User.id.in_(wanted))
+        rows = (await self.session.execute(stmt)).all()
+        return {user_id: name or email for user_id, name, email in rows}
 
     async def count_owners(self, business_id: uuid.UUID) -> int:
         members = await self.list_members(business_id)
