@@ -13,28 +13,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import schedule as schedules
-    from workflows import window as windows
     from workflows.contracts import (
-        ESCALATE_CLIENT,
-        PERMANENT_FAILURE,
-        RECORD_DEFERRAL,
         RECORD_SKIPPED,
         RESOLVE_TARGETS,
         SYNC_REMINDER,
         ClientDoneArgs,
-        DeferRequest,
-        EscalateRequest,
         ReminderInput,
         ReminderStatus,
         RescheduleArgs,
         ResendArgs,
-        SendRequest,
-        SendResult,
         SignalArgs,
         SkipRequest,
         SyncRequest,
@@ -44,39 +35,24 @@ with workflow.unsafe.imports_passed_through():
         TriggerArgs,
         manual_key,
         resend_key,
-        send_activity,
     )
     from workflows.progress import ClientProgress
     from workflows.search_attributes import NEXT_FIRE_TIME, REMINDER_STATE
+    from workflows.sending import (
+        BOOKKEEPING_RETRY,
+        CANCELLED,
+        COMPLETED,
+        ENDED,
+        PAUSED,
+        RESEND_PATCH,
+        SCHEDULED,
+        Sends,
+        window_opens,
+    )
 
-SCHEDULED, PAUSED, COMPLETED, CANCELLED = "scheduled", "paused", "completed", "cancelled"
-ENDED = {COMPLETED, CANCELLED}
 # Sends run this many at a time, so a tag with many clients drains steadily.
 FAN_OUT_BATCH = 50
 
-BOOKKEEPING_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
-# Provider outages (timeouts, connection errors, 429, 5xx, SMTP 4xx) are retried with
-# backoff for hours; permanent failures (an invalid or unsubscribed address, a rejected
-# message, SMTP 5xx) are raised as non-retryable PERMANENT_FAILURE and stop at once.
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=15),
-    maximum_attempts=20,
-    non_retryable_error_types=[PERMANENT_FAILURE],
-)
-# Behaviour added while reminders were running; each new command path sits behind its patch.
-SEND_WINDOW_PATCH = "send-window-v1"
-FALLBACK_PATCH = "channel-fallback-v1"
-RESEND_PATCH = "resend-v1"
-# Sends heartbeat: a dead worker's send is retried after SEND_HEARTBEAT_TIMEOUT, not after
-# the whole start-to-close timeout (which can then allow for slow servers).
-SEND_HEARTBEAT_PATCH = "send-heartbeat-v1"
-SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
-SEND_TIMEOUT = timedelta(minutes=5)
-SEND_TIMEOUT_BEFORE_HEARTBEATS = timedelta(seconds=60)
 # Who to send to and the row's state are read and written as local activities: they run
 # inside the workflow task, with no activity task for the server to queue and hand out and
 # no workflow task to wake the workflow afterwards (two of each per occurrence before).
@@ -104,23 +80,8 @@ def _parse(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _opens(target: Target, now: datetime) -> datetime | None:
-    """When the target's send window next opens; None when it is open (or has none)."""
-    if target.window_start is None or target.window_end is None or target.timezone is None:
-        return None
-    return windows.next_open(now, target.window_start, target.window_end, target.timezone)
-
-
-def _failed_for_good(err: ActivityError) -> bool:
-    """A permanent provider failure, or an outage that outlasted every retry."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.type == PERMANENT_FAILURE:
-        return True
-    return err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
-
-
 @workflow.defn(name="ReminderWorkflow", sandboxed=False)
-class ReminderWorkflow:
+class ReminderWorkflow(Sends):
     @workflow.init
     def __init__(self, data: ReminderInput) -> None:
         # State comes from the input here, not in run(), so a signal that arrives before
@@ -334,7 +295,7 @@ class ReminderWorkflow:
             sendable = self._progress.not_done(sendable, period)
         # Sends that can go now first: a batch never waits on one held for the send window.
         now = workflow.now()
-        ordered = sorted(sendable, key=lambda target: _opens(target, now) or now)
+        ordered = sorted(sendable, key=lambda target: window_opens(target, now) or now)
         for start in range(0, len(ordered), FAN_OUT_BATCH):
             batch = ordered[start : start + FAN_OUT_BATCH]
             await asyncio.gather(
@@ -346,112 +307,6 @@ class ReminderWorkflow:
         self._occurrences_sent += 1
         self._last_fired_at = _iso(workflow.now())
         self._last_occurrence = key
-
-    async def _escalate(self, sendable: list[Target], period: str, after: int) -> None:
-        """Tell the staff member about each client who has now had `after` messages of
-        the period without being done (once per client and period)."""
-        clients = [target.client_id for target in sendable]
-        for client_id in self._progress.count_sends(clients, period, after):
-            request = EscalateRequest(self._input.reminder_id, client_id, period, after)
-            try:
-                await workflow.execute_activity(
-                    ESCALATE_CLIENT,
-                    request,
-                    start_to_close_timeout=timedelta(minutes=2),
-                    retry_policy=SEND_RETRY,
-                )
-            except ActivityError:
-                pass  # the reminder goes on; the worker's log says why
-
-    async def _deliver(
-        self,
-        target: Target,
-        key: str,
-        scheduled_for: datetime,
-        period: str | None = None,
-        fallback_from: str | None = None,
-    ) -> SendResult | None:
-        """One client on one channel: wait for the send window, send, and on a permanent
-        failure go on to the client's next channel when the reminder asks for it."""
-        if not await self._wait_for_window(target, key, scheduled_for, fallback_from):
-            return None
-        try:
-            return await self._send(target, key, scheduled_for, fallback_from, period=period)
-        except ActivityError as err:
-            if not (target.fallbacks and _failed_for_good(err)):
-                raise
-            if not workflow.patched(FALLBACK_PATCH):
-                raise  # pragma: no cover - histories from before fallback never get here
-            following, *rest = target.fallbacks
-            following.fallbacks = rest
-            return await self._deliver(following, key, scheduled_for, period, target.channel)
-
-    async def _wait_for_window(
-        self, target: Target, key: str, scheduled_for: datetime, fallback_from: str | None
-    ) -> bool:
-        """Hold an SMS or WhatsApp send until the business's send window opens in the
-        client's time zone; False when the reminder stopped meanwhile (recorded as skipped)."""
-        opens = _opens(target, workflow.now())
-        if opens is None or not workflow.patched(SEND_WINDOW_PATCH):
-            return True
-        request = DeferRequest(
-            reminder_id=self._input.reminder_id,
-            client_id=target.client_id,
-            channel=target.channel,
-            occurrence_key=key,
-            scheduled_for=scheduled_for.isoformat(),
-            until=opens.isoformat(),
-            fallback_from=fallback_from,
-        )
-        await self._record_deferral(request)
-        try:
-            await workflow.wait_condition(
-                lambda: self._state in ENDED, timeout=opens - workflow.now()
-            )
-        except TimeoutError:
-            pass
-        if self._state == SCHEDULED:
-            return True
-        request.stopped = self._state
-        await self._record_deferral(request)
-        return False
-
-    async def _record_deferral(self, request: DeferRequest) -> None:
-        await workflow.execute_activity(
-            RECORD_DEFERRAL,
-            request,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=BOOKKEEPING_RETRY,
-        )
-
-    async def _send(
-        self,
-        target: Target,
-        key: str,
-        scheduled_for: datetime,
-        fallback_from: str | None = None,
-        resend_of: str | None = None,
-        period: str | None = None,
-    ) -> SendResult:
-        heartbeats = workflow.patched(SEND_HEARTBEAT_PATCH)
-        return await workflow.execute_activity(
-            send_activity(target.channel),
-            SendRequest(
-                reminder_id=self._input.reminder_id,
-                client_id=target.client_id,
-                channel=target.channel,
-                occurrence_key=key,
-                scheduled_for=scheduled_for.isoformat(),
-                request_id=self._input.request_id,
-                fallback_from=fallback_from,
-                resend_of=resend_of,
-                period=period,
-            ),
-            result_type=SendResult,
-            start_to_close_timeout=SEND_TIMEOUT if heartbeats else SEND_TIMEOUT_BEFORE_HEARTBEATS,
-            heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT if heartbeats else None,
-            retry_policy=SEND_RETRY,
-        )
 
     async def _skip(self, occurrence: schedules.Occurrence, reason: str) -> None:
         await workflow.execute_activity(

@@ -25,7 +25,8 @@ from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilio
 from tests.seed import Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
 from workflows.contracts import SendRequest
-from workflows.reminder import SEND_HEARTBEAT_TIMEOUT, ReminderWorkflow
+from workflows.reminder import ReminderWorkflow
+from workflows.sending import SEND_HEARTBEAT_TIMEOUT
 
 PLATFORM_NUMBER = "+15005550006"
 CHANNELS = ("email", "sms", "whatsapp")
