@@ -24,6 +24,7 @@ from core.repositories.base import Keyset
 from core.repositories.users import BusinessRepository, UserRepository
 from core.security import InvalidToken, PasswordHasher, decode_access_token
 from core.settings import Settings
+from core.storage import Storage, storage_from_settings
 from core.temporal import TemporalConnector
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -49,6 +50,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_storage(settings: SettingsDep) -> Storage:
+    return storage_from_settings(settings)
+
+
+StorageDep = Annotated[Storage, Depends(get_storage)]
 
 
 def get_passwords(request: Request) -> PasswordHasher:

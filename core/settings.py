@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
     # How long a client's `{{ done_url }}` link works after the message that carries it.
     DONE_LINK_DAYS: int = Field(default=60, ge=1, le=366)
+    # What a client may attach when they confirm through that link (api/done), kept under
+    # UPLOAD_DIR (never served publicly: staff download it through the API).
+    DONE_UPLOAD_MAX_FILES: int = Field(default=5, ge=1, le=50)
+    DONE_UPLOAD_MAX_FILE_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    UPLOAD_DIR: str = ".data/uploads"
     ENCRYPTION_KEYS: str | None = None
     ADMIN_EMAIL: str | None = None
     ADMIN_PASSWORD: str | None = None
