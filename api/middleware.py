@@ -42,14 +42,23 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 before reading more than `max_bytes` of a request body."""
+    """Answers 413 before reading more than `max_bytes` of a request body, or more than
+    `limits[prefix]` for a path under one of its prefixes (the longest that matches)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Longest prefix first, so a more specific one wins.
+        self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps({"detail": f"Request body larger than {self.max_bytes} bytes"}).encode()
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.limits:
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
+
+    async def _reject(self, send: Send, max_bytes: int) -> None:
+        body = json.dumps({"detail": f"Request body larger than {max_bytes} bytes"}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -66,14 +75,15 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope.get("path", ""))
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             try:
-                too_big = int(length) > self.max_bytes
+                too_big = int(length) > max_bytes
             except ValueError:
                 too_big = False
             if too_big:
-                await self._reject(send)
+                await self._reject(send, max_bytes)
                 return
         received = 0
         rejected = False
@@ -87,9 +97,9 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     rejected = True
-                    await self._reject(send)
+                    await self._reject(send, max_bytes)
                     return {"type": "http.disconnect"}
             return message
 
