@@ -15,6 +15,8 @@ from api.business.router import router as business_router
 from api.cache import build_cache
 from api.clients.router import router as clients_router
 from api.dashboard.router import router as dashboard_router
+from api.done.router import body_limit as done_body_limit
+from api.done.router import router as done_router
 from api.email_configurations.router import router as email_configurations_router
 from api.errors import install_error_handlers
 from api.events.router import router as events_router
@@ -35,6 +37,7 @@ from api.users.router import router as users_router
 from api.web import install_web
 from api.webhooks.router import router as webhooks_router
 from core.db import create_sessionmaker, engine_from_settings
+from core.done_links import DONE_PATH
 from core.security import PasswordHasher
 from core.settings import Settings, get_settings
 from core.temporal import TemporalConnector
@@ -70,6 +73,7 @@ def api_router() -> APIRouter:
         admin_router,
         webhooks_router,
         unsubscribe_router,
+        done_router,
     ):
         router.include_router(domain)
     return router
@@ -123,7 +127,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.MAX_REQUEST_BODY_BYTES,
+        # A client's done page uploads files: room for all of them, on that path alone.
+        limits={DONE_PATH: done_body_limit(settings)},
+    )
     # Outside the body limit so its 413s are counted too.
     app.state.metrics = Metrics(settings.METRICS_DATABASE_REFRESH_SECONDS)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

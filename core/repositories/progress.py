@@ -65,6 +65,28 @@ class ProgressRepository:
             return found
         return row
 
+    async def add_outstanding(
+        self, business_id: uuid.UUID, reminder_id: uuid.UUID, period: str, client_id: uuid.UUID
+    ) -> ClientProgress:
+        """A new outstanding row, inserted in the caller's transaction (no savepoint: it
+        goes when the transaction is rolled back, on SQLite too); IntegrityError when
+        another request inserted one first."""
+        row = ClientProgress(
+            business_id=business_id,
+            reminder_id=reminder_id,
+            period=period,
+            client_id=client_id,
+            state=OUTSTANDING,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def lock(self, row: ClientProgress) -> None:
+        """Read the row afresh and hold it until the transaction ends (FOR UPDATE on
+        PostgreSQL; SQLite allows one writer at a time anyway)."""
+        await self.session.refresh(row, with_for_update=True)
+
     async def for_period(
         self, reminder_id: uuid.UUID, period: str
     ) -> dict[uuid.UUID, ClientProgress]:
