@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from api.deps import CurrentActor, SessionDep, get_temporal_client, id_or_404
+from api.deps import CurrentActor, SessionDep, StorageDep, get_temporal_client, id_or_404
 from api.errors import ACTOR_ERRORS, error_responses
-from api.reminder_clients import service
+from api.reminder_clients import documents, service
 from api.reminder_clients.schemas import (
     ClientStateRead,
     ClientStates,
@@ -102,3 +102,27 @@ async def mark_client_done(
     row = await service.record_done(session, temporal, reminder, client, period, done)
     item = service.ClientState(client, period, row.state, 0, row, [])
     return state_read(item)
+
+
+@router.get(
+    "/{client_id}/documents/{document_id}",
+    response_class=Response,
+    responses={200: {"description": "The file, as an attachment", "content": {"*/*": {}}}},
+)
+async def download_document(
+    reminder_id: str,
+    client_id: str,
+    document_id: str,
+    actor: CurrentActor,
+    session: SessionDep,
+    storage: StorageDep,
+) -> Response:
+    """A document the client sent with "done", as an attachment."""
+    reminder = await view.get_reminder(session, actor, id_or_404(reminder_id, "Reminder"))
+    return await documents.download(
+        session,
+        storage,
+        reminder,
+        id_or_404(client_id, "Document"),
+        id_or_404(document_id, "Document"),
+    )
