@@ -78,7 +78,9 @@ async def twilio_cloud() -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, twilio_cloud: Any) -> Settings:
+def settings(
+    database_url: str, twilio_cloud: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         ENV="testing",
@@ -100,6 +102,8 @@ def settings(database_url: str, twilio_cloud: Any) -> Settings:
         # The tests' SMTP servers listen on loopback, on ports of their own.
         ALLOW_PRIVATE_DESTINATIONS=True,
         TENANT_SMTP_PORTS="*",
+        # Files clients send with their done link: never into the working tree.
+        UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")),
     )
 
 
