@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from core.done_links import DONE_PATH, DoneLink, make_done_token
 from tests.conftest import register_tenant, superuser_headers
 from tests.web.conftest import (
     NARROW,
@@ -409,3 +411,41 @@ async def test_a_reset_link_opens_a_page_that_sets_the_password(
     await expect(page).to_have_url(LOGIN_URL)
     await expect(page.get_by_role("status")).to_contain_text("Your password was changed")
     await sign_in(page, user.email, "Chosen-In-Browser-5")
+
+
+# -- a client's done link ------------------------------------------------------------------
+
+
+async def test_client_opens_their_done_link_attaches_a_file_and_confirms(
+    page: Page, acme: SeededBusiness, live_app: Any
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=live_app)) as http:
+        states = await http.get(
+            f"http://test/api/v1/reminders/{acme.reminder_id}/clients", headers=acme.headers
+        )
+    period = states.json()["period"]
+    expires = datetime.now(UTC) + timedelta(days=30)
+    link = DoneLink(uuid.UUID(acme.reminder_id), uuid.UUID(acme.client_id), period, expires)
+    await page.add_init_script(RECORD_CSP_VIOLATIONS)
+
+    await page.goto(DONE_PATH + make_done_token(live_app.state.settings.SECRET_KEY, link))
+    await expect(page.get_by_text(acme.name)).to_be_visible()
+    await expect(page.get_by_role("heading", name=acme.reminder_title)).to_be_visible()
+    await page.get_by_label("Note (optional)").fill("All sent, thanks")
+    await page.get_by_label("Documents (optional)").set_input_files(
+        {"name": "bank statement.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7\n%%EOF"}
+    )
+    await snap(page, "done-link.png")
+    await page.get_by_role("button", name="Done").click()
+
+    await expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    await expect(page.get_by_text("bank statement.pdf")).to_be_visible()
+    assert await page.evaluate("window.__cspViolations") == []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=live_app)) as http:
+        states = await http.get(
+            f"http://test/api/v1/reminders/{acme.reminder_id}/clients", headers=acme.headers
+        )
+    [item] = states.json()["items"]
+    assert item["state"] == "done"
+    assert item["note"] == "All sent, thanks"
+    assert [d["filename"] for d in item["documents"]] == ["bank statement.pdf"]
