@@ -14,6 +14,8 @@ from sqlalchemy import delete
 
 from core.crypto import encrypt
 from core.models import Delivery, TwilioCredentials
+from core.progress_models import ClientDocument
+from core.storage import new_key, storage_from_settings
 from core.types import utcnow
 from tests.conftest import (
     PASSWORD,
@@ -72,6 +74,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/webhooks/twilio/inbound"): Rule(SIGNED, 403),
     ("GET", "/api/v1/unsubscribe/{token}"): Rule(SIGNED, 404),
     ("POST", "/api/v1/unsubscribe/{token}"): Rule(SIGNED, 404),
+    ("GET", "/api/v1/done/{token}"): Rule(SIGNED, 404),
+    ("POST", "/api/v1/done/{token}"): Rule(SIGNED, 404),
     # the caller's own account
     ("GET", "/api/v1/users/me"): Rule(USER, 200),
     ("PATCH", "/api/v1/users/me"): Rule(USER, 200),
@@ -130,10 +134,13 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/reminders/{reminder_id}/complete"): Rule(BUSINESS, TEMPORAL_DOWN),
     ("GET", "/api/v1/reminders/{reminder_id}/deliveries"): Rule(BUSINESS, 200),
     ("GET", "/api/v1/reminders/{reminder_id}/history"): Rule(BUSINESS, TEMPORAL_DOWN),
-    # each target client's state per period; marking one done signals the workflow
+    # each target client's state; marking one done signals the workflow
     ("GET", "/api/v1/reminders/{reminder_id}/clients"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/reminders/{reminder_id}/clients/{client_id}/done"): Rule(
         BUSINESS, TEMPORAL_DOWN
+    ),
+    ("GET", "/api/v1/reminders/{reminder_id}/clients/{client_id}/documents/{document_id}"): Rule(
+        BUSINESS, 200
     ),
     # deliveries and figures
     ("GET", "/api/v1/notifications"): Rule(BUSINESS, 200),
@@ -153,6 +160,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/admin/usage"): Rule(ADMIN, 200),
 }
 
+# Routes a person opens in a browser: their errors are pages too, not JSON.
+HTML_ROUTES = {("GET", "/api/v1/done/{token}"), ("POST", "/api/v1/done/{token}")}
 
 # The callers each route is tried as.
 ANONYMOUS = "anonymous"
@@ -191,6 +200,26 @@ class World:
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
 
+    async def _add_document(self, business_id: uuid.UUID, reminder_id: uuid.UUID) -> str:
+        """A document A's client sent with "done" (its file in the app's storage)."""
+        key = new_key(business_id)
+        await storage_from_settings(self.app.state.settings).put(key, b"%PDF-1.4\n")
+        document = ClientDocument(
+            business_id=business_id,
+            reminder_id=reminder_id,
+            client_id=uuid.UUID(self.ids["client_id"]),
+            period="2099-01-01T09:00:00Z",
+            filename="receipt.pdf",
+            content_type="application/pdf",
+            size=9,
+            sha256="0" * 64,
+            storage_key=key,
+        )
+        async with self.app.state.sessionmaker() as session:
+            session.add(document)
+            await session.commit()
+        return str(document.id)
+
     async def make(self, name: str) -> None:
         """(Re)create A's object behind the path parameter `name`."""
         if name == "client_id":
@@ -198,6 +227,8 @@ class World:
                 "/api/v1/clients",
                 {"name": "Bob Builder", "email": "bob@client.example.com", "tags": ["vat"]},
             )
+            if "reminder_id" in self.ids:  # A's reminder and its document are for this client
+                await self.make("reminder_id")
         elif name == "template_id":
             self.ids[name] = await self._post(
                 "/api/v1/templates",
@@ -264,6 +295,7 @@ class World:
                 session.add(delivery)
                 await session.commit()
                 self.ids["delivery_id"] = str(delivery.id)
+            self.ids["document_id"] = await self._add_document(row.business_id, row.id)
         elif name == "twilio":
             # Both businesses use one Twilio account, each with a token of its own (Twilio's
             # primary and secondary tokens); stored as a saved account is, and the local
