@@ -59,7 +59,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     ENV=production
 
 RUN groupadd --system --gid 10001 reminders \
-    && useradd --system --uid 10001 --gid reminders --home-dir /app --shell /usr/sbin/nologin reminders
+    && useradd --system --uid 10001 --gid reminders --home-dir /app --shell /usr/sbin/nologin reminders \
+    && install -d -o reminders -g reminders -m 700 /var/lib/reminders/uploads
 
 # Same paths as in the build stage: the virtualenv's scripts and the editable install
 # point at /opt/venv and /app.

@@ -132,11 +132,13 @@ class ReminderActivities:
             if delivery.status == DeliveryStatus.pending:
                 delivery.deferred_until = datetime.fromisoformat(request.until)
                 if request.stopped:
+                    whom = (
+                        "the client was marked" if request.stopped == "done" else "the reminder was"
+                    )
                     mark_skipped(
                         delivery,
                         request.stopped,
-                        f"held for the send window, and the reminder was {request.stopped} "
-                        "before it opened",
+                        f"held for the send window, and {whom} {request.stopped} before it opened",
                     )
             await session.commit()
 

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sending import (
         BOOKKEEPING_RETRY,
         CANCELLED,
+        CLIENT_DONE_PATCH,
         COMPLETED,
         ENDED,
         PAUSED,
@@ -57,8 +58,7 @@ FAN_OUT_BATCH = 50
 # inside the workflow task, with no activity task for the server to queue and hand out and
 # no workflow task to wake the workflow afterwards (two of each per occurrence before).
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-v1"
-# Clients done for a period get no more of its messages; escalation after N sends.
-CLIENT_DONE_PATCH = "client-done-v1"
+# Escalation after N sends without "done" (CLIENT_DONE_PATCH: workflows/sending.py).
 ESCALATION_PATCH = "escalation-v1"
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 

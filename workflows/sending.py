@@ -53,6 +53,8 @@ SEND_HEARTBEAT_PATCH = "send-heartbeat-v1"
 SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 SEND_TIMEOUT = timedelta(minutes=5)
 SEND_TIMEOUT_BEFORE_HEARTBEATS = timedelta(seconds=60)
+# Clients done for a period get no more of its messages (patched in ReminderWorkflow too).
+CLIENT_DONE_PATCH = "client-done-v1"
 
 
 def window_opens(target: Target, now: datetime) -> datetime | None:
@@ -103,7 +105,7 @@ class Sends:
     ) -> SendResult | None:
         """One client on one channel: wait for the send window, send, and on a permanent
         failure go on to the client's next channel when the reminder asks for it."""
-        if not await self._wait_for_window(target, key, scheduled_for, fallback_from):
+        if not await self._wait_for_window(target, key, scheduled_for, fallback_from, period):
             return None
         try:
             return await self._send(target, key, scheduled_for, fallback_from, period=period)
@@ -117,10 +119,16 @@ class Sends:
             return await self._deliver(following, key, scheduled_for, period, target.channel)
 
     async def _wait_for_window(
-        self, target: Target, key: str, scheduled_for: datetime, fallback_from: str | None
+        self,
+        target: Target,
+        key: str,
+        scheduled_for: datetime,
+        fallback_from: str | None,
+        period: str | None = None,
     ) -> bool:
         """Hold an SMS or WhatsApp send until the business's send window opens in the
-        client's time zone; False when the reminder stopped meanwhile (recorded as skipped)."""
+        client's time zone; False when the reminder stopped meanwhile, or the client was
+        marked done for the period (recorded as skipped)."""
         opens = window_opens(target, workflow.now())
         if opens is None or not workflow.patched(SEND_WINDOW_PATCH):
             return True
@@ -134,15 +142,21 @@ class Sends:
             fallback_from=fallback_from,
         )
         await self._record_deferral(request)
+
+        def done() -> bool:
+            return period is not None and self._progress.is_done(target.client_id, period)
+
         try:
             await workflow.wait_condition(
-                lambda: self._state in ENDED, timeout=opens - workflow.now()
+                lambda: self._state in ENDED or done(), timeout=opens - workflow.now()
             )
         except TimeoutError:
             pass
-        if self._state == SCHEDULED:
+        # A client done meanwhile only in histories that know clients can be done.
+        client_done = done() and workflow.patched(CLIENT_DONE_PATCH)
+        if self._state == SCHEDULED and not client_done:
             return True
-        request.stopped = self._state
+        request.stopped = "done" if client_done else self._state
         await self._record_deferral(request)
         return False
 

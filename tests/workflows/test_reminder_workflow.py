@@ -15,12 +15,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from core.models import Delivery, Reminder
+from core.models import Business, Delivery, Reminder
 from core.settings import Settings
 from core.temporal import register_search_attributes
 from tests.conftest import build_worker, venv_binary
 from tests.seed import Seeded, add_reminder, deliveries_of, reminder_input, seeded_business
-from workflows.contracts import ReminderStatus, RescheduleArgs
+from workflows.contracts import ClientDoneArgs, ReminderStatus, RescheduleArgs
 from workflows.reminder import ReminderWorkflow
 from workflows.schedule import validate_schedule
 
@@ -337,3 +337,33 @@ async def test_pause_sent_before_any_worker_ran_is_kept(world: World, settings: 
         [skipped] = await world.deliveries(row)
         assert (skipped.status, skipped.error_code) == ("skipped", "paused")
         assert (await handle.result()).occurrences_sent == 0
+
+
+async def test_an_sms_held_for_the_send_window_is_not_sent_once_the_client_is_done(
+    world: World,
+) -> None:
+    async with world.sessionmaker() as session:
+        business = await session.get(Business, world.business_id)
+        assert business is not None
+        business.send_window_start, business.send_window_end = time(9), time(17)
+        await session.commit()
+    day = (await world.now() + timedelta(days=2)).date()
+    due = datetime.combine(day, time(20), tzinfo=ZoneInfo(LONDON))  # after the window
+    row = await world.reminder(
+        {"kind": "deadline", "due_at": due.isoformat(), "offsets": ["PT0S"]}, channels=["sms"]
+    )
+    handle = await world.start(row)
+    await world.env.sleep(due - await world.now() + timedelta(hours=1))  # held till morning
+    [held] = await world.deliveries(row)
+    assert (held.status, held.deferred_until is not None) == ("pending", True)
+
+    period = due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await handle.signal(
+        ReminderWorkflow.client_done, ClientDoneArgs(client_id=str(world.client_id), period=period)
+    )
+    await handle.result()
+    [skipped] = await world.deliveries(row)
+    assert (skipped.status, skipped.error_code) == ("skipped", "done")
+    assert skipped.error_message == (
+        "held for the send window, and the client was marked done before it opened"
+    )
