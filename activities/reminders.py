@@ -77,13 +77,16 @@ class ReminderActivities:
         async with self.sessionmaker() as session:
             reminder = await session.get(Reminder, uuid.UUID(request.reminder_id))
             if reminder is None:
-                return Targets(exists=False, occurrence_key=request.occurrence_key)
+                return Targets(
+                    exists=False, occurrence_key=request.occurrence_key, period=request.period
+                )
             targets = await self._targets(session, reminder)
             return Targets(
                 exists=True,
                 targets=targets,
                 occurrence_key=request.occurrence_key,
                 escalate_after=reminder.escalate_after,
+                period=request.period,
             )
 
     @activity.defn(name=RECORD_SKIPPED)

@@ -188,6 +188,7 @@ class Target:
 class TargetsRequest:
     reminder_id: str
     occurrence_key: str
+    period: str | None = None
 
 
 @dataclass
@@ -199,6 +200,9 @@ class Targets:
     occurrence_key: str | None = None
     # Escalate a client not done after this many occurrences of a period (None: never).
     escalate_after: int | None = None
+    # The occurrence's period, echoed like occurrence_key (the history page says who of
+    # these targets were done for it).
+    period: str | None = None
 
 
 @dataclass

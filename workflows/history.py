@@ -53,6 +53,8 @@ class _RunReader(RunEntries):
         attrs = event.workflow_execution_started_event_attributes
         data = self.args(attrs.input)
         schedule = data.get("schedule")
+        carried = (data.get("progress") or {}).get("done") or {}
+        self.done = {period: set(ids) for period, ids in carried.items()}
         if attrs.continued_execution_run_id:
             if self.first_run:  # earlier runs were not read; say where this one came from
                 self.add(
@@ -123,6 +125,7 @@ class _RunReader(RunEntries):
     def _client_done(
         self, event: HistoryEvent, args: dict[str, Any], who: str, details: dict[str, Any]
     ) -> None:
+        self.done.setdefault(str(args.get("period")), set()).add(str(args.get("client_id")))
         source = args.get("source") or "staff"
         how = DONE_SOURCES.get(source, source)
         text = f"Client {args.get('client_id')} done for the period due {args.get('period')}, "

@@ -41,6 +41,8 @@ class RunEntries:
         self.after_end = False
         self.entries: list[tuple[int, Entry]] = []
         self.activities: dict[int, Activity] = {}
+        # Clients done, per period: from the run's input and its client_done signals.
+        self.done: dict[str, set[str]] = {}
 
     def decode(self, payloads: Payloads) -> Any:
         if not payloads.payloads:
@@ -161,13 +163,12 @@ class RunEntries:
             self.add(event, "fired", text, occurrence_key=key)
             return
         targets = result.get("targets") or []
-        self.add(
-            event,
-            "fired",
-            f"{label} {key} fired: {len(targets)} message(s) to send",
-            occurrence_key=key,
-            targets=targets,
-        )
+        done = self.done.get(str(result.get("period")), set())
+        sending = [target for target in targets if target.get("client_id") not in done]
+        text = f"{label} {key} fired: {len(sending)} message(s) to send"
+        if len(sending) < len(targets):
+            text += f" ({len(targets) - len(sending)} to clients done for the period: not sent)"
+        self.add(event, "fired", text, occurrence_key=key, targets=sending)
 
     def _sent(self, event: HistoryEvent, activity: Activity, result: dict[str, Any]) -> None:
         args = activity.args

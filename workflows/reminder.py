@@ -283,7 +283,7 @@ class ReminderWorkflow(Sends):
     async def _fire(self, key: str, scheduled_for: datetime, period: str) -> None:
         targets: Targets = await self._bookkeeping(
             RESOLVE_TARGETS,
-            TargetsRequest(reminder_id=self._input.reminder_id, occurrence_key=key),
+            TargetsRequest(reminder_id=self._input.reminder_id, occurrence_key=key, period=period),
             Targets,
         )
         if not targets.exists:

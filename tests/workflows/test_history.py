@@ -426,3 +426,19 @@ def test_local_bookkeeping_reads_as_the_same_timeline_as_activity_tasks() -> Non
     assert [kind for kind, _ in after].count("state") >= 4
     assert ("state", "State completed") in after
     assert after == before
+
+
+def test_a_client_done_mid_period_reads_as_marked_then_left_out_and_the_other_escalated() -> None:
+    timeline = build_timeline([_recorded("client_done_and_escalated")])
+    kinds = [entry.kind for entry in timeline]
+    done = timeline[kinds.index("signal")]
+    assert done.details["source"] == "staff"
+    assert done.text.endswith(", marked by recorder")
+    fired = [entry for entry in timeline if entry.kind == "fired"]
+    assert [len(entry.details["targets"]) for entry in fired] == [2, 1, 1, 1]
+    assert fired[1].text.endswith("(1 to clients done for the period: not sent)")
+    assert done.details["client_id"] not in {t["client_id"] for t in fired[1].details["targets"]}
+    (escalated,) = [entry for entry in timeline if entry.kind == "escalated"]
+    assert "not done after 2 message(s)" in escalated.text
+    assert escalated.details["client_id"] != done.details["client_id"]
+    assert kinds.index("signal") < kinds.index("escalated")
