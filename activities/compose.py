@@ -25,6 +25,7 @@ from core.settings import Settings
 from core.templating import render_async
 from core.unsubscribe import unsubscribe_url
 from workflows import schedule as schedules
+from workflows.contracts import SendRequest
 
 # WhatsApp lets a business send free-form text only within 24 hours of the client's last
 # message; outside it, only an approved template.
@@ -128,6 +129,17 @@ async def _render_text(
         variables = reminder.whatsapp_content_variables or {}
         sources |= {VARIABLES_FIELD + name: source for name, source in variables.items()}
     return await render_async(sources, context)
+
+
+async def period_of_send(session: AsyncSession, parts: Parts, request: SendRequest) -> str | None:
+    """The period a send belongs to (its done link names it): the workflow's, or for a
+    resend the original delivery's."""
+    if request.period is not None or not request.resend_of:
+        return request.period
+    original = await DeliveryRepository(session).get_for_business(
+        parts.reminder.business_id, uuid.UUID(request.resend_of)
+    )
+    return original.period if original is not None else None
 
 
 def usable_sender(sender: SenderIdentity | None, settings: Settings) -> SenderIdentity | None:

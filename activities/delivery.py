@@ -30,7 +30,7 @@ from activities.claims import (
     release,
     sent_by_earlier_attempt,
 )
-from activities.compose import Parts, compose, load_parts
+from activities.compose import Parts, compose, load_parts, period_of_send
 from activities.rate_slots import wait_for_rate_slot
 from channels.providers import DeliveryFailure, OutgoingMessage, Provider
 from core.context import request_id_var
@@ -176,6 +176,7 @@ class DeliveryBook:
         parts = await self._parts(session, request)
         if isinstance(parts, SendResult):
             return parts
+        request.period = await period_of_send(session, parts, request)
         delivery = new_delivery(
             parts.reminder,
             parts.client.id,

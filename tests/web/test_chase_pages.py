@@ -311,3 +311,32 @@ async def test_when_temporal_is_unreachable_mark_done_says_so_and_records_nothin
     after = await browser_like.get(marked.headers["location"])
     assert "Temporal is unreachable" in after.text
     assert 'data-state="outstanding"' in _row(after.text, client_id)
+
+
+async def test_staff_download_a_clients_document_from_the_page_and_no_one_else_can(
+    app: Any, settings: Any, browser_like: httpx.AsyncClient, owner: Tenant, other_owner: Tenant
+) -> None:
+    from tests.api.done.links import PDF, link_path, pdf, reminder_for_a_client
+
+    reminder_id, client_id = await reminder_for_a_client(
+        browser_like, app, owner, status="completed"
+    )
+    sent = await browser_like.post(
+        link_path(settings, reminder_id, client_id), data={"note": "here"}, files=[pdf()]
+    )
+    assert sent.status_code == 200, sent.text
+    await _sign_in(browser_like, owner.email)
+    page = await browser_like.get(f"/admin/reminders/{reminder_id}")
+    (href,) = re.findall(r'href="(/admin/reminders/[^"]+/documents/[^"]+)"', page.text)
+
+    download = await browser_like.get(href)
+    assert download.status_code == 200
+    assert download.content == PDF
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["x-content-type-options"] == "nosniff"
+
+    browser_like.cookies.clear()
+    await _sign_in(browser_like, other_owner.email)
+    refused = await browser_like.get(href)
+    assert refused.status_code == 404
+    assert refused.content != PDF

@@ -129,6 +129,9 @@ async def test_a_bounced_email_resent_once_the_server_accepts_arrives_once_linke
     assert (resent.client_id, resent.channel) == (bounced.client_id, "email")
     assert (resent.status, resent.error_code, resent.attempts) == ("sent", None, 1)
     assert resent.provider_message_id is not None
+    # It belongs to the original's period (its done link, if the text has one, names it).
+    assert resent.period == bounced.period
+    assert resent.period is not None
     # A resend is not an occurrence: only the nudge counts.
     assert result.occurrences_sent == 1
 
