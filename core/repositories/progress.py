@@ -218,19 +218,6 @@ class ProgressRepository:
                 rows.setdefault(row.reminder_id, {})[row.client_id] = row
         return rows
 
-    async def outstanding_counts(self, business_id: uuid.UUID) -> dict[uuid.UUID, int]:
-        """Per reminder, the clients escalated and still not done (for the dashboard)."""
-        stmt = (
-            select(ClientProgress.reminder_id, func.count())
-            .where(
-                ClientProgress.business_id == business_id,
-                ClientProgress.state == OUTSTANDING,
-                ClientProgress.escalated_at.is_not(None),
-            )
-            .group_by(ClientProgress.reminder_id)
-        )
-        return dict((await self.session.execute(stmt)).all())
-
 
 def mark_done(
     row: ClientProgress,
