@@ -9,7 +9,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from alembic import context
-from core import progress_models  # noqa: F401  (its tables are on Base too)
+from core import (
+    api_key_models,  # noqa: F401  (its tables are on Base too)
+    progress_models,  # noqa: F401  (its tables are on Base too)
+)
 from core.db import create_engine
 from core.models import Base
 from core.settings import get_settings

@@ -15,14 +15,21 @@ from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api.api_key_auth import api_key_header, authenticate_key, check_scope, presented_key
 from api.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
 from api.throttle import Throttle, TooManyRequests
+from core.api_key_models import ApiKey
 from core.enums import Role
 from core.events import record_event
 from core.models import Business, User
 from core.repositories.base import Keyset
 from core.repositories.users import BusinessRepository, UserRepository
-from core.security import InvalidToken, PasswordHasher, decode_access_token
+from core.security import (
+    InvalidToken,
+    PasswordHasher,
+    decode_access_token,
+    looks_like_api_key,
+)
 from core.settings import Settings
 from core.storage import Storage, storage_from_settings
 from core.temporal import TemporalConnector
@@ -73,6 +80,9 @@ async def get_current_user(
     settings: SettingsDep,
     token: str | None = Depends(oauth2_scheme),
 ) -> User:
+    if request.headers.get("x-api-key") is not None or (token and looks_like_api_key(token)):
+        # The caller's own account, the platform's and the keys themselves: people only.
+        raise Unauthorized("API keys are not accepted on this route: sign in")
     if not token:
         raise Unauthorized("Not authenticated")
     try:
@@ -99,11 +109,14 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 @dataclass
 class Actor:
-    """Who is calling, for which business, with which role there."""
+    """Who is calling, for which business, with which role there. A request made with an
+    API key acts as a member (never an owner) in the name of the owner who made the key:
+    `user` is that owner, `api_key` the key, and every event it records names the key."""
 
     user: User
     business: Business
     role: Role
+    api_key: ApiKey | None = None
 
     @property
     def business_id(self) -> uuid.UUID:
@@ -112,6 +125,13 @@ class Actor:
     @property
     def is_owner(self) -> bool:
         return self.role == Role.owner
+
+    @property
+    def by(self) -> str:
+        """Who did it, as the timeline and records say it."""
+        if self.api_key is None:
+            return self.user.email
+        return f"API key {self.api_key.prefix} ({self.user.email})"
 
     def record(
         self,
@@ -122,6 +142,8 @@ class Actor:
         **payload: Any,
     ) -> None:
         """Append an app event done by this caller in this business (same transaction)."""
+        if self.api_key is not None:
+            payload = {**payload, "key_id": str(self.api_key.id), "key_prefix": self.api_key.prefix}
         record_event(
             session,
             action,
@@ -134,13 +156,23 @@ class Actor:
 
 
 async def get_actor(
-    user: CurrentUser,
+    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
+    token: str | None = Depends(oauth2_scheme),
+    x_api_key: str | None = Depends(api_key_header),
     x_business_id: Annotated[
         str | None,
         Header(description="Superusers only: the business to act on."),
     ] = None,
 ) -> Actor:
+    presented = presented_key(token, x_api_key)
+    if presented is not None:
+        key = await authenticate_key(request, session, settings, presented)
+        check_scope(key, request.method)
+        assert key.created_by is not None  # a key whose maker is gone is refused above
+        return Actor(user=key.created_by, business=key.business, role=Role.member, api_key=key)
+    user = await get_current_user(request, session, settings, token)
     if user.is_superuser and x_business_id:
         try:
             business_id = uuid.UUID(x_business_id)
@@ -159,6 +191,8 @@ CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 
 async def get_owner(actor: CurrentActor) -> Actor:
+    if actor.api_key is not None:
+        raise Forbidden("An API key never acts as an owner: an owner must sign in for this")
     if not actor.is_owner:
         raise Forbidden("Only the business owner may do this")
     return actor

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.admin.router import router as admin_router
+from api.api_keys.router import router as api_keys_router
 from api.auth.router import router as auth_router
 from api.business.router import router as business_router
 from api.cache import build_cache
@@ -59,6 +60,7 @@ def api_router() -> APIRouter:
         auth_router,
         users_router,
         business_router,
+        api_keys_router,
         clients_router,
         sender_identities_router,
         email_configurations_router,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import string
 import threading
 import uuid
 from collections.abc import Callable
@@ -160,6 +161,30 @@ def new_refresh_token() -> str:
 
 def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# API keys: `rk_live_`, 8 characters shown in lists, then 40 secret ones (about 238 bits).
+API_KEY_PREFIX = "rk_live_"
+_KEY_ALPHABET = string.ascii_letters + string.digits
+API_KEY_LENGTH = len(API_KEY_PREFIX) + 8 + 40
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(48))
+
+
+def api_key_prefix(key: str) -> str:
+    """What lists show of a key: enough to recognise it, nothing to use."""
+    return key[: len(API_KEY_PREFIX) + 8]
+
+
+def looks_like_api_key(value: str) -> bool:
+    return value.startswith(API_KEY_PREFIX)
+
+
+def hash_api_key(key: str) -> str:
+    # A plain SHA-256 is enough: the key is random and long, not a password to guess.
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def generate_password() -> str:

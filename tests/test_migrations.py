@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from core import progress_models  # noqa: F401  (its tables are on Base too)
+from core import (
+    api_key_models,  # noqa: F401  (its tables are on Base too)
+    progress_models,  # noqa: F401  (its tables are on Base too)
+)
 from core.db import create_engine
 from core.models import Base
 from ops import migrations

@@ -111,7 +111,7 @@ async def resend(
         client_id=str(delivery.client_id),
         channel=delivery.channel,
         request_id=request_id,
-        by=actor.user.email,
+        by=actor.by,
     )
     if reminder.status == Status.completed.value:
         await _resend_after_completion(temporal, settings, reminder, args)

@@ -93,7 +93,7 @@ async def mark_client_done(
     one): no more of the period's messages go to them. Marking again changes nothing."""
     period = await service.check_period(session, reminder, data.period)
     done = service.Done(
-        source="staff", by_user_id=actor.user.id, by=actor.user.email, note=data.note
+        source="staff", by_user_id=actor.user.id, by=actor.by, note=data.note
     )
 
     async def temporal():  # type: ignore[no-untyped-def]

@@ -319,7 +319,7 @@ async def update_reminder(
         )
     await _apply_content(session, actor, reminder, changes, settings)
     if reschedule:
-        args = RescheduleArgs(schedule=schedule, timezone=timezone, by=actor.user.email)
+        args = RescheduleArgs(schedule=schedule, timezone=timezone, by=actor.by)
         await signal_workflow(await temporal(), reminder, ReminderWorkflow.reschedule, args)
         reminder.schedule = schedule
         reminder.timezone = timezone
@@ -349,7 +349,7 @@ async def change_state(
     method, allowed, target = _TRANSITIONS[signal]
     if reminder.status not in allowed:
         raise Conflict(f"cannot {signal} a reminder that is {reminder.status}")
-    await signal_workflow(temporal, reminder, method, SignalArgs(by=actor.user.email))
+    await signal_workflow(temporal, reminder, method, SignalArgs(by=actor.by))
     reminder.status = target
     if target in ENDED:
         reminder.next_fire_at = None
@@ -367,7 +367,7 @@ async def trigger(session: AsyncSession, actor: Actor, reminder: Reminder, tempo
         temporal,
         reminder,
         ReminderWorkflow.trigger_now,
-        TriggerArgs(by=actor.user.email, request_id=request_id),
+        TriggerArgs(by=actor.by, request_id=request_id),
     )
     key = manual_key(request_id)
     _record_signal(session, actor, reminder, "trigger_now", occurrence_key=key)
@@ -383,7 +383,7 @@ async def cancel(session: AsyncSession, actor: Actor, reminder: Reminder, tempor
         raise Conflict("reminder is completed; there is nothing left to cancel")
     try:
         await signal_workflow(
-            temporal, reminder, ReminderWorkflow.cancel, SignalArgs(by=actor.user.email)
+            temporal, reminder, ReminderWorkflow.cancel, SignalArgs(by=actor.by)
         )
     except Conflict:
         pass  # the workflow is already gone: cancelling the row is all that is left to do
