@@ -32,7 +32,7 @@ def _in_the_future(value: datetime | None) -> datetime | None:
 class ApiKeyCreate(InputModel):
     name: Name
     scopes: Annotated[
-        list[Scope], Field(min_length=1, max_length=2), AfterValidator(_unique_sorted)
+        list[Scope], Field(min_length=1, max_length=10), AfterValidator(_unique_sorted)
     ] = Field(description="`read` for GET requests, `write` for the others; one or both.")
     expires_at: Annotated[AwareDatetime | None, AfterValidator(_in_the_future)] = Field(
         default=None, description="When the key stops working (ISO 8601 with offset); none: never."

@@ -92,9 +92,7 @@ async def mark_client_done(
     """The client has done what the reminder asks for this period (default the current
     one): no more of the period's messages go to them. Marking again changes nothing."""
     period = await service.check_period(session, reminder, data.period)
-    done = service.Done(
-        source="staff", by_user_id=actor.user.id, by=actor.by, note=data.note
-    )
+    done = service.Done(source="staff", by_user_id=actor.user.id, by=actor.by, note=data.note)
 
     async def temporal():  # type: ignore[no-untyped-def]
         return await get_temporal_client(request)

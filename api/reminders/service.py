@@ -382,9 +382,7 @@ async def cancel(session: AsyncSession, actor: Actor, reminder: Reminder, tempor
     if reminder.status == Status.completed.value:
         raise Conflict("reminder is completed; there is nothing left to cancel")
     try:
-        await signal_workflow(
-            temporal, reminder, ReminderWorkflow.cancel, SignalArgs(by=actor.by)
-        )
+        await signal_workflow(temporal, reminder, ReminderWorkflow.cancel, SignalArgs(by=actor.by))
     except Conflict:
         pass  # the workflow is already gone: cancelling the row is all that is left to do
     reminder.status = Status.cancelled.value
