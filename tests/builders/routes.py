@@ -150,6 +150,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/usage"): Rule(BUSINESS, 200),
     # audit log
     ("GET", "/api/v1/events"): Rule(OWNER_ONLY, 200),
+    # the business's API keys: owners, signed in (a key is refused there like a member)
+    ("GET", "/api/v1/api-keys"): Rule(OWNER_ONLY, 200),
+    ("POST", "/api/v1/api-keys"): Rule(OWNER_ONLY, 201),
+    ("DELETE", "/api/v1/api-keys/{key_id}"): Rule(OWNER_ONLY, 204),
     # platform
     ("GET", "/api/v1/admin/events"): Rule(ADMIN, 200),
     ("POST", "/api/v1/admin/reconcile"): Rule(ADMIN, TEMPORAL_DOWN),
@@ -170,6 +174,10 @@ OTHER_OWNER = "owner of B"
 SUPERUSER_BARE = "superuser without X-Business-Id"
 OWNER = "owner of A"
 SUPERUSER = "superuser with X-Business-Id: A"
+# API keys (read and write) acting as a member of their business, never on account,
+# admin or key routes; B's is sent as a bearer token, A's in X-API-Key.
+KEY = "API key of A"
+OTHER_KEY = "API key of B"
 
 
 @dataclass
@@ -184,6 +192,10 @@ class World:
     superuser: dict[str, str]
     ids: dict[str, str] = field(default_factory=dict)
     staff_email: str = ""
+    key: str = ""  # A's key the KEY caller uses (never the one at ids["key_id"])
+    other_key: str = ""
+    # Every key made, in clear: no answer but the one that made it may carry one.
+    clear_keys: list[str] = field(default_factory=list)
 
     def headers(self, caller: str) -> dict[str, str]:
         return {
@@ -193,7 +205,17 @@ class World:
             SUPERUSER_BARE: self.superuser,
             OWNER: self.owner.headers,
             SUPERUSER: {**self.superuser, "X-Business-Id": self.owner.business_id},
+            KEY: {"X-API-Key": self.key},
+            OTHER_KEY: {"Authorization": f"Bearer {self.other_key}"},
         }[caller]
+
+    async def new_key(self, tenant: Tenant) -> tuple[str, str]:
+        """A read and write key of the tenant's business: its id and the key in clear."""
+        body = {"name": f"Key {uuid.uuid4().hex[:6]}", "scopes": ["read", "write"]}
+        response = await self.http.post("/api/v1/api-keys", headers=tenant.headers, json=body)
+        assert response.status_code == 201, response.text
+        self.clear_keys.append(response.json()["key"])
+        return str(response.json()["id"]), self.clear_keys[-1]
 
     async def _post(self, path: str, body: dict[str, Any]) -> str:
         response = await self.http.post(path, headers=self.owner.headers, json=body)
@@ -316,6 +338,8 @@ class World:
                         )
                     )
                 await session.commit()
+        elif name == "key_id":
+            self.ids[name], _ = await self.new_key(self.owner)
         elif name == "token":
             self.ids[name] = "not-a-signed-token"
         elif name == "user_id":
@@ -356,8 +380,11 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         "token",
         "user_id",
         "twilio",
+        "key_id",
     ):
         await world.make(name)
+    _, world.key = await world.new_key(world.owner)
+    _, world.other_key = await world.new_key(world.other)
     return world
 
 
@@ -418,6 +445,9 @@ def body_for(world: World, route: tuple[str, str]) -> dict[str, Any]:
             }
         },
         ("PATCH", "/api/v1/reminders/{reminder_id}"): lambda: {"json": {"title": "Renamed"}},
+        ("POST", "/api/v1/api-keys"): lambda: {
+            "json": {"name": f"Key {uuid.uuid4().hex[:6]}", "scopes": ["read"]}
+        },
         ("PATCH", "/api/v1/admin/users/{user_id}"): lambda: {"json": {"full_name": "Renamed"}},
         ("POST", "/api/v1/webhooks/twilio/status"): lambda: {
             "data": {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}

@@ -1,7 +1,7 @@
 """No answer carries a secret: no password or password hash, no refresh token (or its
-hash), no provider secret (SMTP password, Twilio auth token, Temporal API key, encryption
+hash), no API key (in clear, but in the answer that made it, or its hash), no provider secret (SMTP password, Twilio auth token, Temporal API key, encryption
 keys) and never the SECRET_KEY. Every GET route is walked as A's owner, A's member and a
-superuser acting on A, the admin routes as a superuser, with provider secrets configured,
+superuser acting on A and A's API key, the admin routes as a superuser, with provider secrets configured,
 after the kind of activity that writes events (logins, a password change, refreshes)."""
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from core.settings import Settings
 from tests.builders.routes import (
     ADMIN,
     EMAIL_CONFIG_PASSWORD,
+    KEY,
     MEMBER,
     OWNER,
     RIVAL_TWILIO_TOKEN,
     SUPERUSER,
     TABLE,
     TWILIO_CONFIG_TOKEN,
+    USER,
     World,
     body_for,
     build_world,
@@ -94,10 +96,11 @@ async def secret_app(
 
 
 async def _stored_secrets(app: Any) -> list[str]:
-    """Every password hash, refresh-token hash and encrypted secret in the database."""
+    """Every password hash, refresh-token and API key hash and encrypted secret in the database."""
     async with app.state.engine.connect() as conn:
         hashes = (await conn.execute(text("SELECT hashed_password FROM users"))).scalars()
         tokens = (await conn.execute(text("SELECT token_hash FROM refresh_tokens"))).scalars()
+        keys = (await conn.execute(text("SELECT key_hash FROM api_keys"))).scalars()
         sealed = (
             await conn.execute(
                 text(
@@ -107,7 +110,7 @@ async def _stored_secrets(app: Any) -> list[str]:
                 )
             )
         ).scalars()
-        return [*hashes, *tokens, *sealed]
+        return [*hashes, *tokens, *keys, *sealed]
 
 
 async def _activity(http: httpx.AsyncClient, world: World) -> list[str]:
@@ -164,6 +167,7 @@ async def test_no_get_answer_carries_a_secret(app: Any, settings: Settings) -> N
             PASSWORD,
             NEW_PASSWORD,
             *tokens,
+            *world.clear_keys,
             *(await _stored_secrets(app)),
         ]
         assert len(secrets) > 15
@@ -172,14 +176,15 @@ async def test_no_get_answer_carries_a_secret(app: Any, settings: Settings) -> N
         for (method, path), rule in TABLE.items():
             if method != "GET" or "{token}" in path:
                 continue
-            callers = (SUPERUSER,) if rule.category == ADMIN else (OWNER, MEMBER, SUPERUSER)
+            callers = (SUPERUSER,) if rule.category == ADMIN else (OWNER, MEMBER, SUPERUSER, KEY)
             for caller in callers:
                 response = await http.get(
                     url_for(world, path, world.ids),
                     headers=world.headers(caller),
                     **body_for(world, (method, path)),
                 )
-                if response.status_code in (403, 503):  # owner-only for a member; Temporal
+                # Owner-only for a member or a key, account routes for a key; Temporal
+                if response.status_code in (403, 503) or (caller == KEY and rule.category == USER):
                     continue
                 assert response.status_code == 200, (caller, path, response.text)
                 leaks += _scan(f"{caller} GET {path}", response, secrets)

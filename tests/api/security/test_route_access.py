@@ -11,7 +11,10 @@ to them):
 - B's owner on A's objects: 404, exactly like an id that does not exist;
 - A's member on owner-only routes: 403;
 - anyone but a superuser on /admin/*: 403;
-- a superuser acts on a business only through `X-Business-Id` (404 without it).
+- a superuser acts on a business only through `X-Business-Id` (404 without it);
+- an API key (A's in X-API-Key, B's as a bearer token) acts as a member of its business:
+  401 on the caller's account and admin routes, 403 on owner-only ones (the key routes
+  among them), and B's key on A's objects gets B's owner's 404.
 
 An authorized caller may get 503 where the route needs Temporal (not running here); an
 unauthorized one never does, nor a 422: authorization is decided before the body is read.
@@ -30,7 +33,9 @@ from tests.builders.routes import (
     ADMIN,
     ANONYMOUS,
     HTML_ROUTES,
+    KEY,
     MEMBER,
+    OTHER_KEY,
     OTHER_OWNER,
     OWNER,
     OWNER_ONLY,
@@ -53,7 +58,10 @@ SINGLETONS = {TWILIO_PATH: ("twilio",)}
 # -- what each caller gets ----------------------------------------------------------------
 
 # Unauthorized callers first: an authorized DELETE removes the object (it is made again).
-CALLERS = (ANONYMOUS, MEMBER, OTHER_OWNER, SUPERUSER_BARE, OWNER, SUPERUSER)
+CALLERS = (ANONYMOUS, MEMBER, OTHER_OWNER, OTHER_KEY, SUPERUSER_BARE, OWNER, SUPERUSER, KEY)
+KEYS = (KEY, OTHER_KEY)
+# Callers acting on business B, with A's ids.
+ON_B = (OTHER_OWNER, OTHER_KEY)
 
 
 def expected_status(route: tuple[str, str], caller: str) -> int:
@@ -63,6 +71,8 @@ def expected_status(route: tuple[str, str], caller: str) -> int:
         return rule.ok
     if caller == ANONYMOUS:
         return 401
+    if caller in KEYS and rule.category in (USER, ADMIN):
+        return 401  # people only: a key is no way to an account or the platform
     if rule.category == USER:
         return rule.ok
     if rule.category == ADMIN:
@@ -70,9 +80,9 @@ def expected_status(route: tuple[str, str], caller: str) -> int:
     # BUSINESS and OWNER_ONLY: a business is needed, and A's objects are A's alone.
     if caller == SUPERUSER_BARE:
         return 404
-    if caller == MEMBER and rule.category == OWNER_ONLY:
+    if caller in (MEMBER, *KEYS) and rule.category == OWNER_ONLY:
         return 403
-    if caller == OTHER_OWNER:
+    if caller in ON_B:
         if on_object:
             return 404
         return rule.other if rule.other is not None else rule.ok
@@ -140,7 +150,7 @@ async def test_every_route_answers_each_caller_as_the_table_says(
                 assert response.headers["content-type"].startswith("text/html"), route
             elif response.status_code >= 400:
                 assert response.json()["detail"], (route, caller)
-            if caller == OTHER_OWNER and want in (404, 422) and route not in HTML_ROUTES:
+            if caller in ON_B and want in (404, 422) and route not in HTML_ROUTES:
                 # Exactly like ids that do not exist: same status, same answer.
                 fresh = {name: str(uuid.uuid4()) for name in ("client_id", *path_params(path))}
                 ids = {**world.ids, **fresh}
@@ -178,7 +188,7 @@ async def test_refused_callers_are_refused_before_the_body_is_validated(
             want = expected_status(route, caller)
             if want not in (401, 403, 404):
                 continue
-            if caller == OTHER_OWNER and not path_params(path):
+            if caller in ON_B and not path_params(path):
                 continue  # B acts on B there: its 404 is about the body's ids, read from it
             for bad in bad_bodies:
                 kwargs = dict(bad)
