@@ -173,6 +173,10 @@ async def get_actor(
         assert key.created_by is not None  # a key whose maker is gone is refused above
         return Actor(user=key.created_by, business=key.business, role=Role.member, api_key=key)
     user = await get_current_user(request, session, settings, token)
+    return await _user_actor(user, session, x_business_id)
+
+
+async def _user_actor(user: User, session: AsyncSession, x_business_id: str | None) -> Actor:
     if user.is_superuser and x_business_id:
         try:
             business_id = uuid.UUID(x_business_id)
@@ -199,6 +203,25 @@ async def get_owner(actor: CurrentActor) -> Actor:
 
 
 OwnerActor = Annotated[Actor, Depends(get_owner)]
+
+
+async def get_signed_in_owner(
+    user: CurrentUser,
+    session: SessionDep,
+    x_business_id: Annotated[
+        str | None,
+        Header(description="Superusers only: the business to act on."),
+    ] = None,
+) -> Actor:
+    """An owner signed in as a person: where an API key is refused outright (401), as on
+    the routes that manage the keys themselves."""
+    actor = await _user_actor(user, session, x_business_id)
+    if not actor.is_owner:
+        raise Forbidden("Only the business owner may do this")
+    return actor
+
+
+SignedInOwner = Annotated[Actor, Depends(get_signed_in_owner)]
 
 
 async def get_superuser(user: CurrentUser) -> User:

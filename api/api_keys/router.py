@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from api.api_keys import service
 from api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from api.deps import OwnerActor, PageDep, SessionDep, id_or_404
+from api.deps import PageDep, SessionDep, SignedInOwner, id_or_404
 from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
 
@@ -22,7 +22,7 @@ router = APIRouter(
     responses=error_responses(409),
 )
 async def create_api_key(
-    data: ApiKeyCreate, actor: OwnerActor, session: SessionDep
+    data: ApiKeyCreate, actor: SignedInOwner, session: SessionDep
 ) -> ApiKeyCreated:
     """Make a key for the business's own systems (owners); the key is in this answer only."""
     return await service.create_key(session, actor, data)
@@ -30,7 +30,7 @@ async def create_api_key(
 
 @router.get("", response_model=ListResponse[ApiKeyRead])
 async def list_api_keys(
-    actor: OwnerActor, session: SessionDep, page: PageDep
+    actor: SignedInOwner, session: SessionDep, page: PageDep
 ) -> ListResponse[ApiKeyRead]:
     """The business's keys, revoked and expired ones too, newest first (owners; never the key)."""
     items, total = await service.list_keys(session, actor, page.limit, page.offset)
@@ -38,7 +38,7 @@ async def list_api_keys(
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_api_key(key_id: str, actor: OwnerActor, session: SessionDep) -> Response:
+async def revoke_api_key(key_id: str, actor: SignedInOwner, session: SessionDep) -> Response:
     """Revoke a key (owners): the next request made with it is refused."""
     await service.revoke_key(session, actor, id_or_404(key_id, "API key"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -48,6 +48,7 @@ SIGNED = "signed"  # a signature or signed token stands in for a login
 USER = "user"  # any signed-in account, business or not: the caller's own account
 BUSINESS = "business"  # any member of the business (owner or member)
 OWNER_ONLY = "owner-only"  # the business's owners
+PEOPLE_OWNERS = "owners, signed in"  # the business's owners as people: an API key gets 401
 ADMIN = "admin"  # superusers only
 
 TEMPORAL_DOWN = 503  # an authorized call that needs Temporal, which is not running here
@@ -150,10 +151,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/usage"): Rule(BUSINESS, 200),
     # audit log
     ("GET", "/api/v1/events"): Rule(OWNER_ONLY, 200),
-    # the business's API keys: owners, signed in (a key is refused there like a member)
-    ("GET", "/api/v1/api-keys"): Rule(OWNER_ONLY, 200),
-    ("POST", "/api/v1/api-keys"): Rule(OWNER_ONLY, 201),
-    ("DELETE", "/api/v1/api-keys/{key_id}"): Rule(OWNER_ONLY, 204),
+    # the business's API keys: owners, signed in (never with a key)
+    ("GET", "/api/v1/api-keys"): Rule(PEOPLE_OWNERS, 200),
+    ("POST", "/api/v1/api-keys"): Rule(PEOPLE_OWNERS, 201),
+    ("DELETE", "/api/v1/api-keys/{key_id}"): Rule(PEOPLE_OWNERS, 204),
     # platform
     ("GET", "/api/v1/admin/events"): Rule(ADMIN, 200),
     ("POST", "/api/v1/admin/reconcile"): Rule(ADMIN, TEMPORAL_DOWN),

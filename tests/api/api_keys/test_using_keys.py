@@ -125,9 +125,9 @@ async def test_a_key_never_reaches_admin_account_or_key_routes(
         ("PATCH", "/api/v1/users/me", {"full_name": "Key"}, 401),
         ("GET", "/api/v1/admin/users", None, 401),
         ("GET", "/api/v1/admin/businesses", None, 401),
-        ("GET", KEYS_PATH, None, 403),
-        ("POST", KEYS_PATH, {"name": "Child", "scopes": ["read"]}, 403),
-        ("DELETE", f"{KEYS_PATH}/{made['id']}", None, 403),
+        ("GET", KEYS_PATH, None, 401),
+        ("POST", KEYS_PATH, {"name": "Child", "scopes": ["read"]}, 401),
+        ("DELETE", f"{KEYS_PATH}/{made['id']}", None, 401),
         # Owner-only routes: a key acts as a member.
         ("GET", "/api/v1/events", None, 403),
         ("PATCH", "/api/v1/business", {"name": "Renamed"}, 403),

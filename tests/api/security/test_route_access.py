@@ -13,8 +13,8 @@ to them):
 - anyone but a superuser on /admin/*: 403;
 - a superuser acts on a business only through `X-Business-Id` (404 without it);
 - an API key (A's in X-API-Key, B's as a bearer token) acts as a member of its business:
-  401 on the caller's account and admin routes, 403 on owner-only ones (the key routes
-  among them), and B's key on A's objects gets B's owner's 404.
+  401 on the caller's account, admin and key routes, 403 on owner-only ones, and B's key
+  on A's objects gets B's owner's 404.
 
 An authorized caller may get 503 where the route needs Temporal (not running here); an
 unauthorized one never does, nor a 422: authorization is decided before the body is read.
@@ -39,6 +39,7 @@ from tests.builders.routes import (
     OTHER_OWNER,
     OWNER,
     OWNER_ONLY,
+    PEOPLE_OWNERS,
     PUBLIC,
     SIGNED,
     SUPERUSER,
@@ -71,16 +72,16 @@ def expected_status(route: tuple[str, str], caller: str) -> int:
         return rule.ok
     if caller == ANONYMOUS:
         return 401
-    if caller in KEYS and rule.category in (USER, ADMIN):
-        return 401  # people only: a key is no way to an account or the platform
+    if caller in KEYS and rule.category in (USER, ADMIN, PEOPLE_OWNERS):
+        return 401  # people only: a key is no way to an account, the platform or the keys
     if rule.category == USER:
         return rule.ok
     if rule.category == ADMIN:
         return rule.ok if caller in (SUPERUSER, SUPERUSER_BARE) else 403
-    # BUSINESS and OWNER_ONLY: a business is needed, and A's objects are A's alone.
+    # BUSINESS and owners': a business is needed, and A's objects are A's alone.
     if caller == SUPERUSER_BARE:
         return 404
-    if caller in (MEMBER, *KEYS) and rule.category == OWNER_ONLY:
+    if caller in (MEMBER, *KEYS) and rule.category in (OWNER_ONLY, PEOPLE_OWNERS):
         return 403
     if caller in ON_B:
         if on_object:
