@@ -17,6 +17,7 @@ from core.models import Delivery, TwilioCredentials
 from core.progress_models import ClientDocument
 from core.storage import new_key, storage_from_settings
 from core.types import utcnow
+from tests.builders.api_keys import make_key
 from tests.conftest import (
     PASSWORD,
     Tenant,
@@ -210,13 +211,11 @@ class World:
             OTHER_KEY: {"Authorization": f"Bearer {self.other_key}"},
         }[caller]
 
-    async def new_key(self, tenant: Tenant) -> tuple[str, str]:
+    async def api_key(self, tenant: Tenant) -> tuple[str, str]:
         """A read and write key of the tenant's business: its id and the key in clear."""
-        body = {"name": f"Key {uuid.uuid4().hex[:6]}", "scopes": ["read", "write"]}
-        response = await self.http.post("/api/v1/api-keys", headers=tenant.headers, json=body)
-        assert response.status_code == 201, response.text
-        self.clear_keys.append(response.json()["key"])
-        return str(response.json()["id"]), self.clear_keys[-1]
+        made = await make_key(self.http, tenant)
+        self.clear_keys.append(made["key"])
+        return str(made["id"]), made["key"]
 
     async def _post(self, path: str, body: dict[str, Any]) -> str:
         response = await self.http.post(path, headers=self.owner.headers, json=body)
@@ -340,7 +339,7 @@ class World:
                     )
                 await session.commit()
         elif name == "key_id":
-            self.ids[name], _ = await self.new_key(self.owner)
+            self.ids[name], _ = await self.api_key(self.owner)
         elif name == "token":
             self.ids[name] = "not-a-signed-token"
         elif name == "user_id":
@@ -384,8 +383,8 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         "key_id",
     ):
         await world.make(name)
-    _, world.key = await world.new_key(world.owner)
-    _, world.other_key = await world.new_key(world.other)
+    _, world.key = await world.api_key(world.owner)
+    _, world.other_key = await world.api_key(world.other)
     return world
 
 
