@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.delivery import get_or_create_delivery, mark_skipped
-from channels import ALL_CHANNELS, WINDOWED_CHANNELS
+from channels import WINDOWED_CHANNELS, fallback_channels
 from core.enums import DeliveryStatus
 from core.models import Business, Client, Reminder
 from core.repositories.reminders import ReminderRepository
@@ -41,19 +41,6 @@ def _target(client: Client, business: Business, channel: str) -> Target:
     return target
 
 
-def _fallback_channels(client: Client, business: Business, used: list[str]) -> list[str]:
-    """The client's other channels in their order of preference (theirs, then the
-    business's, then the rest) that could carry a message: not opted out, with an address."""
-    order = [*client.preferred_channels, *business.default_channels, *ALL_CHANNELS]
-    return [
-        channel
-        for channel in dict.fromkeys(order)
-        if channel not in used
-        and channel not in (client.opted_out_channels or [])
-        and client.address_on(channel)
-    ]
-
-
 class ReminderActivities:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
@@ -65,7 +52,7 @@ class ReminderActivities:
         for client in await ReminderRepository(session).target_clients(reminder):
             # The reminder's channels, else the client's preferred, else the business's.
             channels = reminder.channels or client.preferred_channels or business.default_channels
-            spare = _fallback_channels(client, business, channels) if reminder.fallback else []
+            spare = fallback_channels(client, business, channels) if reminder.fallback else []
             for channel in channels:
                 target = _target(client, business, channel)
                 target.fallbacks = [_target(client, business, other) for other in spare]

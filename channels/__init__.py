@@ -22,7 +22,7 @@ for them and what they change in the database are in api/webhooks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +31,7 @@ from channels.business_email import BusinessEmailProvider
 from channels.business_twilio import BusinessTwilioProvider
 from channels.providers import Provider, SandboxProvider
 from core.enums import Channel
+from core.models import Business, Client
 from core.settings import EmailBackend, MessagingBackend, Settings
 
 
@@ -75,6 +76,21 @@ CHANNELS: dict[Channel, ChannelSpec] = {
 # Every channel's name, in the order a business's defaults fall back through them.
 ALL_CHANNELS = tuple(channel.value for channel in CHANNELS)
 WINDOWED_CHANNELS = tuple(spec.channel.value for spec in CHANNELS.values() if spec.windowed)
+
+
+def fallback_channels(client: Client, business: Business, used: Iterable[str]) -> list[str]:
+    """The client's other channels in their order of preference (theirs, then the
+    business's, then the rest) that could carry a message: not opted out, with an address,
+    not among `used`."""
+    tried = set(used)
+    order = [*client.preferred_channels, *business.default_channels, *ALL_CHANNELS]
+    return [
+        channel
+        for channel in dict.fromkeys(order)
+        if channel not in tried
+        and channel not in (client.opted_out_channels or [])
+        and client.address_on(channel)
+    ]
 
 
 def build_provider(settings: Settings, channel: str) -> Provider:

@@ -129,6 +129,10 @@ class ResendArgs:
     channel: str
     request_id: str
     by: str | None = None
+    # Set when this is a fallback after a late failure (a status callback said the message
+    # on this channel failed after it was accepted): the channel that failed; `channel` is
+    # then the client's next one.
+    fallback_from: str | None = None
 
 
 @dataclass

@@ -268,7 +268,13 @@ class ReminderWorkflow(Sends):
             target = Target(client_id=resend.client_id, channel=resend.channel)
             key = resend_key(resend.request_id)
             try:
-                await self._send(target, key, workflow.now(), resend_of=resend.delivery_id)
+                await self._send(
+                    target,
+                    key,
+                    workflow.now(),
+                    fallback_from=resend.fallback_from,
+                    resend_of=resend.delivery_id,
+                )
             except ActivityError:
                 pass  # the new delivery row says how it failed
 

@@ -88,6 +88,17 @@ async def _resend_after_completion(
     await reach_temporal(call, reminder, "signal-with-start resend")
 
 
+async def ask_for_resend(
+    temporal: Client, settings: Settings, reminder: Reminder, args: ResendArgs
+) -> None:
+    """The reminder's workflow's `resend` signal, or signal-with-start once it completed;
+    409 when it is not running otherwise, 503 when Temporal fails."""
+    if reminder.status == Status.completed.value:
+        await _resend_after_completion(temporal, settings, reminder, args)
+    else:  # its workflow runs; if not (a failed reminder's has ended), 409 not running
+        await signal_workflow(temporal, reminder, ReminderWorkflow.resend, args)
+
+
 async def resend(
     session: AsyncSession, actor: Actor, delivery: Delivery, temporal: Client, settings: Settings
 ) -> str:
@@ -113,10 +124,7 @@ async def resend(
         request_id=request_id,
         by=actor.by,
     )
-    if reminder.status == Status.completed.value:
-        await _resend_after_completion(temporal, settings, reminder, args)
-    else:  # its workflow runs; if not (a failed reminder's has ended), 409 not running
-        await signal_workflow(temporal, reminder, ReminderWorkflow.resend, args)
+    await ask_for_resend(temporal, settings, reminder, args)
     key = resend_key(request_id)
     actor.record(
         session,

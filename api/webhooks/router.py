@@ -22,7 +22,7 @@ from temporalio.client import Client as TemporalClient
 
 from api.deps import SessionDep, SettingsDep, as_uuid, get_temporal_client
 from api.errors import AppError, BadRequest, Forbidden, error_responses
-from api.webhooks import service
+from api.webhooks import late_failure, service
 from channels import twilio_webhooks as twilio
 from channels.twilio_webhooks import SHARED_KEY_HEADER, SIGNATURE_HEADER
 from core.settings import Settings
@@ -121,15 +121,27 @@ class StatusAnswer(BaseModel):
 async def twilio_status(
     signed: TwilioParams,
     session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
     delivery_id: Annotated[
         str | None, Query(description="The delivery the StatusCallback URL was made for.")
     ] = None,
 ) -> StatusAnswer:
-    """Twilio's message status callback: records sent, delivered, undelivered or failed."""
+    """Twilio's message status callback: records sent, delivered, undelivered or failed; a
+    failure after the message was accepted falls back to the client's next channel when
+    the reminder asks for fallback."""
     report = twilio.StatusReport.from_params(
         signed.params, as_uuid(delivery_id) if delivery_id else None
     )
     outcome = await service.apply_status(session, report, signed.business_ids)
+    if outcome == "updated" and report.status in late_failure.FAILED:
+        failed = await service.reported_delivery(session, report, signed.business_ids)
+
+        async def temporal() -> TemporalClient:  # connected only for a fallback
+            return await get_temporal_client(request)
+
+        if failed is not None:
+            await late_failure.fall_back(session, temporal, settings, failed)
     return StatusAnswer(outcome=outcome)
 
 

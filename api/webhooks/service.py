@@ -110,6 +110,14 @@ async def apply_status(
     return outcome
 
 
+async def reported_delivery(
+    session: AsyncSession, report: StatusReport, business_ids: frozenset[uuid.UUID] | None
+) -> uuid.UUID | None:
+    """The id of the delivery a status report is about (as apply_status finds it)."""
+    delivery = await _find_delivery(WebhookRepository(session), report, business_ids)
+    return delivery.id if delivery is not None else None
+
+
 async def _apply_status(
     session: AsyncSession, report: StatusReport, business_ids: frozenset[uuid.UUID] | None
 ) -> StatusOutcome:

@@ -311,6 +311,19 @@ class DeliveryRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def channels_tried(self, original: Delivery) -> set[str]:
+        """The channels the original delivery's occurrence and its resends used for its
+        client."""
+        stmt = select(Delivery.channel).where(
+            Delivery.reminder_id == original.reminder_id,
+            Delivery.client_id == original.client_id,
+            or_(
+                Delivery.occurrence_key == original.occurrence_key,
+                Delivery.resend_of == original.id,
+            ),
+        )
+        return set((await self.session.scalars(stmt)).all())
+
     async def list_for_business(
         self,
         business_id: uuid.UUID,

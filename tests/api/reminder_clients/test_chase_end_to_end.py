@@ -7,31 +7,21 @@ reminder's client list says."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree
 
-import httpx
 import pytest
 
-from channels import build_providers
 from core.settings import Settings
 from tests.api.done.links import PDF
-from tests.builders.delivery import delivery_settings
+from tests.builders.firm import Firm, firm_on
 from tests.builders.twilio import TWILIO_INBOUND_URL, add_sender, inbound_params, post_signed
 from tests.conftest import (
-    TWILIO_SID,
-    TWILIO_TOKEN,
-    Tenant,
-    app_client,
-    build_worker,
     register_tenant,
 )
-from tests.fakes.smtp import FakeSmtpServer
-from tests.fakes.twilio_api import FakeTwilio
 
 FIRM_NUMBER = "+447400123456"
 CYRIL = "+447911000333"
@@ -40,35 +30,8 @@ BODY = "Hi {{ client.name }}, please send your VAT documents: {{ done_url }}"
 
 
 @dataclass
-class Firm:
-    http: httpx.AsyncClient
-    owner: Tenant
-    env: Any
-    smtp: FakeSmtpServer
-    twilio: FakeTwilio
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.owner.headers
-
-    async def now(self) -> datetime:
-        return (await self.env.get_current_time()).astimezone(UTC)
-
-    async def sleep_until(self, at: datetime) -> None:
-        await self.env.sleep(at - await self.now())
-
-    async def add_client(self, name: str, **fields: Any) -> str:
-        response = await self.http.post(
-            "/api/v1/clients",
-            json={"name": name, "email": f"{name.lower()}@example.com", "tags": ["vat"], **fields},
-            headers=self.headers,
-        )
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
-
-    def inbox(self, name: str) -> list[str]:
-        address = f"{name.lower()}@example.com"
-        return [m.text for m in self.smtp.messages if address in m.rcpt_tos]
+class Chase(Firm):
+    """The firm, and what its four clients and its owner received."""
 
     def sent(self) -> dict[str, int]:
         """Messages each client received: emails, and Cyril's texts."""
@@ -89,24 +52,9 @@ class Firm:
 
 
 @pytest.fixture
-async def firm(temporal_time_skipping: Any, settings: Settings) -> AsyncIterator[Firm]:
-    env = temporal_time_skipping
-    queue = f"chase-{uuid.uuid4().hex[:8]}"
-    async with FakeSmtpServer() as smtp, FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio:
-        wired = delivery_settings(settings, smtp, twilio).model_copy(
-            update={"TEMPORAL_TASK_QUEUE": queue, "DEFAULT_FROM_EMAIL": "robot@platform.example"}
-        )
-        async with app_client(wired) as http:
-            http.app.state.temporal.set_client(env.client)  # type: ignore[attr-defined]
-            providers = build_providers(wired)
-            sessionmaker = http.app.state.sessionmaker  # type: ignore[attr-defined]
-            try:
-                async with build_worker(env.client, wired, queue, sessionmaker, providers):
-                    owner = await register_tenant(http, "Ledger")
-                    yield Firm(http, owner, env, smtp, twilio)
-            finally:
-                for provider in providers.values():
-                    await provider.close()
+async def firm(temporal_time_skipping: Any, settings: Settings) -> AsyncIterator[Chase]:
+    async with firm_on(temporal_time_skipping, settings) as firm:
+        yield Chase(firm.http, firm.owner, firm.env, firm.smtp, firm.twilio)
 
 
 def quarterly(start: datetime) -> dict[str, Any]:
@@ -121,7 +69,7 @@ def quarterly(start: datetime) -> dict[str, Any]:
     }
 
 
-async def create_series(firm: Firm, due: datetime) -> dict[str, Any]:
+async def create_series(firm: Chase, due: datetime) -> dict[str, Any]:
     response = await firm.http.post(
         "/api/v1/reminders",
         json={
@@ -140,7 +88,7 @@ async def create_series(firm: Firm, due: datetime) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def confirm_by_link(firm: Firm, link: str) -> None:
+async def confirm_by_link(firm: Chase, link: str) -> None:
     """What Bea does: open her link, then confirm with a note and her PDF."""
     path = "/api/v1/done/" + link.rsplit("/", 1)[1]
     page = await firm.http.get(path)
@@ -155,7 +103,7 @@ async def confirm_by_link(firm: Firm, link: str) -> None:
     assert sent.status_code == 200, sent.text
 
 
-async def text_done(firm: Firm, phone: str) -> str | None:
+async def text_done(firm: Chase, phone: str) -> str | None:
     """What Cyril does: reply DONE to the firm's number."""
     params = inbound_params("Done, all sent", to=FIRM_NUMBER, sender=phone)
     response = await post_signed(firm.http, TWILIO_INBOUND_URL, params)
@@ -164,7 +112,7 @@ async def text_done(firm: Firm, phone: str) -> str | None:
     return reply.text if reply is not None else None
 
 
-async def test_each_client_is_chased_until_done_quarter_by_quarter(firm: Firm) -> None:
+async def test_each_client_is_chased_until_done_quarter_by_quarter(firm: Chase) -> None:
     await add_sender(firm.http, firm.owner, "sms", FIRM_NUMBER, verified_in=firm.http.app)
     ids = {name: await firm.add_client(name) for name in ("Ada", "Bea", "Dora")}
     ids["Cyril"] = await firm.add_client("Cyril", phone=CYRIL, preferred_channels=["sms"])
