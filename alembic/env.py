@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from alembic import context
 from core import (
     api_key_models,  # noqa: F401  (its tables are on Base too)
+    client_field_models,  # noqa: F401  (its tables are on Base too)
     progress_models,  # noqa: F401  (its tables are on Base too)
 )
 from core.db import create_engine

@@ -104,6 +104,7 @@ class Client(IdMixin, TimestampMixin, Base):
             "ix_clients_business_id_lower_name", "business_id", text("lower(name)"), "name", "id"
         ),
     )
+    __mapper_args__ = {"eager_defaults": True}
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
@@ -117,6 +118,14 @@ class Client(IdMixin, TimestampMixin, Base):
     # The client's last WhatsApp message to us: for 24 hours after it a free-form WhatsApp
     # message may be sent; outside that session only an approved template may.
     whatsapp_session_at: Mapped[datetime | None]
+    secondary_phone: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(500))
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Server defaults only (read back at insert): rows inserted by code that predates
+    # these columns stay valid. An inactive client is no reminder's target.
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Values of the business's own fields (core.client_field_models), by field name.
+    fields: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'"))
 
     tag_rows: Mapped[list[ClientTag]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="ClientTag.tag"

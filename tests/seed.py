@@ -40,11 +40,14 @@ async def seeded_business(
     sessionmaker = create_sessionmaker(engine)
     business_id, client_id = uuid.uuid4(), uuid.uuid4()
     async with sessionmaker() as session:
-        # Only the columns it sets (and their defaults): it also seeds a schema migrated to
-        # an earlier revision, before later columns existed (tests/test_migrations.py).
+        # Core inserts name only the columns they set (and their defaults): they also seed a
+        # schema migrated to an earlier revision, before later columns existed
+        # (tests/test_migrations.py); an ORM insert would name every column.
         business = insert(Business.__table__).values(id=business_id, name=name, timezone=timezone)
         await session.execute(business)
-        session.add(ClientRow(id=client_id, business_id=business_id, **BOB))
+        await session.execute(
+            insert(ClientRow.__table__).values(id=client_id, business_id=business_id, **BOB)
+        )
         session.add_all([make(business_id) for make in extra])
         await session.commit()
     try:

@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 
 from core import (
     api_key_models,  # noqa: F401  (its tables are on Base too)
+    client_field_models,  # noqa: F401  (its tables are on Base too)
     progress_models,  # noqa: F401  (its tables are on Base too)
 )
 from core.db import create_engine

@@ -216,6 +216,7 @@ async def _add_reminder(app: Any, business_id: uuid.UUID, ids: dict[str, str]) -
 async def _truncate(database_url: str) -> None:
     from core import (
         api_key_models,  # noqa: F401  (its tables are on Base too)
+        client_field_models,  # noqa: F401  (its tables are on Base too)
         progress_models,  # noqa: F401  (its tables are on Base too)
     )
     from core.db import create_engine
