@@ -14,6 +14,7 @@ from api.api_keys.router import router as api_keys_router
 from api.auth.router import router as auth_router
 from api.business.router import router as business_router
 from api.cache import build_cache
+from api.client_fields.router import router as client_fields_router
 from api.clients.router import router as clients_router
 from api.dashboard.router import router as dashboard_router
 from api.done.router import body_limit as done_body_limit
@@ -61,6 +62,7 @@ def api_router() -> APIRouter:
         users_router,
         business_router,
         api_keys_router,
+        client_fields_router,
         clients_router,
         sender_identities_router,
         email_configurations_router,

@@ -11,16 +11,33 @@ from core.models import Business, Client, Reminder, Template
 VARIABLES_FIELD = "whatsapp_content_variables."
 
 
-def client_context(client: Client, tags: list[str] | None = None) -> dict[str, Any]:
+class FieldValues(dict[str, Any]):
+    """A client's values of the business's own fields, as `client.fields`: a field the
+    client has no value for (or a field deleted since the text was written) is empty text,
+    so a message never fails for want of one. Saving a template still refuses a name that
+    is no field: its trial render sees a plain dict of the fields defined."""
+
+    def __missing__(self, name: str) -> str:
+        return ""
+
+
+def client_context(
+    client: Client, tags: list[str] | None = None, fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a template sees as `client`; `fields` stands in for the client's own values
+    (a trial render's samples). Staff's notes about the client are not for its messages."""
     return {
         "id": str(client.id),
         "name": client.name,
         "email": client.email,
         "phone": client.phone,
+        "secondary_phone": client.secondary_phone,
         "whatsapp": client.whatsapp,
         "timezone": client.timezone,
+        "address": client.address,
         "external_ref": client.external_ref,
         "tags": tags if tags is not None else [],
+        "fields": fields if fields is not None else FieldValues(client.fields or {}),
     }
 
 

@@ -4,8 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
 
-from api.clients import service
-from api.clients.schemas import ClientCreate, ClientRead, ClientUpdate, ImportResult
+from api.clients import importer, service
+from api.clients.schemas import (
+    ClientCreate,
+    ClientDetail,
+    ClientRead,
+    ClientUpdate,
+    ImportResult,
+)
 from api.deps import CurrentActor, PageDep, SessionDep, SettingsDep, id_or_404
 from api.errors import ACTOR_ERRORS, error_responses
 from api.schemas import ListResponse
@@ -75,20 +81,20 @@ async def import_clients(
 ) -> ImportResult:
     """Create or update clients from a CSV file; answers per row."""
     content = await file.read()
-    return await service.import_clients(session, actor, content, max_rows=settings.MAX_IMPORT_ROWS)
+    return await importer.import_clients(session, actor, content, max_rows=settings.MAX_IMPORT_ROWS)
 
 
-@router.get("/{client_id}", response_model=ClientRead)
-async def read_client(client: ClientDep) -> ClientRead:
-    """One client."""
-    return ClientRead.model_validate(client)
+@router.get("/{client_id}", response_model=ClientDetail)
+async def read_client(client: ClientDep, actor: CurrentActor, session: SessionDep) -> ClientDetail:
+    """One client, with how many reminders and messages it has."""
+    return await service.client_detail(session, actor, client)
 
 
 @router.patch("/{client_id}", response_model=ClientRead, responses=error_responses(409))
 async def update_client(
     data: ClientUpdate, client: ClientDep, actor: CurrentActor, session: SessionDep
 ) -> ClientRead:
-    """Change a client; `tags` replaces the whole set."""
+    """Change a client; `tags` replaces the whole set, `fields` changes the values it names."""
     client = await service.update_client(session, actor, client, data)
     return ClientRead.model_validate(client)
 

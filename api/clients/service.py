@@ -1,50 +1,65 @@
-"""Clients: create, change, delete, and import from a CSV file. Each write commits once, at
-its end: the request's one transaction."""
+"""Clients: create, change, delete (the CSV import is api/clients/importer.py). Each write
+commits once, at its end: the request's one transaction."""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.client_fields.values import check_values, merged
 from api.clients import optouts
-from api.clients.schemas import ClientCreate, ClientUpdate, ImportResult, ImportRow
+from api.clients.schemas import ClientCreate, ClientDetail, ClientRead, ClientUpdate
 from api.deps import Actor
-from api.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
+from api.errors import Conflict, NotFound, Unprocessable
 from core.models import Client
+from core.repositories.client_fields import ClientFieldRepository
 from core.repositories.clients import ClientRepository, set_tags
 from core.types import utcnow
 
-_NOT_NULL = ("name", "tags", "preferred_channels", "opted_out_channels")
-_CHANNEL_FIELDS = ("preferred_channels", "opted_out_channels")
+_NOT_NULL = ("name", "tags", "preferred_channels", "opted_out_channels", "is_active", "fields")
+CHANNEL_FIELDS = ("preferred_channels", "opted_out_channels")
 
 
 def _ref_conflict(external_ref: str) -> Conflict:
     return Conflict(f"Another client of this business already has external_ref {external_ref!r}")
 
 
-def _apply(client: Client, changes: dict[str, Any]) -> None:
+def apply_changes(client: Client, changes: dict[str, Any]) -> None:
+    """Set what `changes` names; `fields` (values already checked) merges into the
+    client's values."""
     for key, value in changes.items():
         if key == "tags":
             set_tags(client, value)
-        elif key in _CHANNEL_FIELDS:
+        elif key == "fields":
+            client.fields = merged(client.fields, value)
+        elif key in CHANNEL_FIELDS:
             setattr(client, key, [str(channel) for channel in value])
         else:
             setattr(client, key, value)
 
 
-def _new_client(business_id: uuid.UUID, data: ClientCreate) -> Client:
-    # The id is set here, not at flush, so an import can report it before flushing.
-    client = Client(id=uuid.uuid4(), business_id=business_id, tag_rows=[])
-    _apply(client, data.model_dump())
+def new_client(business_id: uuid.UUID, data: ClientCreate) -> Client:
+    """`data.fields` already checked. The id is set here, not at flush, so an import can
+    report it before flushing."""
+    client = Client(id=uuid.uuid4(), business_id=business_id, tag_rows=[], fields={})
+    apply_changes(client, data.model_dump())
     return client
+
+
+async def _checked_fields(
+    session: AsyncSession, actor: Actor, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Values of the business's own fields as stored; unknown names and bad values are 422."""
+    if not values:
+        return {}
+    types = await ClientFieldRepository(session).types(actor.business_id)
+    checked, problems = check_values(types, values)
+    if problems:
+        raise Unprocessable("; ".join(problems))
+    return checked
 
 
 def _record(
@@ -58,6 +73,14 @@ async def get_client(session: AsyncSession, actor: Actor, client_id: uuid.UUID) 
     if client is None:
         raise NotFound("Client not found")
     return client
+
+
+async def client_detail(session: AsyncSession, actor: Actor, client: Client) -> ClientDetail:
+    reminders, deliveries = await ClientRepository(session).activity_counts(
+        actor.business_id, client
+    )
+    read = ClientRead.model_validate(client).model_dump()
+    return ClientDetail(**read, reminder_count=reminders, delivery_count=deliveries)
 
 
 async def list_clients(
@@ -83,7 +106,8 @@ async def create_client(session: AsyncSession, actor: Actor, data: ClientCreate)
     clients = ClientRepository(session)
     if data.external_ref and await clients.external_ref_taken(actor.business_id, data.external_ref):
         raise _ref_conflict(data.external_ref)
-    client = _new_client(actor.business_id, data)
+    data.fields = await _checked_fields(session, actor, data.fields)
+    client = new_client(actor.business_id, data)
     optouts.record_changes(session, actor, client, before=[])
     pairs = optouts.pairs_of([client])
     optouts.enforce(client, await optouts.suppressed_pairs(session, actor, pairs))
@@ -107,8 +131,10 @@ async def update_client(
         )
         if taken:
             raise _ref_conflict(ref)
+    if "fields" in changes:
+        changes["fields"] = await _checked_fields(session, actor, changes["fields"])
     before = list(client.opted_out_channels or [])
-    _apply(client, changes)
+    apply_changes(client, changes)
     suppressed = await optouts.suppressed_pairs(session, actor, optouts.pairs_of([client]))
     problem = optouts.lifted_by_staff(client, before, suppressed)
     if problem:
@@ -128,241 +154,3 @@ async def delete_client(session: AsyncSession, actor: Actor, client: Client) -> 
     _record(session, actor, "client.deleted", client, name=client.name)
     await ClientRepository(session).delete(client)
     await session.commit()
-
-
-# --- CSV import -------------------------------------------------------------------------
-
-IMPORT_COLUMNS = (
-    "name",
-    "email",
-    "phone",
-    "whatsapp",
-    "timezone",
-    "tags",
-    "preferred_channels",
-    "opted_out_channels",
-    "external_ref",
-)
-_LIST_COLUMNS = ("tags", *_CHANNEL_FIELDS)
-_LIST_SEPARATOR = re.compile(r"[;|]")
-_STATUSES = ("created", "updated", "rejected")
-
-
-@dataclass
-class CsvRow:
-    number: int
-    cells: dict[str, str]
-    errors: list[str] = field(default_factory=list)
-    data: ClientCreate | None = None
-
-
-def _decode(content: bytes) -> str:
-    try:
-        text = content.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
-    except UnicodeDecodeError as exc:
-        raise Unprocessable(
-            f"The file is not UTF-8 text (bad byte at offset {exc.start}); "
-            "save it as CSV UTF-8 and upload again"
-        ) from None
-    if not text.strip():
-        raise Unprocessable("The file is empty; expected a header row and data rows")
-    if "\x00" in text:
-        raise Unprocessable("The file is binary, not CSV text; save it as CSV UTF-8")
-    return text
-
-
-def _delimiter(text: str) -> str:
-    # Spreadsheets in many locales save CSV with semicolons; the header tells which.
-    first_line = text.lstrip().split("\n", 1)[0]
-    return ";" if ";" in first_line and "," not in first_line else ","
-
-
-def _check_header(cells: list[str]) -> list[str]:
-    header = [cell.strip().lower() for cell in cells]
-    unknown = [name for name in header if name not in IMPORT_COLUMNS]
-    if unknown:
-        listed = ", ".join(repr(name) for name in unknown[:20])
-        raise Unprocessable(
-            f"Unknown columns: {listed}; allowed columns are {', '.join(IMPORT_COLUMNS)}"
-        )
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise Unprocessable(f"Columns appear more than once: {', '.join(repeated)}")
-    if "name" not in header:
-        raise Unprocessable("The header row has no 'name' column, which is required")
-    return header
-
-
-def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank records with the file line each starts on (a quoted cell may span lines)."""
-    start = reader.line_num + 1
-    for cells in reader:
-        number, start = start, reader.line_num + 1
-        if any(cell.strip() for cell in cells):
-            yield number, cells
-
-
-def _row(number: int, cells: list[str], header: list[str]) -> CsvRow:
-    if any(cell.strip() for cell in cells[len(header) :]):
-        problem = f"has {len(cells)} cells but the header has {len(header)} columns"
-        return CsvRow(number, {}, errors=[problem])
-    values = {col: cell.strip() for col, cell in zip(header, cells, strict=False) if cell.strip()}
-    return CsvRow(number, values)
-
-
-def parse_csv(content: bytes) -> list[CsvRow]:
-    """The file's data rows; a file that is not a CSV with a usable header is refused whole."""
-    text = _decode(content)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
-    try:
-        records = _records(reader)
-        first = next(records, None)
-        if first is None:
-            raise Unprocessable("The file is empty; expected a header row and data rows")
-        header = _check_header(first[1])
-        rows = [_row(number, cells, header) for number, cells in records]
-    except csv.Error as exc:
-        raise Unprocessable(f"Not a readable CSV file (line {reader.line_num}): {exc}") from None
-    if not rows:
-        raise Unprocessable("The file has a header row but no data rows")
-    return rows
-
-
-def _split(column: str, value: str) -> list[str]:
-    items = [item.strip() for item in _LIST_SEPARATOR.split(value) if item.strip()]
-    return [item.lower() for item in items] if column in _CHANNEL_FIELDS else items
-
-
-def _validate(row: CsvRow) -> None:
-    if row.errors:
-        return
-    data = {
-        column: _split(column, value) if column in _LIST_COLUMNS else value
-        for column, value in row.cells.items()
-    }
-    try:
-        row.data = ClientCreate.model_validate(data)
-    except ValidationError as exc:
-        row.errors = [
-            f"{'.'.join(str(part) for part in error['loc'])}: "
-            f"{str(error['msg']).removeprefix('Value error, ')}"
-            for error in exc.errors()
-        ]
-
-
-class _Importer:
-    """Matches rows to clients: first by external_ref, then by email, else a new client.
-
-    Matches are looked up once for the whole file and kept in memory, so a later row in
-    the same file updates the client an earlier row created instead of duplicating it.
-    """
-
-    def __init__(self, session: AsyncSession, actor: Actor) -> None:
-        self.session = session
-        self.actor = actor
-        self.business_id = actor.business_id
-        self.by_ref: dict[str, Client] = {}
-        self.by_email: dict[str, list[Client]] = {}
-        self.suppressed: set[optouts.Pair] = set()
-
-    def _index(self, client: Client, old_email: str | None = None) -> None:
-        if old_email is not None and old_email != client.email:
-            self.by_email[old_email].remove(client)
-        if client.external_ref:
-            self.by_ref[client.external_ref] = client
-        if client.email:
-            same_email = self.by_email.setdefault(client.email, [])
-            if client not in same_email:
-                same_email.append(client)
-
-    async def preload(self, rows: list[CsvRow]) -> None:
-        valid = [row.data for row in rows if row.data is not None]
-        refs = {data.external_ref for data in valid if data.external_ref}
-        emails = {data.email for data in valid if data.email}
-        repo = ClientRepository(self.session)
-        for client in await repo.find_by_external_refs(self.business_id, refs):
-            self._index(client)
-        for client in await repo.find_by_emails(self.business_id, emails):
-            self._index(client)
-        known = {*self.by_ref.values(), *(c for same in self.by_email.values() for c in same)}
-        incoming = [
-            Client(**data.model_dump(include={"email", "phone", "whatsapp"})) for data in valid
-        ]
-        pairs = optouts.pairs_of([*known, *incoming])
-        self.suppressed = await optouts.suppressed_pairs(self.session, self.actor, pairs)
-
-    def _match(self, data: ClientCreate) -> Client | None:
-        if data.external_ref and data.external_ref in self.by_ref:
-            return self.by_ref[data.external_ref]
-        if not data.email:
-            return None
-        # A client already known by another external_ref is a different record.
-        candidates = [
-            client
-            for client in self.by_email.get(data.email, [])
-            if data.external_ref is None or client.external_ref is None
-        ]
-        if len(candidates) > 1:
-            raise ValueError(
-                f"email: {len(candidates)} clients have {data.email}; "
-                "add an external_ref column to say which one to update"
-            )
-        return candidates[0] if candidates else None
-
-    def apply(self, row: CsvRow) -> ImportRow:
-        if row.data is None:
-            return ImportRow(row=row.number, status="rejected", errors=row.errors)
-        try:
-            client = self._match(row.data)
-        except ValueError as exc:
-            return ImportRow(row=row.number, status="rejected", errors=[str(exc)])
-        if client is None:
-            client = _new_client(self.business_id, row.data)
-            optouts.record_changes(self.session, self.actor, client, before=[])
-            optouts.enforce(client, self.suppressed)
-            self.session.add(client)
-            self._index(client)
-            return ImportRow(row=row.number, status="created", client_id=client.id)
-        # Only the cells filled in change an existing client; blank cells keep its values.
-        changes = row.data.model_dump(include=row.data.model_fields_set)
-        problem = self._lifts_a_client_opt_out(client, changes)
-        if problem:
-            return ImportRow(row=row.number, status="rejected", errors=[problem])
-        old_email, before = client.email, list(client.opted_out_channels or [])
-        _apply(client, changes)
-        optouts.record_changes(self.session, self.actor, client, before)
-        optouts.enforce(client, self.suppressed)
-        client.updated_at = utcnow()
-        self._index(client, old_email)
-        return ImportRow(row=row.number, status="updated", client_id=client.id)
-
-    def _lifts_a_client_opt_out(self, client: Client, changes: dict[str, Any]) -> str | None:
-        """The row, applied, would lift an opt-out the client made: checked on a copy, so
-        a rejected row changes nothing."""
-        fields = ("email", "phone", "whatsapp", "opted_out_channels")
-        after = Client(**{name: changes.get(name, getattr(client, name)) for name in fields})
-        after.opted_out_channels = [str(c) for c in after.opted_out_channels or []]
-        return optouts.lifted_by_staff(
-            after, list(client.opted_out_channels or []), self.suppressed
-        )
-
-
-async def import_clients(
-    session: AsyncSession, actor: Actor, content: bytes, *, max_rows: int
-) -> ImportResult:
-    rows = parse_csv(content)
-    if len(rows) > max_rows:
-        raise PayloadTooLarge(
-            f"The file has {len(rows)} data rows; at most {max_rows} per import, "
-            "split it into smaller files"
-        )
-    for row in rows:
-        _validate(row)
-    importer = _Importer(session, actor)
-    await importer.preload(rows)
-    results = [importer.apply(row) for row in rows]
-    await session.flush()
-    counts = {status: sum(r.status == status for r in results) for status in _STATUSES}
-    actor.record(session, "clients.imported", "client", None, **counts, rows=len(rows))
-    await session.commit()
-    return ImportResult(**counts, rows=results)

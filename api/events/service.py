@@ -13,7 +13,8 @@ actions recorded today, and where:
 | `business.updated` | business | api/business/service.py |
 | `member.added`, `member.removed` | user | api/business/service.py |
 | `client.created`, `client.updated`, `client.deleted` | client | api/clients/service.py |
-| `clients.imported` | client (no id; counts in the payload) | api/clients/service.py `import_clients` |
+| `clients.imported` | client (no id; counts in the payload) | api/clients/importer.py `import_clients` |
+| `client_field.created`, `client_field.deleted` | client_field | api/client_fields/service.py |
 | `client.opted_out`, `client.opted_in` | client | core/unsubscribe.py `set_opt_out` (links, inbound STOP/START, provider opt-outs) |
 | `template.created`, `template.updated`, `template.deleted` | template | api/templates/service.py |
 | `sender_identity.created`, `.updated`, `.deleted` | sender_identity | api/sender_identities/service.py |

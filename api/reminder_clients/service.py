@@ -91,8 +91,10 @@ async def check_period(session: AsyncSession, reminder: Reminder, period: str | 
 
 
 async def target_client(session: AsyncSession, reminder: Reminder, client_id: uuid.UUID) -> Client:
-    """One of the reminder's target clients, else 404 (another business's too)."""
-    for client in await ReminderRepository(session).target_clients(reminder):
+    """One of the reminder's target clients, else 404 (another business's too). A client
+    made inactive is still found: what it sent before stays reachable."""
+    targets = await ReminderRepository(session).target_clients(reminder, include_inactive=True)
+    for client in targets:
         if client.id == client_id:
             return client
     raise NotFound("Client not found")

@@ -183,7 +183,7 @@ async def create_reminder(
     )
     await trial_render(
         actor.business_id,
-        sample_context(actor.business, reminder),
+        await sample_context(session, actor.business, reminder),
         data.subject,
         data.body,
         data.whatsapp_content_variables,
@@ -266,7 +266,7 @@ async def _apply_content(
         await checks.check_staff_member(session, actor, changes["escalate_to_user_id"])
     await trial_render(
         actor.business_id,
-        sample_context(actor.business, reminder),
+        await sample_context(session, actor.business, reminder),
         changes.get("subject"),
         changes.get("body"),
         changes.get("whatsapp_content_variables"),

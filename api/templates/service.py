@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.client_fields.values import sample_value
 from api.deps import Actor
 from api.errors import Conflict, NotFound, Unprocessable
 from api.templates.schemas import PreviewRequest, PreviewResponse, TemplateCreate, TemplateUpdate
@@ -18,6 +19,7 @@ from core.messages import (
     reminder_context,
 )
 from core.models import Business, Client, Reminder, Template
+from core.repositories.client_fields import ClientFieldRepository
 from core.repositories.clients import ClientRepository
 from core.repositories.templates import TemplateRepository
 from core.templating import RenderBusy, TemplateProblem, render_async
@@ -95,7 +97,8 @@ def _record(
 
 
 async def create_template(session: AsyncSession, actor: Actor, data: TemplateCreate) -> Template:
-    await trial_render(actor.business_id, sample_context(actor.business), data.subject, data.body)
+    context = await sample_context(session, actor.business)
+    await trial_render(actor.business_id, context, data.subject, data.body)
     await _ensure_name_free(session, actor, data.name)
     template = await TemplateRepository(session).add(
         Template(
@@ -120,7 +123,7 @@ async def update_template(
             raise Unprocessable(f"{required} cannot be null")
     await trial_render(
         actor.business_id,
-        sample_context(actor.business),
+        await sample_context(session, actor.business),
         changes.get("subject"),
         changes.get("body"),
     )
@@ -143,21 +146,30 @@ async def delete_template(session: AsyncSession, actor: Actor, template: Templat
 SAMPLE_DONE_URL = "https://example.invalid/api/v1/done/sample-link"
 
 
-def sample_context(business: Business, reminder: Reminder | None = None) -> dict[str, Any]:
+async def sample_context(
+    session: AsyncSession, business: Business, reminder: Reminder | None = None
+) -> dict[str, Any]:
     """What a send's template sees, built by the same functions (core.messages) so that
-    every variable of a send is here: a sample client with every field filled in (so a
-    template written for clients that have them renders), and the given reminder (as it
-    is scheduled) or a sample one due in a week."""
+    every variable of a send is here: a sample client with every field filled in, the
+    business's own fields too (so a template written for clients that have them renders,
+    and one naming a field the business does not have is refused), and the given reminder
+    (as it is scheduled) or a sample one due in a week."""
     in_a_week = utcnow() + timedelta(days=7)
     client = Client(
         id=uuid.uuid4(),
         name="Jane Example",
         email="jane@example.com",
         phone="+447700900123",
+        secondary_phone="+447700900456",
         whatsapp="+447700900123",
         timezone=business.timezone,
+        address="1 Example Street, London",
         external_ref="CL-0001",
     )
+    fields = {
+        field.name: sample_value(field.type, field.label)
+        for field in await ClientFieldRepository(session).list(business.id)
+    }
     if reminder is None:
         reminder = Reminder(
             id=uuid.uuid4(), title="Sample reminder", type="deadline", timezone=business.timezone
@@ -167,7 +179,7 @@ def sample_context(business: Business, reminder: Reminder | None = None) -> dict
         due_at = schedules.due_at(reminder.schedule)
     occurrence_at = reminder.next_fire_at or in_a_week
     return {
-        "client": client_context(client, ["example"]),
+        "client": client_context(client, ["example"], fields),
         "business": business_context(business),
         "reminder": reminder_context(reminder, due_at, occurrence_at),
         "done_url": SAMPLE_DONE_URL,
@@ -179,7 +191,7 @@ async def preview(session: AsyncSession, actor: Actor, data: PreviewRequest) -> 
     if data.template_id is not None:
         template = await get_template(session, actor, data.template_id)
         subject, body = template.subject, template.body
-    context = sample_context(actor.business)
+    context = await sample_context(session, actor.business)
     if data.client_id is not None:
         client = await ClientRepository(session).get(actor.business_id, data.client_id)
         if client is None:

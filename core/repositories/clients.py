@@ -4,13 +4,13 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, String, cast, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core.models import Client, ClientTag, Suppression
+from core.models import Client, ClientTag, Delivery, Reminder, Suppression
 from core.repositories.base import escape_like, paginate
 
 # Stay well under SQLite's bound-parameter limit when looking up a whole import file.
@@ -110,6 +110,23 @@ class ClientRepository:
             )
             found.extend((await self.session.scalars(stmt)).all())
         return found
+
+    async def activity_counts(self, business_id: uuid.UUID, client: Client) -> tuple[int, int]:
+        """How many reminders name the client or one of its tags, and how many messages
+        it was sent (its deliveries, by their client index)."""
+        # client_ids is a JSON list of id strings on SQLite and PostgreSQL alike.
+        named = cast(Reminder.client_ids, String).like(f'%"{client.id}"%')
+        targets = or_(named, Reminder.tag.in_(client.tags)) if client.tags else named
+        reminders = select(func.count(Reminder.id)).where(
+            Reminder.business_id == business_id, targets
+        )
+        deliveries = select(func.count(Delivery.id)).where(
+            Delivery.client_id == client.id, Delivery.business_id == business_id
+        )
+        return (
+            int(await self.session.scalar(reminders) or 0),
+            int(await self.session.scalar(deliveries) or 0),
+        )
 
     async def add(self, client: Client) -> Client:
         self.session.add(client)

@@ -162,9 +162,14 @@ class ReminderRepository:
         result = await self.session.execute(stmt)
         return bool(getattr(result, "rowcount", 0))
 
-    async def target_clients(self, reminder: Reminder) -> list[Client]:
-        """The reminder's clients as they are now: its list, or everyone with its tag."""
+    async def target_clients(
+        self, reminder: Reminder, *, include_inactive: bool = False
+    ) -> list[Client]:
+        """The reminder's clients as they are now: its list, or everyone with its tag;
+        inactive clients are nobody's target (unless `include_inactive`)."""
         stmt = select(Client).where(Client.business_id == reminder.business_id)
+        if not include_inactive:
+            stmt = stmt.where(Client.is_active.is_(True))
         if reminder.tag:
             stmt = stmt.join(ClientTag, ClientTag.client_id == Client.id).where(
                 ClientTag.tag == reminder.tag
@@ -201,7 +206,7 @@ class ReminderRepository:
             )
             stmt = (
                 select(Client)
-                .where(Client.business_id == business_id)
+                .where(Client.business_id == business_id, Client.is_active.is_(True))
                 .where(or_(Client.id.in_(ids), Client.id.in_(tagged)))
                 .options(selectinload(Client.tag_rows))
                 .order_by(Client.name, Client.id)

@@ -191,7 +191,7 @@ async def test_import_leaves_other_businesses_alone(
     assert body["rows"][0]["status"] == "created"
     assert body["rows"][0]["client_id"] != theirs["id"]
     after = await client.get(f"{CLIENTS}/{theirs['id']}", headers=other_owner.headers)
-    assert after.json() == theirs
+    assert after.json() == {**theirs, "reminder_count": 0, "delivery_count": 0}
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ async def test_import_leaves_other_businesses_alone(
         (b"name,email\x00\nAnn,a@b.c\n", "CSV"),
         (b"name,email\n", "no data rows"),
         (b"email,phone\nann@example.com,\n", "'name' column"),
-        (b"name,mobile,Notes\nAnn,1,2\n", "'mobile', 'notes'"),
+        (b"name,mobile,Remarks\nAnn,1,2\n", "'mobile', 'remarks'"),
         (b"name,email,Name\nAnn,a@example.com,Ann\n", "more than once"),
         (b'name,email\n"Ann,a@example.com\n', "CSV"),
     ],
