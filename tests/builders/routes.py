@@ -87,6 +87,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/business/members"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/business/members"): Rule(OWNER_ONLY, 201),
     ("DELETE", "/api/v1/business/members/{member_id}"): Rule(OWNER_ONLY, 204),
+    # the business's own client fields: staff read them, owners define and delete them
+    ("GET", "/api/v1/business/client-fields"): Rule(BUSINESS, 200),
+    ("POST", "/api/v1/business/client-fields"): Rule(OWNER_ONLY, 201),
+    ("DELETE", "/api/v1/business/client-fields/{field_id}"): Rule(OWNER_ONLY, 204),
     # clients
     ("GET", "/api/v1/clients"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/clients"): Rule(BUSINESS, 201),
@@ -274,6 +278,11 @@ class World:
                     "from_email": "office@acme.example.com",
                 },
             )
+        elif name == "field_id":
+            self.ids[name] = await self._post(
+                "/api/v1/business/client-fields",
+                {"name": "vat_number", "label": "VAT number", "type": "text"},
+            )
         elif name == "member_id":
             staff = await add_member(self.http, self.owner)
             self.staff_email = staff.email
@@ -361,6 +370,7 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
     # B has one of everything too, so "404" is never just "B has no such table rows".
     for path, body in (
         ("/api/v1/clients", {"name": "Rival Client"}),
+        ("/api/v1/business/client-fields", {"name": "vat_number", "label": "VAT", "type": "text"}),
         ("/api/v1/templates", {"name": "Rival", "body": "Hi"}),
         ("/api/v1/sender-identities", {"channel": "email", "from_email": "b@rival.example"}),
         (
@@ -375,6 +385,7 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         "template_id",
         "identity_id",
         "config_id",
+        "field_id",
         "member_id",
         "reminder_id",
         "token",
@@ -400,6 +411,9 @@ def body_for(world: World, route: tuple[str, str]) -> dict[str, Any]:
                 "full_name": "New Staff",
                 "password": PASSWORD,
             }
+        },
+        ("POST", "/api/v1/business/client-fields"): lambda: {
+            "json": {"name": f"f_{uuid.uuid4().hex[:8]}", "label": "Year end", "type": "date"}
         },
         ("POST", "/api/v1/clients"): lambda: {"json": {"name": "New Client"}},
         ("POST", "/api/v1/clients/import"): lambda: {

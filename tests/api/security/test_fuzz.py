@@ -50,6 +50,7 @@ SEEDED_PARAMETERS = (
     "template_id",
     "identity_id",
     "config_id",
+    "field_id",
     "member_id",
     "reminder_id",
 )
@@ -170,6 +171,10 @@ async def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
                     "security": "none",
                     "from_email": "office@example.com",
                 },
+            ),
+            "field_id": await created(
+                "/business/client-fields",
+                {"name": "vat_number", "label": "VAT number", "type": "text"},
             ),
             "member_id": await created(
                 "/business/members",

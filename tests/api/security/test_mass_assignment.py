@@ -117,6 +117,12 @@ async def test_update_routes_refuse_bookkeeping_fields_and_change_nothing(
 
 CREATES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("clients", "/api/v1/clients", {"name": "New Client"}, COMMON),
+    (
+        "client_fields",
+        "/api/v1/business/client-fields",
+        {"name": "year_end", "label": "Year end", "type": "date"},
+        COMMON,
+    ),
     ("templates", "/api/v1/templates", {"name": "New", "body": "Hi"}, COMMON),
     (
         "sender_identities",
