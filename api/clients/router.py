@@ -47,10 +47,19 @@ async def list_clients(
         str | None,
         Query(max_length=64, pattern=NO_NUL, description="Only clients with this tag."),
     ] = None,
+    is_active: Annotated[
+        bool | None, Query(description="Only active (true) or inactive (false) clients.")
+    ] = None,
 ) -> ListResponse[ClientRead]:
     """The business's clients by name, optionally searched or filtered by tag."""
     clients, total = await service.list_clients(
-        session, actor, search=search, tag=tag, limit=page.limit, offset=page.offset
+        session,
+        actor,
+        search=search,
+        tag=tag,
+        is_active=is_active,
+        limit=page.limit,
+        offset=page.offset,
     )
     return ListResponse(items=[ClientRead.model_validate(c) for c in clients], total=total)
 

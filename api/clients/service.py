@@ -89,6 +89,7 @@ async def list_clients(
     *,
     search: str | None,
     tag: str | None,
+    is_active: bool | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[Client], int]:
@@ -97,6 +98,7 @@ async def list_clients(
         # An empty box in a search form means "no filter", not "match the empty tag".
         search=(search or "").strip() or None,
         tag=(tag or "").strip().lower() or None,
+        is_active=is_active,
         limit=limit,
         offset=offset,
     )

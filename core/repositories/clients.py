@@ -68,8 +68,11 @@ class ClientRepository:
         tag: str | None,
         limit: int,
         offset: int,
+        is_active: bool | None = None,
     ) -> tuple[list[Client], int]:
         stmt = self._in_business(business_id)
+        if is_active is not None:
+            stmt = stmt.where(Client.is_active.is_(is_active))
         if search:
             stmt = stmt.where(client_matches(search))
         if tag is not None:
@@ -140,7 +143,14 @@ class ClientRepository:
 
 def client_matches(search: str) -> ColumnElement[bool]:
     pattern = f"%{escape_like(search)}%"
-    columns = (Client.name, Client.email, Client.phone, Client.whatsapp, Client.external_ref)
+    columns = (
+        Client.name,
+        Client.email,
+        Client.phone,
+        Client.secondary_phone,
+        Client.whatsapp,
+        Client.external_ref,
+    )
     conditions = [column.ilike(pattern, escape="\\") for column in columns]
     # Phones are stored as E.164, so "+44 7911-123" should still find "+447911123456".
     compact = _PHONE_PUNCTUATION.sub("", search)
@@ -149,6 +159,7 @@ def client_matches(search: str) -> ColumnElement[bool]:
         conditions += [
             Client.phone.like(compact_pattern, escape="\\"),
             Client.whatsapp.like(compact_pattern, escape="\\"),
+            Client.secondary_phone.like(compact_pattern, escape="\\"),
         ]
     return or_(*conditions)
 

@@ -244,8 +244,15 @@ async def test_new_client_columns_are_validated_and_stored(
     for change in ({"is_active": None}, {"fields": None}, {"notes": "x" * 5001}):
         response = await client.patch(path, headers=owner.headers, json=change)
         assert response.status_code == 422, change
+    await _client(client, owner, name="Bo")
+    inactive = await client.get(CLIENTS, headers=owner.headers, params={"is_active": "false"})
+    assert [c["name"] for c in inactive.json()["items"]] == ["Ann"]
+    found = await client.get(CLIENTS, headers=owner.headers, params={"search": "7911 123457"})
+    assert [c["name"] for c in found.json()["items"]] == ["Ann"]
     active = await client.patch(path, headers=owner.headers, json={"is_active": True})
     assert active.json()["is_active"] is True
+    listed = await client.get(CLIENTS, headers=owner.headers, params={"is_active": "true"})
+    assert [c["name"] for c in listed.json()["items"]] == ["Ann", "Bo"]
 
 
 async def test_import_fills_fields_and_rejects_bad_values_with_reasons(
