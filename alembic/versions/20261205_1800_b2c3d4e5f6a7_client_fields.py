@@ -2,7 +2,7 @@
 own fields (`fields`); client_fields, the businesses' definitions of those fields
 
 Revision ID: b2c3d4e5f6a7
-Revises: 9a0b1c2d3e4f
+Revises: a1b2c3d4e5f6
 Create Date: 2026-12-05 18:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from core.types import UTCDateTime
 
 revision: str = "b2c3d4e5f6a7"
-down_revision: str | None = "9a0b1c2d3e4f"
+down_revision: str | None = "a1b2c3d4e5f6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
