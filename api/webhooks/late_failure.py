@@ -18,8 +18,10 @@ from channels import fallback_channels
 from core.enums import DeliveryStatus
 from core.enums import ReminderStatus as Status
 from core.events import record_event
-from core.models import Business, Client, Delivery, Reminder
-from core.repositories.reminders import DeliveryRepository
+from core.models import Delivery, Reminder
+from core.repositories.clients import ClientRepository
+from core.repositories.reminders import DeliveryRepository, ReminderRepository
+from core.repositories.users import BusinessRepository
 from core.settings import Settings
 from workflows.contracts import ResendArgs
 
@@ -41,13 +43,13 @@ async def _original(session: AsyncSession, delivery: Delivery) -> Delivery:
 async def next_channel(session: AsyncSession, delivery: Delivery) -> tuple[Delivery, str] | None:
     """The original delivery and the channel to fall back to, or None (no fallback asked
     for, the reminder cancelled, no channel left)."""
-    reminder = await session.get(Reminder, delivery.reminder_id)
+    reminder = await ReminderRepository(session).get(delivery.reminder_id)
     if reminder is None or not reminder.fallback or reminder.status == Status.cancelled:
         return None
     if delivery.client_id is None or delivery.status not in FAILED:
         return None
-    client = await session.get(Client, delivery.client_id)
-    business = await session.get(Business, delivery.business_id)
+    client = await ClientRepository(session).get(delivery.business_id, delivery.client_id)
+    business = await BusinessRepository(session).get(delivery.business_id)
     if client is None or business is None:
         return None
     original = await _original(session, delivery)
@@ -65,12 +67,12 @@ async def fall_back(
     """Send the failed delivery's message on the client's next channel; the channel, or
     None when there is none to try. Temporal failing is logged and audited, never raised:
     the callback has been recorded either way."""
-    delivery = await session.get(Delivery, delivery_id)
+    delivery = await DeliveryRepository(session).get(delivery_id)
     found = await next_channel(session, delivery) if delivery is not None else None
     if delivery is None or found is None:
         return None
     original, channel = found
-    reminder = await session.get(Reminder, delivery.reminder_id)
+    reminder = await ReminderRepository(session).get(delivery.reminder_id)
     assert reminder is not None
     args = ResendArgs(
         delivery_id=str(original.id),

@@ -308,6 +308,9 @@ class DeliveryRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def get(self, delivery_id: uuid.UUID) -> Delivery | None:
+        return await self.session.get(Delivery, delivery_id)
+
     async def get_for_business(
         self, business_id: uuid.UUID, delivery_id: uuid.UUID
     ) -> Delivery | None:
