@@ -29,6 +29,7 @@ from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, Securit
 from api.notifications.router import router as notifications_router
 from api.reminder_clients.router import router as reminder_clients_router
 from api.reminders.router import router as reminders_router
+from api.replies.router import router as replies_router
 from api.sender_identities.router import router as sender_identities_router
 from api.templates.router import router as templates_router
 from api.throttle import Throttle
@@ -71,6 +72,7 @@ def api_router() -> APIRouter:
         reminders_router,
         reminder_clients_router,
         notifications_router,
+        replies_router,
         dashboard_router,
         usage_router,
         events_router,

@@ -136,6 +136,8 @@ class InboundMessage:
     to: str
     body: str
     messaging_service_sid: str | None = None
+    # Twilio's id of the message: the same on every retry of its webhook.
+    message_sid: str | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> InboundMessage:
@@ -144,6 +146,7 @@ class InboundMessage:
             to=params.get("To", ""),
             body=params.get("Body", ""),
             messaging_service_sid=params.get("MessagingServiceSid") or None,
+            message_sid=(params.get("MessageSid") or params.get("SmsSid") or "").strip() or None,
         )
 
 

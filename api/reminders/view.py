@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 from api.deps import Actor, Page, as_uuid
 from api.errors import NotFound, ServiceUnavailable
 from api.reminders.schemas import ReminderDetail, ReminderRead
+from api.replies import service as replies
 from core.enums import ReminderStatus as Status
 from core.models import Delivery, Reminder
 from core.repositories.base import Keyset, Total
@@ -152,4 +153,6 @@ async def load_timeline(
     ids = [parsed for value in history.client_ids(timeline) if (parsed := as_uuid(value))]
     names = await ReminderRepository(session).client_names(business_id, ids)
     history.name_clients(timeline, {str(key): name for key, name in names.items()})
+    # Replies are no workflow event: the database has them, put in at their times.
+    timeline = await replies.with_replies(session, business_id, reminder.id, timeline)
     return len(runs), timeline

@@ -153,7 +153,7 @@ async def twilio_status(
 async def twilio_inbound(
     signed: TwilioParams, session: SessionDep, settings: SettingsDep, request: Request
 ) -> Response:
-    """Twilio's incoming messages: STOP / START opt out and in, HELP replies, DONE marks done."""
+    """Twilio's incoming messages: STOP/START opt out and in, HELP, DONE; others are replies."""
     message = twilio.InboundMessage.from_params(signed.params)
 
     async def temporal() -> TemporalClient:  # connected only for a DONE

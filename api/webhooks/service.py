@@ -1,5 +1,6 @@
 """What Twilio's callbacks change: a delivery's status, and the clients an inbound message
-(STOP, START, HELP; DONE in api/webhooks/done.py) comes from. What the callbacks mean in
+(STOP, START, HELP; DONE in api/webhooks/done.py; anything else is a reply, stored by
+api/replies) comes from. What the callbacks mean in
 Twilio's terms (statuses, keywords, addresses, signatures) is channels/twilio_webhooks.py.
 
 Both are retried by Twilio and may arrive out of order, so each is applied only when it
@@ -16,6 +17,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.reminder_clients.service import TemporalGetter
+from api.replies import service as replies
 from api.webhooks import done
 from channels.twilio_webhooks import (
     DONE_WORDS,
@@ -222,6 +224,11 @@ async def _handle_inbound(
                 log.info(
                     "client %s opted %s of %s", client.id, "out" if opted_out else "in", channel
                 )
+    if word is None and clients:
+        # Anything else a client writes is a reply for the business to read.
+        await replies.record_replies(
+            session, clients, channel, number, message.body, message.message_sid
+        )
     await session.flush()
     client_ids = [client.id for client in clients]
     if word not in HELP_WORDS:
