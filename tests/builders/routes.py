@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from core.crypto import encrypt
 from core.models import Delivery, TwilioCredentials
 from core.progress_models import ClientDocument
+from core.reply_models import Reply
 from core.storage import new_key, storage_from_settings
 from core.types import utcnow
 from tests.builders.api_keys import make_key
@@ -148,6 +149,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/reminders/{reminder_id}/clients/{client_id}/documents/{document_id}"): Rule(
         BUSINESS, 200
     ),
+    # clients' replies (the inbox)
+    ("GET", "/api/v1/replies"): Rule(BUSINESS, 200),
+    ("POST", "/api/v1/replies/read-all"): Rule(BUSINESS, 200),
+    ("POST", "/api/v1/replies/{reply_id}/read"): Rule(BUSINESS, 200),
     # deliveries and figures
     ("GET", "/api/v1/notifications"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/notifications/{delivery_id}/resend"): Rule(BUSINESS, TEMPORAL_DOWN),
@@ -246,6 +251,23 @@ class World:
             await session.commit()
         return str(document.id)
 
+    async def _add_reply(self, delivery: Delivery) -> str:
+        """A reply A's client sent to that delivery (as an inbound SMS leaves it)."""
+        reply = Reply(
+            business_id=delivery.business_id,
+            client_id=uuid.UUID(self.ids["client_id"]),
+            channel="sms",
+            from_number="+447911123456",
+            body="Sent it yesterday",
+            message_sid="SM" + uuid.uuid4().hex,
+            delivery_id=delivery.id,
+            reminder_id=delivery.reminder_id,
+        )
+        async with self.app.state.sessionmaker() as session:
+            session.add(reply)
+            await session.commit()
+        return str(reply.id)
+
     async def make(self, name: str) -> None:
         """(Re)create A's object behind the path parameter `name`."""
         if name == "client_id":
@@ -327,6 +349,7 @@ class World:
                 await session.commit()
                 self.ids["delivery_id"] = str(delivery.id)
             self.ids["document_id"] = await self._add_document(row.business_id, row.id)
+            self.ids["reply_id"] = await self._add_reply(delivery)
         elif name == "twilio":
             # Both businesses use one Twilio account, each with a token of its own (Twilio's
             # primary and secondary tokens); stored as a saved account is, and the local

@@ -53,6 +53,7 @@ SEEDED_PARAMETERS = (
     "field_id",
     "member_id",
     "reminder_id",
+    "reply_id",
 )
 
 # Operations that need Temporal (or report it, like /readyz): without it they answer 503.
@@ -187,6 +188,7 @@ async def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
             ),
         }
     ids["reminder_id"] = await _add_reminder(app, uuid.UUID(body["business"]["id"]), ids)
+    ids["reply_id"] = await _add_reply(app, uuid.UUID(body["business"]["id"]), ids)
     await app.state.engine.dispose()
     if app.state.redis is not None:
         await app.state.redis.aclose()
@@ -216,6 +218,24 @@ async def _add_reminder(app: Any, business_id: uuid.UUID, ids: dict[str, str]) -
         )
         await session.commit()
     return str(reminder_id)
+
+
+async def _add_reply(app: Any, business_id: uuid.UUID, ids: dict[str, str]) -> str:
+    """A reply of the client to the reminder, as an inbound SMS leaves it."""
+    from core.reply_models import Reply
+
+    reply = Reply(
+        business_id=business_id,
+        client_id=uuid.UUID(ids["client_id"]),
+        channel="sms",
+        from_number="+447911123456",
+        body="Sent it",
+        reminder_id=uuid.UUID(ids["reminder_id"]),
+    )
+    async with app.state.sessionmaker() as session:
+        session.add(reply)
+        await session.commit()
+    return str(reply.id)
 
 
 async def _truncate(database_url: str) -> None:
