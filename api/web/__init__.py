@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from api.web.deps import LoginRequired, WebError
 from api.web.documents import router as documents_router
 from api.web.render import STATIC_DIR
+from api.web.replies import router as replies_router
 from api.web.router import not_signed_in, router, web_error
 from api.web.signin import router as signin_router
 
@@ -16,6 +17,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(signin_router)
     app.include_router(router)
     app.include_router(documents_router)
+    app.include_router(replies_router)
     app.mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="admin-static")
     app.add_exception_handler(LoginRequired, not_signed_in)
     app.add_exception_handler(WebError, web_error)

@@ -9,6 +9,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from api.deps import Actor, SessionDep, SettingsDep
@@ -16,6 +17,7 @@ from api.web import session as web_session
 from core.enums import Role
 from core.models import Business, User
 from core.repositories.platform import all_businesses
+from core.repositories.replies import ReplyRepository
 from core.repositories.users import BusinessRepository, UserRepository
 
 MAX_FORM_FIELDS = 20
@@ -42,6 +44,7 @@ class WebContext:
     business: Business | None  # None: a superuser's view of every business
     role: Role | None
     businesses: list[Business] = field(default_factory=list)  # superusers' switch list
+    unread_replies: int = 0  # the navigation's Inbox count, for the business in scope
 
     @property
     def actor(self) -> Actor:
@@ -84,16 +87,24 @@ async def get_web_context(
             business=business,
             role=Role.owner if business is not None else None,
             businesses=await all_businesses(session),
+            unread_replies=await _unread(session, business),
         )
     if user.membership is None:
         raise WebError(403, "Your account belongs to no business.")
+    business = user.membership.business
     return WebContext(
         user=user,
         session=found,
         csrf=csrf,
-        business=user.membership.business,
+        business=business,
         role=Role(user.membership.role),
+        unread_replies=await _unread(session, business),
     )
+
+
+async def _unread(session: AsyncSession, business: Business | None) -> int:
+    """One indexed count per page: the navigation shows the Inbox's unread replies."""
+    return await ReplyRepository(session).unread_count(business.id) if business else 0
 
 
 WebContextDep = Annotated[WebContext, Depends(get_web_context)]
