@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,7 +54,7 @@ class ReplyRepository:
         )
         return (await self.session.scalars(stmt)).first()
 
-    def _scoped(self, business_id: uuid.UUID, filters: ReplyFilters) -> Select[tuple[Reply]]:
+    def _scoped(self, business_id: uuid.UUID, filters: ReplyFilters) -> Select[Any]:
         stmt = select(Reply).where(Reply.business_id == business_id)
         if filters.unread:
             stmt = stmt.where(Reply.read_at.is_(None))
