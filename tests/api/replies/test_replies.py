@@ -193,3 +193,25 @@ async def test_read_all_marks_every_unread_reply_of_the_business(
 
     assert marked.json() == {"marked": 2}
     assert (await inbox(client, owner))["unread_count"] == 0
+
+
+async def test_a_whatsapp_reply_answers_the_latest_whatsapp_message_not_an_sms(
+    app: Any, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    customer = await add_phone_client(client, owner)
+    reminder = await add_reminder_row(app, owner, client_ids=[customer], channels=["whatsapp"])
+    delivery = await add_delivery_row(
+        app,
+        owner,
+        reminder,
+        created_at=utcnow() - timedelta(hours=2),
+        channel="whatsapp",
+        client_id=customer,
+    )
+    await sent_to(app, owner, customer, timedelta(hours=1))  # a later SMS
+
+    await text_in(client, "Got it 👍", sender="whatsapp:+447911123456")
+
+    (reply,) = (await inbox(client, owner))["items"]
+    assert (reply["channel"], reply["body"]) == ("whatsapp", "Got it 👍")
+    assert (reply["delivery_id"], reply["reminder_id"]) == (delivery, reminder)
