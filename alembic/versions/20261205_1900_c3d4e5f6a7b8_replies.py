@@ -3,7 +3,7 @@ client and to the latest delivery that reached them on that channel; a retried w
 stored once by its MessageSid per business)
 
 Revision ID: c3d4e5f6a7b8
-Revises: a1b2c3d4e5f6
+Revises: b2c3d4e5f6a7
 Create Date: 2026-12-05 19:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from core.types import UTCDateTime
 
 revision: str = "c3d4e5f6a7b8"
-down_revision: str | None = "a1b2c3d4e5f6"
+down_revision: str | None = "b2c3d4e5f6a7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
