@@ -10,8 +10,8 @@ from api.schemas import InputModel, ReadModel
 from api.validation import Name
 from core.client_field_models import FieldType
 
-# The import's own columns (api/clients/importer.py): a field may not be called like one,
-# so a column of the file is never both.
+# A client's own columns, as the CSV import (api/clients/importer.py) takes them: a field
+# may not be called like one, so a column of the file is never both.
 BUILT_IN_COLUMNS = (
     "name",
     "email",

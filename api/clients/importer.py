@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.client_fields.schemas import BUILT_IN_COLUMNS
 from api.client_fields.values import check_values
 from api.clients import optouts
 from api.clients.schemas import ClientCreate, ImportResult, ImportRow
@@ -25,21 +26,8 @@ from core.repositories.client_fields import ClientFieldRepository
 from core.repositories.clients import ClientRepository
 from core.types import utcnow
 
-IMPORT_COLUMNS = (
-    "name",
-    "email",
-    "phone",
-    "secondary_phone",
-    "whatsapp",
-    "timezone",
-    "address",
-    "notes",
-    "is_active",
-    "tags",
-    "preferred_channels",
-    "opted_out_channels",
-    "external_ref",
-)
+# The client's own columns; a business's fields may not take their names.
+IMPORT_COLUMNS = BUILT_IN_COLUMNS
 _LIST_COLUMNS = ("tags", *CHANNEL_FIELDS)
 FIELD_PREFIX = "field:"
 _LIST_SEPARATOR = re.compile(r"[;|]")

@@ -13,18 +13,9 @@ from fastapi.responses import HTMLResponse
 from api.done.service import DoneTarget
 from api.done.uploads import ALLOWED_NAMES, KINDS, NOTE_MAX_CHARS, Upload
 from api.errors import AppError
+from api.public_pages import HEADERS
 from core.settings import Settings
 
-# The page loads nothing and posts only back to itself; the token in its URL goes nowhere.
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 SHELL = """<!doctype html>
 <html lang="en">
 <head>

@@ -9,35 +9,22 @@ client's own way back, since the business's staff cannot lift a client's opt-out
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
+from api.public_pages import HEADERS, PAGE_RESPONSE
 from api.unsubscribe import service
 
 router = APIRouter(
     prefix="/unsubscribe", tags=["unsubscribe"], responses=error_responses(400, 404, 422, 503)
 )
-# The answer is a page for a person (`Response`, so FastAPI documents no JSON body for
-# it); errors stay JSON like everywhere else.
-PAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
-}
+# The answer is a page for a person; errors stay JSON like everywhere else.
 
 CHANNEL_NAMES = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
-# The page loads nothing and posts only back to itself; the token in its URL goes nowhere.
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 PAGE = """<!doctype html>
 <html lang="en">
 <head>
