@@ -49,6 +49,10 @@ def _period_key(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def make_done_token(secret: str, link: DoneLink) -> str:
     period = datetime.fromisoformat(link.period.removesuffix("Z") + "+00:00")
     data = _DATA.pack(
@@ -57,7 +61,7 @@ def make_done_token(secret: str, link: DoneLink) -> str:
         int(period.timestamp()),
         int(link.expires_at.timestamp()),
     )
-    return base64.urlsafe_b64encode(data + _tag(secret, data)).rstrip(b"=").decode()
+    return _encode(data + _tag(secret, data))
 
 
 def read_done_token(secret: str, token: str) -> DoneLink | None:
@@ -69,6 +73,9 @@ def read_done_token(secret: str, token: str) -> DoneLink | None:
     except (binascii.Error, ValueError):
         return None
     data, tag = raw[: _DATA.size], raw[_DATA.size :]
+    # Only the one spelling we issue: the last character's unused bits may not differ.
+    if _encode(raw) != token:
+        return None
     if len(tag) != _TAG_BYTES or not hmac.compare_digest(tag, _tag(secret, data)):
         return None
     reminder, client, period, expires = _DATA.unpack(data)
