@@ -47,6 +47,7 @@ def reminder_context(
     return {
         "id": str(reminder.id),
         "title": reminder.title,
+        "description": reminder.description or "",
         "type": reminder.type,
         "timezone": reminder.timezone,
         "due_at": due_at.isoformat() if due_at else None,

@@ -265,6 +265,7 @@ class Reminder(IdMixin, TimestampMixin, Base):
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
     type: Mapped[str] = mapped_column(String(32))
     client_ids: Mapped[list[str]] = mapped_column(default=list)
     tag: Mapped[str | None] = mapped_column(String(64))

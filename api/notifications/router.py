@@ -71,6 +71,12 @@ async def list_notifications(
     )
 
 
+@router.get("/{delivery_id}", response_model=DeliveryRead)
+async def read_notification(delivery: DeliveryDep) -> DeliveryRead:
+    """One delivery of the business's: to whom, what, on which channel, how it went."""
+    return DeliveryRead.model_validate(delivery)
+
+
 @router.post(
     "/{delivery_id}/resend",
     response_model=ResendAccepted,

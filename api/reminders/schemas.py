@@ -25,6 +25,13 @@ Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)
 ]
 Subject = Annotated[str, Field(max_length=500)]
+Description = Annotated[
+    str,
+    Field(
+        max_length=2000,
+        description="What the reminder is for, for staff (and `{{ reminder.description }}`).",
+    ),
+]
 
 
 def _not_blank(value: str) -> str:
@@ -71,6 +78,7 @@ class _ReminderInput(InputModel):
 
 class ReminderCreate(_ReminderInput):
     title: Name
+    description: Description | None = None
     type: ReminderType
     client_ids: ClientIds | None = None
     tag: Tag | None = None
@@ -116,6 +124,7 @@ class ReminderUpdate(_ReminderInput):
     """Every field optional; `client_ids` replaces `tag` and the other way round."""
 
     title: Name | None = None
+    description: Description | None = None
     type: ReminderType | None = None
     client_ids: ClientIds | None = None
     tag: Tag | None = None
@@ -155,6 +164,7 @@ class ReminderUpdate(_ReminderInput):
 class ReminderRead(ReadModel):
     id: uuid.UUID
     title: str
+    description: str | None = None
     type: ReminderType
     client_ids: list[uuid.UUID]
     tag: str | None

@@ -159,6 +159,7 @@ async def create_reminder(
         id=reminder_id,
         business_id=actor.business_id,
         title=data.title,
+        description=data.description,
         type=data.type.value,
         client_ids=[str(client_id) for client_id in data.client_ids or []],
         tag=data.tag,
@@ -273,6 +274,7 @@ async def _apply_content(
     )
     for name in (
         "title",
+        "description",
         "template_id",
         "subject",
         "body",

@@ -155,6 +155,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/replies/{reply_id}/read"): Rule(BUSINESS, 200),
     # deliveries and figures
     ("GET", "/api/v1/notifications"): Rule(BUSINESS, 200),
+    ("GET", "/api/v1/notifications/{delivery_id}"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/notifications/{delivery_id}/resend"): Rule(BUSINESS, TEMPORAL_DOWN),
     ("GET", "/api/v1/dashboard/summary"): Rule(BUSINESS, 200),
     ("GET", "/api/v1/dashboard/timeseries"): Rule(BUSINESS, 200),

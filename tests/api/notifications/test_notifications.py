@@ -165,3 +165,23 @@ async def test_since_after_until_is_422(client: httpx.AsyncClient, owner: Tenant
 async def test_anonymous_caller_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.get(URL)
     assert response.status_code == 401
+
+
+async def test_one_delivery_reads_by_its_id_and_another_business_gets_404(
+    client: httpx.AsyncClient,
+    owner: Tenant,
+    member: Tenant,
+    other_owner: Tenant,
+    history: dict[str, Any],
+) -> None:
+    failed = history["ids"][1]
+    for tenant in (owner, member):
+        response = await client.get(f"{URL}/{failed}", headers=tenant.headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["id"], body["status"], body["channel"]) == (failed, "failed", "sms")
+        assert (body["client_id"], body["reminder_id"]) == (history["bob"], history["first"])
+    for path in (failed, str(uuid.uuid4()), "not-an-id"):
+        refused = await client.get(f"{URL}/{path}", headers=other_owner.headers)
+        assert refused.status_code == 404
+        assert refused.json()["detail"] == "Delivery not found"

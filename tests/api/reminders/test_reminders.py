@@ -723,3 +723,31 @@ async def test_reminder_for_many_clients_starts_and_reaches_all_of_them(
 
     await eventually(all_delivered, timeout=30)
     assert {d["client_id"] for d in await delivered()} == set(ids)
+
+
+async def test_a_reminders_description_is_kept_changed_and_shown_in_its_message(
+    live_app: Any, client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    client_id = await add_client(client, owner, "Alice Jones")
+    body = reminder_body(
+        client_id,
+        schedule=once(4),
+        description="Q3 VAT documents",
+        body="Hi {{ client.name }}, we need: {{ reminder.description }}.",
+    )
+    created = await create_reminder(client, owner, body)
+    assert created["description"] == "Q3 VAT documents"
+    url = f"{REMINDERS_URL}/{created['id']}"
+    too_long = await client.patch(url, headers=owner.headers, json={"description": "x" * 2001})
+    assert too_long.status_code == 422
+    changed = await client.patch(
+        url, headers=owner.headers, json={"description": "bank statements and invoices"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await get_reminder(client, owner, created["id"]))["description"] == (
+        "bank statements and invoices"
+    )
+
+    # The message reads the reminder as it is when it goes.
+    delivery = await wait_for_delivery(client, owner, created["id"], "delivered")
+    assert delivery["body"] == "Hi Alice Jones, we need: bank statements and invoices."
