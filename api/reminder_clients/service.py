@@ -72,19 +72,18 @@ async def current_period(session: AsyncSession, reminder: Reminder) -> str | Non
 async def check_period(session: AsyncSession, reminder: Reminder, period: str | None) -> str:
     """`period` when it is one of the reminder's (sent, marked, or the next), else 422;
     None: the current one."""
-    current = await current_period(session, reminder)
     if period is None:
+        current = await current_period(session, reminder)
         if current is None:
             raise Conflict("the reminder has no period to mark")
         return current
     if not PERIOD.fullmatch(period):
         raise Unprocessable("period: expected a period key such as '2027-01-07T09:00:00Z'")
+    # The current period is among these: the latest sent or marked, else the next.
     known = set(await ProgressRepository(session).periods(reminder.id, KEPT_PERIODS))
     upcoming = schedules.next_occurrence(reminder.schedule, reminder.timezone, utcnow())
     if upcoming is not None:
         known.add(upcoming.period)
-    if current is not None:
-        known.add(current)
     if period not in known:
         raise Unprocessable(f"period: {period!r} is not a current or past period of this reminder")
     return period
