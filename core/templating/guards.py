@@ -145,8 +145,9 @@ def literal(value: Any) -> Any:
 @pass_eval_context
 def finalize(eval_ctx: EvalContext, value: Any) -> str:
     """Every piece of output, including text inside macros and `{% set %}` blocks, which
-    is collected in a list and joined without passing through the output stream."""
+    is collected in a list and joined without passing through the output stream. A value
+    that is not there (a client without a phone, say) prints as nothing, never "None"."""
     budget = active()
-    text = budget.text(value)
+    text = "" if value is None else budget.text(value)
     budget.spend(len(text))
     return text

@@ -223,6 +223,22 @@ async def test_preview_renders_a_real_client_of_the_business(
     assert response.json() == {"subject": "For Bob Builder", "body": "Dear Bob Builder"}
 
 
+async def test_a_client_value_that_is_not_there_prints_as_nothing_not_none(
+    client: httpx.AsyncClient, owner: Tenant, app: Any
+) -> None:
+    client_id = await add_client(app, owner, "Bob Builder")  # an email, no phone, no address
+    body = (
+        "Phone: [{{ client.phone }}] Address: [{{ client.address }}] {{ client.phone or 'none' }}"
+    )
+
+    response = await client.post(
+        PREVIEW, headers=owner.headers, json={"body": body, "client_id": client_id}
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["body"] == "Phone: [] Address: [] none"
+
+
 async def test_preview_uses_a_sample_client_business_and_reminder(
     client: httpx.AsyncClient, owner: Tenant
 ) -> None:
