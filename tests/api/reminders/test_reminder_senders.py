@@ -6,7 +6,7 @@ SMTP server and a local Twilio."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -174,3 +174,7 @@ async def test_named_identities_change_with_the_reminder(firm: Firm) -> None:
     read = await firm.http.get(path, headers=firm.headers)
     assert read.json()["sender_identity_ids"] == {}
     assert read.json()["channels"] == ["email"]
+    # Cleared: it sends as the default (and ends, leaving no workflow behind).
+    await firm.sleep_until(datetime.fromisoformat(at) + timedelta(minutes=5))
+    [sent] = firm.smtp.messages
+    assert OFFICE in str(sent.message["From"])
