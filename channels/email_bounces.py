@@ -19,12 +19,14 @@ from email import message_from_bytes, policy
 from email.errors import MessageError
 from email.message import Message
 from email.parser import HeaderParser
+from email.utils import collapse_rfc2231_value
 
 # A report names one message of ours (one recipient each); more than this is not ours.
 MAX_RECIPIENTS = 100
 MAX_DIAGNOSTIC_LENGTH = 500
 _STATUS = re.compile(r"([245])\.\d{1,3}\.\d{1,3}")
-_MESSAGE_ID = re.compile(r"<([^<>\s]{1,200})>")
+# Printable ASCII, as ours are: anything else is not a message of ours.
+_MESSAGE_ID = re.compile(r"<([\x21-\x3b\x3d\x3f-\x7e]{1,200})>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -67,7 +69,8 @@ def parse_report(raw: bytes) -> Bounce:
 def _bounce(message: Message) -> Bounce:
     if message.get_content_type() != "multipart/report" or not message.is_multipart():
         raise NotAReport("Expected a multipart/report message (RFC 3464)")
-    if (message.get_param("report-type") or "").lower() != "delivery-status":  # type: ignore[union-attr]
+    report_type = collapse_rfc2231_value(message.get_param("report-type") or "")
+    if str(report_type).strip().lower() != "delivery-status":
         raise NotAReport("Expected report-type=delivery-status")
     parts = [p for p in message.get_payload() if isinstance(p, Message)]  # type: ignore[union-attr]
     status = next((p for p in parts if p.get_content_type() == "message/delivery-status"), None)
@@ -120,5 +123,7 @@ def _quoted(part: Message) -> Message | None:
 def _clean(value: object, limit: int) -> str | None:
     if value is None:
         return None
-    text = _CONTROL.sub(" ", str(value)).strip()
+    # Bytes that were not ASCII arrive as lone surrogates, which no database would store.
+    text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = _CONTROL.sub(" ", text).strip()
     return text[:limit] or None

@@ -43,6 +43,18 @@ def test_a_long_diagnostic_is_cut_and_loses_its_control_characters() -> None:
     assert "\x1b" not in failure.diagnostic
 
 
+def test_bytes_that_are_not_ascii_come_out_as_text_a_database_stores() -> None:
+    raw = dsn("<x@firm.example>").replace(b"Recipient unknown", b"caf\xe9 \xff\xfe\x00")
+    failure = parse_report(raw).hard_failure
+    assert failure is not None
+    assert failure.diagnostic is not None
+    assert "caf" in failure.diagnostic
+    failure.diagnostic.encode("utf-8")  # no lone surrogates
+    assert "\x00" not in failure.diagnostic
+    not_ours = dsn("<x@firm.example>").replace(b"<x@firm", b"<\xe9@firm")
+    assert parse_report(not_ours).message_id is None
+
+
 @pytest.mark.parametrize(
     "raw",
     [b"", b"Subject: hi\n\nbody", b"Content-Type: multipart/report\n\n", b"\x00\xff" * 100],
