@@ -7,6 +7,7 @@ it out of the reminders that name it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,7 @@ async def check_sender_identities(
     session: AsyncSession,
     actor: Actor,
     ids: dict[Channel, uuid.UUID],
-    channels: list[str],
+    channels: Sequence[str],
     settings: Settings,
 ) -> dict[str, str] | None:
     """The ids as stored (None when none is named); 422 naming the first one that cannot

@@ -147,11 +147,7 @@ async def create_reminder(
     if data.escalate_to_user_id is not None:
         await checks.check_staff_member(session, actor, data.escalate_to_user_id)
     sender_identity_ids = await check_sender_identities(
-        session,
-        actor,
-        data.sender_identity_ids or {},
-        [channel.value for channel in data.channels or []],
-        settings,
+        session, actor, data.sender_identity_ids or {}, data.channels or [], settings
     )
     timezone = data.timezone or checks.default_timezone(actor, zones)
     now = utcnow()
