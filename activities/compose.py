@@ -21,6 +21,7 @@ from core.messages import (
 )
 from core.models import Business, Client, Reminder, SenderIdentity, Template
 from core.repositories.reminders import DeliveryRepository
+from core.repositories.sender_identities import SenderIdentityRepository
 from core.settings import Settings
 from core.templating import render_async
 from core.unsubscribe import unsubscribe_url
@@ -45,7 +46,8 @@ class Parts:
 async def load_parts(
     session: AsyncSession, reminder_id: str, client_id: str, channel: str
 ) -> Parts | str:
-    """What one delivery is made of, in two statements; or why it has nothing to send
+    """What one delivery is made of, in two statements (three when the reminder names its
+    sender); or why it has nothing to send
     (`reminder_deleted`, `client_deleted`)."""
     rows = await DeliveryRepository(session).send_rows(
         uuid.UUID(reminder_id), uuid.UUID(client_id), channel
@@ -55,7 +57,24 @@ async def load_parts(
     reminder, business, client, template, sender = rows
     if client is None:
         return "client_deleted"
-    return Parts(reminder, client, business, template, sender)
+    named = await named_sender(session, reminder, channel)
+    return Parts(reminder, client, business, template, named or sender)
+
+
+async def named_sender(
+    session: AsyncSession, reminder: Reminder, channel: str
+) -> SenderIdentity | None:
+    """The identity the reminder names for the channel (`sender_identity_ids`), if it still
+    exists; None: the channel's default sends (also when the named one was deleted)."""
+    named = (reminder.sender_identity_ids or {}).get(channel)
+    if not named:
+        return None
+    try:
+        identity_id = uuid.UUID(str(named))
+    except ValueError:
+        return None
+    identity = await SenderIdentityRepository(session).get(reminder.business_id, identity_id)
+    return identity if identity is not None and identity.channel == channel else None
 
 
 async def compose(

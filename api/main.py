@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.admin.router import router as admin_router
 from api.api_keys.router import router as api_keys_router
 from api.auth.router import router as auth_router
+from api.bounces.router import router as bounces_router
 from api.business.router import router as business_router
 from api.cache import build_cache
 from api.client_fields.router import router as client_fields_router
@@ -78,6 +79,7 @@ def api_router() -> APIRouter:
         events_router,
         admin_router,
         webhooks_router,
+        bounces_router,
         unsubscribe_router,
         done_router,
     ):

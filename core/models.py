@@ -307,6 +307,11 @@ class Reminder(IdMixin, TimestampMixin, Base):
     escalate_after: Mapped[int | None] = mapped_column(Integer)
     # Not a foreign key: a removed staff member's escalations go to the reminder's creator.
     escalate_to_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The sender identity to send as, by channel ({"email": "<id>", ...}); a channel not
+    # named, or whose identity was deleted since, sends as that channel's default. Not a
+    # foreign key (JSON): api/reminders/senders.py checks the ids, and a deleted identity
+    # is taken out of the reminders naming it.
+    sender_identity_ids: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Delivery(IdMixin, TimestampMixin, Base):

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     TENANT_SMTP_PORTS: str = "25,465,587,2525"
     # The From address when a business has no default email sender identity.
     DEFAULT_FROM_EMAIL: str | None = None
+    # The secret an inbound-mail service presents when it posts bounces (RFC 3464 reports)
+    # to POST /api/v1/webhooks/email/bounce (X-Bounce-Secret or HTTP basic auth's
+    # password); unset, that route answers 404 and reads nothing.
+    BOUNCE_WEBHOOK_SECRET: str | None = None
     SMS_BACKEND: MessagingBackend | None = None
     WHATSAPP_BACKEND: MessagingBackend | None = None
     TWILIO_ACCOUNT_SID: str | None = None
@@ -365,6 +369,10 @@ class Settings(BaseSettings):
             problems.append(
                 "FORWARDED_ALLOW_IPS must name the proxies, not '*' (anyone could set "
                 "X-Forwarded-For and dodge the per-address sign-in limits)"
+            )
+        if self.BOUNCE_WEBHOOK_SECRET and len(self.BOUNCE_WEBHOOK_SECRET) < MIN_SECRET_KEY_LENGTH:
+            problems.append(
+                f"BOUNCE_WEBHOOK_SECRET is shorter than {MIN_SECRET_KEY_LENGTH} characters"
             )
         if not self.METRICS_TOKEN:
             problems.append("METRICS_TOKEN is not set (GET /metrics would be open to anyone)")

@@ -63,6 +63,15 @@ ContentVariables = Annotated[
     ),
 ]
 
+SenderIdentityIds = Annotated[
+    dict[Channel, uuid.UUID],
+    Field(
+        description='The sender identity to send as, per channel: {"email": "<id>", "sms": '
+        '"<id>", "whatsapp": "<id>"}. Each must be the business\'s, of that channel (and '
+        "verified where sending requires it); a channel left out sends as its default.",
+    ),
+]
+
 
 def _unique(ids: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
     return None if ids is None else list(dict.fromkeys(ids))
@@ -110,6 +119,7 @@ class ReminderCreate(_ReminderInput):
     escalate_to_user_id: uuid.UUID | None = Field(
         default=None, description="A staff member of the business who is told."
     )
+    sender_identity_ids: SenderIdentityIds | None = None
 
     @model_validator(mode="after")
     def _one_audience_and_a_body(self) -> ReminderCreate:
@@ -153,6 +163,9 @@ class ReminderUpdate(_ReminderInput):
     escalate_to_user_id: uuid.UUID | None = Field(
         default=None, description="A staff member of the business who is told."
     )
+    sender_identity_ids: SenderIdentityIds | None = Field(
+        default=None, description="Replaces the whole map; null or {} sends as each default."
+    )
 
     @model_validator(mode="after")
     def _one_audience(self) -> ReminderUpdate:
@@ -180,6 +193,7 @@ class ReminderRead(ReadModel):
     email_configuration_id: uuid.UUID | None
     escalate_after: int | None = None
     escalate_to_user_id: uuid.UUID | None = None
+    sender_identity_ids: dict[Channel, uuid.UUID] = Field(default_factory=dict)
     workflow_id: str
     status: ReminderStatus
     next_fire_at: datetime | None
@@ -187,6 +201,11 @@ class ReminderRead(ReadModel):
     last_fired_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("sender_identity_ids", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 class ReminderDetail(ReminderRead):

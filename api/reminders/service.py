@@ -26,6 +26,7 @@ from api.email_configurations.service import check_configuration_id
 from api.errors import Conflict, ServiceUnavailable, Unprocessable
 from api.reminders import checks
 from api.reminders.schemas import ReminderCreate, ReminderUpdate
+from api.reminders.senders import apply_sender_identities, check_sender_identities
 from api.reminders.signals import SIGNAL_TIMEOUT, signal_workflow
 from api.templates.service import sample_context, trial_render
 from core.context import request_id_var
@@ -145,6 +146,9 @@ async def create_reminder(
         await check_configuration_id(session, actor, data.email_configuration_id)
     if data.escalate_to_user_id is not None:
         await checks.check_staff_member(session, actor, data.escalate_to_user_id)
+    sender_identity_ids = await check_sender_identities(
+        session, actor, data.sender_identity_ids or {}, data.channels or [], settings
+    )
     timezone = data.timezone or checks.default_timezone(actor, zones)
     now = utcnow()
     schedule, next_fire_at = checks.validated_schedule(
@@ -173,6 +177,7 @@ async def create_reminder(
         email_configuration_id=data.email_configuration_id,
         escalate_after=data.escalate_after,
         escalate_to_user_id=data.escalate_to_user_id,
+        sender_identity_ids=sender_identity_ids,
         timezone=timezone,
         schedule=schedule,
         status=Status.scheduled.value,
@@ -291,6 +296,7 @@ async def _apply_content(
         reminder.type = changes["type"].value
     if "channels" in changes:
         reminder.channels = [channel.value for channel in changes["channels"] or []]
+    await apply_sender_identities(session, actor, reminder, changes, settings)
     if reminder.body is None and reminder.template_id is None:
         raise Unprocessable("body: required when the reminder has no template_id")
 

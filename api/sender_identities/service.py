@@ -164,6 +164,7 @@ async def delete_identity(session: AsyncSession, actor: Actor, identity: SenderI
     repo = SenderIdentityRepository(session)
     _record(session, actor, "sender_identity.deleted", identity)
     was_default = identity.is_default
+    await repo.forget_in_reminders(identity)
     await repo.delete(identity)
     # Sending must keep working: the longest-standing identity of the channel takes over.
     successor = await repo.oldest(actor.business_id, identity.channel) if was_default else None

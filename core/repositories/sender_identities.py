@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import SenderIdentity, VerificationSend
+from core.models import Reminder, SenderIdentity, VerificationSend
 from core.repositories.base import paginate
 
 
@@ -68,6 +68,23 @@ class SenderIdentityRepository:
     async def delete(self, identity: SenderIdentity) -> None:
         await self.session.delete(identity)
         await self.session.flush()
+
+    async def forget_in_reminders(self, identity: SenderIdentity) -> int:
+        """Take the identity out of the reminders that name it (`sender_identity_ids`): they
+        send as the channel's default from then on. How many reminders named it."""
+        stmt = select(Reminder).where(
+            Reminder.business_id == identity.business_id,
+            Reminder.sender_identity_ids.is_not(None),
+        )
+        changed = 0
+        for reminder in await self.session.scalars(stmt):
+            named = dict(reminder.sender_identity_ids or {})
+            if named.get(identity.channel) == str(identity.id):
+                del named[identity.channel]
+                reminder.sender_identity_ids = named or None
+                changed += 1
+        await self.session.flush()
+        return changed
 
     async def take_code_attempt(
         self, identity: SenderIdentity, code_hash: str, max_attempts: int

@@ -75,6 +75,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     # Twilio's callbacks without X-Twilio-Signature, an unsubscribe link that is not signed
     ("POST", "/api/v1/webhooks/twilio/status"): Rule(SIGNED, 403),
     ("POST", "/api/v1/webhooks/twilio/inbound"): Rule(SIGNED, 403),
+    # Bounces: BOUNCE_WEBHOOK_SECRET is not set here, so the route is not there
+    ("POST", "/api/v1/webhooks/email/bounce"): Rule(SIGNED, 404),
     ("GET", "/api/v1/unsubscribe/{token}"): Rule(SIGNED, 404),
     ("POST", "/api/v1/unsubscribe/{token}"): Rule(SIGNED, 404),
     ("GET", "/api/v1/done/{token}"): Rule(SIGNED, 404),

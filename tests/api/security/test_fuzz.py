@@ -28,6 +28,7 @@ from anyio.from_thread import start_blocking_portal
 from sqlalchemy import text
 
 from core.settings import Settings
+from tests.builders.bounces import BOUNCE_SECRET
 from tests.conftest import PASSWORD, TEST_SECRET
 from tests.fakes.smtp import unused_port
 
@@ -112,6 +113,9 @@ def _openapi() -> dict[str, Any]:
     )
     return create_app(settings).openapi()
 
+
+# The bounce webhook's body is a raw email (tests/builders/bounces.py): bytes as they come.
+schemathesis.serializer.alias("message/rfc822", "application/octet-stream")
 
 schema = schemathesis.openapi.from_dict(_openapi(), config=CONFIG).exclude(path=SKIPPED_PATHS)
 
@@ -278,8 +282,11 @@ def fuzz(settings: Settings) -> Iterator[Fuzz]:
             "LOGIN_MAX_FAILURES_PER_IP": 1_000_000,
             # A fuzzed host may not answer: each `/test` of it gives up quickly.
             "SMTP_TEST_TIMEOUT_SECONDS": 1.0,
+            # The bounce webhook reads what it is sent (its secret is in every case).
+            "BOUNCE_WEBHOOK_SECRET": BOUNCE_SECRET,
         }
     )
+    headers = {**headers, "X-Bounce-Secret": BOUNCE_SECRET}
     yield Fuzz(app=create_app(unthrottled), headers=headers, ids=ids)
     with start_blocking_portal() as portal:
         portal.call(_truncate, settings.DATABASE_URL)
