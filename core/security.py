@@ -64,7 +64,9 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, hashed: str | None) -> bool:
-    if len(password.encode("utf-8")) > BCRYPT_MAX_BYTES:
+    """Whether `password` is the one `hashed` was made from; one that could never have been
+    set (too long for bcrypt, or holding a NUL byte) is wrong, in the same time."""
+    if len(password.encode("utf-8")) > BCRYPT_MAX_BYTES or "\x00" in password:
         _pwd_context.verify("x", _DUMMY_HASH)
         return False
     if hashed is None:

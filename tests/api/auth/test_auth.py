@@ -102,6 +102,18 @@ async def test_wrong_password_is_401_and_recorded(
     assert await count_rows(app, "app_events") == events + 2
 
 
+async def test_a_password_with_a_nul_byte_is_simply_wrong_for_known_and_unknown_emails(
+    client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    answers = [
+        await client.post("/api/v1/auth/token", data={"username": email, "password": "Pa\x00ss-1"})
+        for email in (owner.email, "nobody@example.com")
+    ]
+
+    assert [a.status_code for a in answers] == [401, 401]
+    assert answers[0].json()["detail"] == answers[1].json()["detail"]
+
+
 async def test_refresh_rotates_and_reuse_revokes_family(
     client: httpx.AsyncClient, owner: Tenant
 ) -> None:

@@ -68,6 +68,8 @@ TEMPORAL_OPERATIONS = [
     "POST /api/v1/reminders/{reminder_id}/resume",
     "POST /api/v1/reminders/{reminder_id}/complete",
     "GET /api/v1/reminders/{reminder_id}/history",
+    "POST /api/v1/reminders/{reminder_id}/clients/{client_id}/done",
+    "POST /api/v1/notifications/{delivery_id}/resend",
     "POST /api/v1/admin/reconcile",
 ]
 ANSWERS = ["2xx", "3xx", "4xx"]
