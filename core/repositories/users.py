@@ -88,6 +88,20 @@ class UserRepository:
         await self.session.delete(user)
         await self.session.flush()
 
+    async def mark_deleted(self, user: User, now: datetime) -> None:
+        """Delete an account but keep its row: what it did stays attributed to it (events,
+        reminders, keys keep their user id). It leaves its business; its address moves to
+        `deleted_email`, freeing `email` (unique) for a new account; it can never sign in
+        again (inactive), so its tokens and keys stop working."""
+        if user.membership is not None:
+            await self.session.delete(user.membership)
+        user.deleted_email = user.email
+        user.email = f"deleted-{user.id.hex}@deleted.invalid"
+        user.deleted_at = now
+        user.is_active = False
+        user.is_superuser = False
+        await self.session.flush()
+
 
 class BusinessRepository:
     def __init__(self, session: AsyncSession) -> None:
