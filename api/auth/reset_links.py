@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from fastapi import BackgroundTasks, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.account_mail import link, send_account_email
+from api.throttle import Throttle, TooManyRequests
 from core.events import record_event
 from core.models import User
 from core.repositories.users import UserRepository
@@ -78,3 +80,22 @@ async def email_reset_link(
         await send_account_email(settings, user.email, SUBJECT, body, "password-reset")
     except Exception:  # after the answer: nobody to tell but the log
         log.exception("forgot password: the reset link could not be issued")
+
+
+async def request_reset(
+    request: Request, settings: Settings, email: str, background: BackgroundTasks
+) -> None:
+    """Count a "forgot password" request (429 past the limits), then look the account up
+    and email it after the answer: the answer is the same, and as quick, whether or not
+    the email is known. For `POST /auth/forgot-password` and the dashboard's page."""
+    ip = request.client.host if request.client else None
+    throttle: Throttle = request.app.state.throttle
+    wait = await throttle.forgot_password(ip, email)
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many password reset requests (FORGOT_PASSWORD_PER_IP is "
+            f"{settings.FORGOT_PASSWORD_PER_IP}, FORGOT_PASSWORD_PER_EMAIL "
+            f"{settings.FORGOT_PASSWORD_PER_EMAIL}); try again in {wait} seconds",
+            wait,
+        )
+    background.add_task(email_reset_link, request.app.state.sessionmaker, settings, email, ip)

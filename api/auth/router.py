@@ -6,7 +6,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, stat
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import service
-from api.auth.reset_links import email_reset_link
+from api.auth.reset_links import request_reset
 from api.auth.schemas import (
     BusinessRead,
     ForgotPasswordAccepted,
@@ -20,7 +20,6 @@ from api.auth.schemas import (
 from api.deps import PasswordsDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from api.throttle import Throttle, TooManyRequests
-from core.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422, 503))
 
@@ -110,25 +109,6 @@ async def password_reset(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def forgot_password(
-    request: Request, settings: Settings, email: str, background: BackgroundTasks
-) -> None:
-    """Count the request (429 past the limits), then look the account up and email it
-    after the answer: the answer is the same, and as quick, whether the email is known."""
-    throttle: Throttle = request.app.state.throttle
-    wait = await throttle.forgot_password(_ip(request), email)
-    if wait is not None:
-        raise TooManyRequests(
-            f"Too many password reset requests (FORGOT_PASSWORD_PER_IP is "
-            f"{settings.FORGOT_PASSWORD_PER_IP}, FORGOT_PASSWORD_PER_EMAIL "
-            f"{settings.FORGOT_PASSWORD_PER_EMAIL}); try again in {wait} seconds",
-            wait,
-        )
-    background.add_task(
-        email_reset_link, request.app.state.sessionmaker, settings, email, _ip(request)
-    )
-
-
 @router.post(
     "/forgot-password",
     response_model=ForgotPasswordAccepted,
@@ -142,5 +122,5 @@ async def request_password_reset(
     background: BackgroundTasks,
 ) -> ForgotPasswordAccepted:
     """Email a one-time password reset link to the account with this email, if any."""
-    await forgot_password(request, settings, data.email, background)
+    await request_reset(request, settings, data.email, background)
     return ForgotPasswordAccepted()

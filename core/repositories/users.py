@@ -15,13 +15,15 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, user_id: uuid.UUID) -> User | None:
+    async def get(self, user_id: uuid.UUID, fresh: bool = False) -> User | None:
         """The user with their membership and business, in one statement: every
-        authenticated request asks this first (three statements before)."""
+        authenticated request asks this first (three statements before). `fresh`: read
+        again even if this session holds the user (its membership just changed)."""
         stmt = (
             select(User)
             .where(User.id == user_id)
             .options(joinedload(User.membership).joinedload(Membership.business))
+            .execution_options(populate_existing=fresh)
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
