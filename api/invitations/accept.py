@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth.service import issue_tokens, user_read
-from api.errors import AppError, BadRequest, Conflict, NotFound, Unprocessable
+from api.auth.service import authenticate_throttled, issue_tokens, user_read
+from api.errors import AppError, Conflict, NotFound, Unprocessable
 from api.invitations.schemas import InvitationAccept, InvitationAccepted
 from api.invitations.service import hash_token
+from api.throttle import Throttle
 from core.events import record_event
 from core.invitation_models import Invitation
 from core.models import Business, Membership, User
@@ -27,6 +28,16 @@ MAX_TOKEN = 200
 class Gone(AppError):
     status_code = 410
     default_detail = "This invitation no longer works"
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """What the invitee gives: a name (for a new account) and a password (the new
+    account's, or the existing account's own), from this client address."""
+
+    full_name: str | None
+    password: str
+    ip: str | None
 
 
 @dataclass(frozen=True)
@@ -59,23 +70,22 @@ async def look_up(session: AsyncSession, token: str) -> Found:
 
 async def _account(
     session: AsyncSession,
+    throttle: Throttle,
     passwords: PasswordHasher,
     found: Found,
-    full_name: str | None,
-    password: str,
+    account: NewAccount,
 ) -> User:
-    """The invited email's account: the existing one (its password proves it is theirs),
-    else a new one."""
+    """The invited email's account: the existing one (its password proves it is theirs,
+    checked as a sign-in is, within the same limits), else a new one."""
     users = UserRepository(session)
     user = found.account
     if user is not None:
         if user.membership is not None:
             raise Conflict("Your account already belongs to a business")
-        if not user.is_active:
-            raise Conflict("Your account is deactivated")
-        if not await passwords.verify(password, user.hashed_password):
-            raise BadRequest("You already have an account: enter its password to join")
-        return user
+        return await authenticate_throttled(
+            session, throttle, passwords, user.email, account.password, account.ip
+        )
+    full_name, password = account.full_name, account.password
     if not full_name:
         raise Unprocessable("full_name: your name is needed for the new account")
     hashed = await passwords.hash(password)
@@ -86,16 +96,15 @@ async def _account(
 
 async def accept(
     session: AsyncSession,
+    throttle: Throttle,
     passwords: PasswordHasher,
     token: str,
-    full_name: str | None,
-    password: str,
-    ip: str | None,
+    account: NewAccount,
 ) -> tuple[User, Business]:
     """Use the invitation once: the account joins the business with the invited role."""
     found = await look_up(session, token)
     invitation = found.invitation
-    user = await _account(session, passwords, found, full_name, password)
+    user = await _account(session, throttle, passwords, found, account)
     if not await InvitationRepository(session).take(invitation.id, user.id, utcnow()):
         raise Gone("This invitation was used or withdrawn a moment ago")
     users = UserRepository(session)
@@ -110,7 +119,7 @@ async def accept(
         subject_type="invitation",
         subject_id=invitation.id,
         payload={"email": user.email, "role": invitation.role, "user_id": str(user.id)},
-        ip_address=ip,
+        ip_address=account.ip,
     )
     loaded = await users.get(user.id, fresh=True)  # with its new membership
     assert loaded is not None
@@ -119,13 +128,15 @@ async def accept(
 
 async def accept_for_api(
     session: AsyncSession,
+    throttle: Throttle,
     passwords: PasswordHasher,
     settings: Settings,
     data: InvitationAccept,
     ip: str | None,
 ) -> InvitationAccepted:
     """`accept`, signed in: the answer carries the new member's tokens."""
-    user, business = await accept(session, passwords, data.token, data.full_name, data.password, ip)
+    account = NewAccount(data.full_name, data.password, ip)
+    user, business = await accept(session, throttle, passwords, data.token, account)
     tokens = await issue_tokens(session, user, settings)
     await session.commit()
     return InvitationAccepted(**tokens.model_dump(), user=user_read(user), business_id=business.id)
@@ -133,13 +144,12 @@ async def accept_for_api(
 
 async def accept_for_browser(
     session: AsyncSession,
+    throttle: Throttle,
     passwords: PasswordHasher,
     token: str,
-    full_name: str | None,
-    password: str,
-    ip: str | None,
+    account: NewAccount,
 ) -> User:
     """`accept`, committed; the dashboard then signs the member in with a session."""
-    user, _ = await accept(session, passwords, token, full_name, password, ip)
+    user, _ = await accept(session, throttle, passwords, token, account)
     await session.commit()
     return user

@@ -58,7 +58,7 @@ async def revoke_invitation(invitation_id: str, actor: OwnerActor, session: Sess
     "/accept",
     response_model=InvitationAccepted,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(400, 404, 409, 410, 422, 503),
+    responses=error_responses(401, 404, 409, 410, 422, 429, 503),
 )
 async def accept_invitation(
     data: InvitationAccept,
@@ -70,4 +70,5 @@ async def accept_invitation(
     """Accept an invitation with its token: makes the account (or joins an existing one
     without a business, with its password) and signs it in."""
     ip = request.client.host if request.client else None
-    return await accept.accept_for_api(session, passwords, settings, data, ip)
+    throttle = request.app.state.throttle
+    return await accept.accept_for_api(session, throttle, passwords, settings, data, ip)

@@ -18,8 +18,9 @@ from core.security import PasswordHashingBusy, password_problem
 
 router = APIRouter(prefix="/admin/invitations", include_in_schema=False)
 
-# Problems the invitee can fix on the form; any other refusal is the link's end.
-FIXABLE = (400, 422, 503)
+# Problems the invitee can fix on the form (a wrong password, a limit to wait out, a busy
+# server); any other refusal is the link's end.
+FIXABLE = (401, 422, 429, 503)
 
 
 async def _found(session: SessionDep, token: str) -> accept.Found:
@@ -82,8 +83,9 @@ async def accept_invitation(
         return _page(request, settings, found, status_code=422, error=problem, full_name=full_name)
     ip = request.client.host if request.client else None
     try:
+        account = accept.NewAccount(full_name.strip() or None, password, ip)
         user = await accept.accept_for_browser(
-            session, passwords, token, full_name.strip() or None, password, ip
+            session, request.app.state.throttle, passwords, token, account
         )
     except (AppError, PasswordHashingBusy) as exc:
         if exc.status_code not in FIXABLE:

@@ -196,7 +196,7 @@ async def test_an_account_without_a_business_joins_with_its_own_password(
     token = await invite_and_read_token(mailing, acme, email)
 
     wrong = await accept(http, token, password="Not-The-Password-1")
-    assert wrong.status_code == 400
+    assert wrong.status_code == 401  # checked as a sign-in is, within its limits
     joined = await accept(http, token, full_name=None)
     assert joined.status_code == 201, joined.text
     assert joined.json()["user"]["id"] == made.json()["id"]
@@ -210,3 +210,19 @@ async def test_an_owner_invitation_makes_an_owner(mailing: MailApp, acme: Tenant
     [message] = await mailing.smtp.wait_for(1)
     joined = await accept(mailing.http, invitation_token_in(message))
     assert joined.json()["user"]["role"] == "owner"
+
+
+async def test_guessing_an_existing_accounts_password_meets_the_sign_in_limit(
+    mailing: MailApp, acme: Tenant, settings: Settings
+) -> None:
+    http, email = mailing.http, new_email()
+    root = await superuser_headers(mailing.app, http)
+    body = {"email": email, "full_name": "Free Agent", "password": PASSWORD}
+    assert (await http.post("/api/v1/admin/users", headers=root, json=body)).status_code == 201
+    token = await invite_and_read_token(mailing, acme, email)
+    for n in range(settings.LOGIN_MAX_FAILURES_PER_ACCOUNT):
+        wrong = await accept(http, token, password=f"Guess-Number-{n}")
+        assert wrong.status_code == 401
+    right = await accept(http, token)
+    assert right.status_code == 429
+    assert (await http.get(INVITATIONS, headers=acme.headers)).json()["total"] == 1
