@@ -58,7 +58,7 @@ async def revoke_invitation(invitation_id: str, actor: OwnerActor, session: Sess
     "/accept",
     response_model=InvitationAccepted,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 404, 409, 410, 422, 429, 503),
+    responses=error_responses(400, 401, 404, 409, 410, 422, 429, 503),
 )
 async def accept_invitation(
     data: InvitationAccept,
