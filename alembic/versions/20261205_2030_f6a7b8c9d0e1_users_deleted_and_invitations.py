@@ -58,9 +58,7 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),
     )
-    op.create_index(
-        "ix_invitations_business_id_email", "invitations", ["business_id", "email"]
-    )
+    op.create_index("ix_invitations_business_id_email", "invitations", ["business_id", "email"])
 
 
 def downgrade() -> None:
