@@ -12,6 +12,7 @@ from alembic import context
 from core import (
     api_key_models,  # noqa: F401  (its tables are on Base too)
     client_field_models,  # noqa: F401  (its tables are on Base too)
+    invitation_models,  # noqa: F401  (its tables are on Base too)
     progress_models,  # noqa: F401  (its tables are on Base too)
     reply_models,  # noqa: F401  (its tables are on Base too)
 )

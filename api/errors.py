@@ -106,6 +106,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Not allowed for this caller",
     404: "Not found (also another business's object, and a malformed id)",
     409: "Conflicts with the current state or an existing record",
+    410: "No longer works (a link used, withdrawn or expired)",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Invalid input; `errors` names the fields",

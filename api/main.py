@@ -24,6 +24,8 @@ from api.email_configurations.router import router as email_configurations_route
 from api.errors import install_error_handlers
 from api.events.router import router as events_router
 from api.health import router as health_router
+from api.invitations.router import public_router as invitations_public_router
+from api.invitations.router import router as invitations_router
 from api.metrics import Metrics, MetricsMiddleware
 from api.metrics import router as metrics_router
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, SecurityMiddleware
@@ -63,6 +65,8 @@ def api_router() -> APIRouter:
         auth_router,
         users_router,
         business_router,
+        invitations_router,
+        invitations_public_router,
         api_keys_router,
         client_fields_router,
         clients_router,

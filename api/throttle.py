@@ -1,5 +1,5 @@
 """Request throttles: sign-in attempts per account and per client address, registrations per
-address, API calls per user.
+address, "forgot password" requests per address and per email, API calls per user.
 
 Counters live in Redis when REDIS_URL is set, so every API process shares them, else in
 this process (the `limits` library's fixed windows in both cases). A sign-in reserves its
@@ -108,6 +108,8 @@ class Throttle:
         # Kept for two windows: it is read as the previous one during the next.
         self.ip_limit = RateLimitItemPerSecond(settings.LOGIN_MAX_FAILURES_PER_IP, 2 * window)
         self.registration_limit = parse(settings.REGISTRATIONS_PER_IP)
+        self.forgot_ip_limit = parse(settings.FORGOT_PASSWORD_PER_IP)
+        self.forgot_email_limit = parse(settings.FORGOT_PASSWORD_PER_EMAIL)
         self.api_limit = parse(settings.API_RATE_LIMIT)
         self._local = FixedWindowRateLimiter(MemoryStorage())
         self._redis: Any = None
@@ -207,6 +209,22 @@ class Throttle:
             if await limiter.hit(self.registration_limit, *key):
                 return None
             return await _seconds_left(limiter, self.registration_limit, key)
+
+        _, wait = await self._counted(count)
+        return wait
+
+    async def forgot_password(self, ip: str | None, email: str) -> int | None:
+        """Count one "forgot password" request from this address for this email, whatever
+        the email is (known or not: the answer must not tell); None when allowed, else
+        seconds to wait."""
+        by_ip = ("forgot-ip", ip or "unknown")
+        by_email = ("forgot-email", _digest(email))
+
+        async def count(limiter: FixedWindowRateLimiter) -> int | None:
+            for limit, key in ((self.forgot_ip_limit, by_ip), (self.forgot_email_limit, by_email)):
+                if not await limiter.hit(limit, *key):
+                    return await _seconds_left(limiter, limit, key)
+            return None
 
         _, wait = await self._counted(count)
         return wait

@@ -57,6 +57,11 @@ class User(IdMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     last_login_at: Mapped[datetime | None]
+    # A deleted account keeps its row, so the audit log still names who did what; its
+    # address moves to `deleted_email` and `email` becomes a placeholder, which frees the
+    # address for a new account (api/admin/service.py).
+    deleted_at: Mapped[datetime | None]
+    deleted_email: Mapped[str | None] = mapped_column(String(320))
 
     # The database cascades the delete (ON DELETE CASCADE); the ORM must not null the FK.
     membership: Mapped[Membership | None] = relationship(

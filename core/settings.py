@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=30, ge=1, le=365)
     # How long a password-reset link a superuser hands out stays valid (it works once).
     PASSWORD_RESET_HOURS: int = Field(default=24, ge=1, le=24 * 14)
+    # "Forgot password" requests (POST /auth/forgot-password) per client address and per
+    # email address, in the `limits` notation; past either, 429.
+    FORGOT_PASSWORD_PER_IP: str = "20/hour"
+    FORGOT_PASSWORD_PER_EMAIL: str = "3/hour"
+    # Staff invitations: how long an emailed link works; how many wait per business.
+    INVITATION_DAYS: int = Field(default=7, ge=1, le=60)
+    INVITATIONS_MAX_PENDING: int = Field(default=50, ge=1, le=1000)
 
     DATABASE_URL: str = DEFAULT_DATABASE_URL
     DATABASE_ECHO: bool = False
@@ -219,7 +226,12 @@ class Settings(BaseSettings):
         parse_ports(value)  # a ValueError says what is wrong
         return value
 
-    @field_validator("API_RATE_LIMIT", "REGISTRATIONS_PER_IP")
+    @field_validator(
+        "API_RATE_LIMIT",
+        "REGISTRATIONS_PER_IP",
+        "FORGOT_PASSWORD_PER_IP",
+        "FORGOT_PASSWORD_PER_EMAIL",
+    )
     @classmethod
     def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
         from limits import parse

@@ -99,6 +99,8 @@ def settings(
         PUBLIC_BASE_URL=PUBLIC_BASE_URL,
         # Most tests register from one address; the limit's own tests set a small one.
         REGISTRATIONS_PER_IP="100000/hour",
+        FORGOT_PASSWORD_PER_IP="100000/hour",
+        FORGOT_PASSWORD_PER_EMAIL="100000/hour",
         # The tests' SMTP servers listen on loopback, on ports of their own.
         ALLOW_PRIVATE_DESTINATIONS=True,
         TENANT_SMTP_PORTS="*",

@@ -3,17 +3,27 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.admin import service
 from api.admin.schemas import (
+    AdminUserCreate,
     AdminUserUpdate,
     BusinessAdminRead,
     PasswordResetRead,
     ReconcileReportRead,
 )
 from api.auth.schemas import UserRead
-from api.deps import PageDep, SessionDep, SettingsDep, SuperUser, TemporalClientDep, id_or_404
+from api.auth.service import user_read
+from api.deps import (
+    PageDep,
+    PasswordsDep,
+    SessionDep,
+    SettingsDep,
+    SuperUser,
+    TemporalClientDep,
+    id_or_404,
+)
 from api.errors import AUTHENTICATED_ERRORS, ServiceUnavailable, error_responses
 from api.schemas import ListResponse
 from api.usage import service as usage
@@ -59,6 +69,37 @@ async def list_users(
     filters = service.UserFilters(email=email, business_id=business_id, is_active=is_active)
     items, total = await service.list_users(session, filters, page.limit, page.offset)
     return ListResponse(items=items, total=total)
+
+
+@router.post(
+    "/users",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409, 422),
+)
+async def create_user(
+    data: AdminUserCreate, admin: SuperUser, session: SessionDep, passwords: PasswordsDep
+) -> UserRead:
+    """Create an account: staff of an existing business (business_id, role), or a superuser."""
+    return await service.create_user(session, passwords, admin, data)
+
+
+@router.get("/users/{user_id}", response_model=UserRead, responses=error_responses(404))
+async def read_user(user_id: str, admin: SuperUser, session: SessionDep) -> UserRead:
+    """One account, with its business and role there."""
+    return user_read(await service.get_user(session, id_or_404(user_id, "User")))
+
+
+@router.delete(
+    "/users/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404, 409),
+)
+async def delete_user(user_id: str, admin: SuperUser, session: SessionDep) -> Response:
+    """Delete an account: its tokens stop at once; the audit log keeps naming it."""
+    target = await service.get_user(session, id_or_404(user_id, "User"))
+    await service.delete_user(session, admin, target)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, responses=error_responses(404, 409))

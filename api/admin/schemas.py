@@ -3,10 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from api.auth.schemas import check_password
 from api.schemas import InputModel, ReadModel
 from api.validation import Name
+from core.enums import Role
 
 
 class ReconcileMarked(BaseModel):
@@ -37,6 +39,31 @@ class AdminUserUpdate(InputModel):
 
     is_active: bool | None = None
     full_name: Name | None = None
+
+
+class AdminUserCreate(InputModel):
+    """A new account: staff of an existing business (`business_id`, `role`), a superuser,
+    or neither (an account without a business, which an invitation may later bring in)."""
+
+    email: EmailStr
+    full_name: Name
+    password: str = Field(max_length=200)
+    business_id: uuid.UUID | None = None
+    role: Role | None = Field(default=None, description="With business_id; default member.")
+    is_superuser: bool = False
+
+    _password = field_validator("password")(check_password)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _role_needs_business(self) -> AdminUserCreate:
+        if self.role is not None and self.business_id is None:
+            raise ValueError("role: only with business_id (the business the account joins)")
+        return self
 
 
 class BusinessAdminRead(ReadModel):

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import service
+from api.auth.reset_links import request_reset
 from api.auth.schemas import (
     BusinessRead,
+    ForgotPasswordAccepted,
+    ForgotPasswordRequest,
     PasswordResetRequest,
     RefreshRequest,
     RegisterRequest,
@@ -104,3 +107,20 @@ async def password_reset(
         session, passwords, data.token, data.password, settings, _ip(request)
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/forgot-password",
+    response_model=ForgotPasswordAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(429),
+)
+async def request_password_reset(
+    data: ForgotPasswordRequest,
+    settings: SettingsDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> ForgotPasswordAccepted:
+    """Email a one-time password reset link to the account with this email, if any."""
+    await request_reset(request, settings, data.email, background)
+    return ForgotPasswordAccepted()

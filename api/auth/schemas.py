@@ -78,3 +78,18 @@ class PasswordResetRequest(InputModel):
     password: str = Field(max_length=200)
 
     _password = field_validator("password")(check_password)
+
+
+class ForgotPasswordRequest(InputModel):
+    email: EmailStr
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class ForgotPasswordAccepted(ReadModel):
+    detail: str = (
+        "If an active account has this email, a link to choose a new password is on its way."
+    )

@@ -236,15 +236,18 @@ async def reset_password(
     settings: Settings,
     ip: str | None,
 ) -> None:
-    """Set a new password with a reset token a superuser issued. The token names the
-    password hash it was made for, so it works once; 400 for one used, expired or forged."""
+    """Set a new password with a reset token (a superuser issued it, or it was emailed to
+    the user who forgot their password). The token names the password hash it was made
+    for, so it works once; 400 for one used, expired or forged, or a deleted account's."""
     try:
         user_id, fingerprint = decode_password_reset_token(token, settings.SECRET_KEY)
     except InvalidToken as exc:
         raise BadRequest(f"Password reset failed: {exc}") from None
     user = await UserRepository(session).get(user_id)
-    if user is None or not hmac.compare_digest(
-        fingerprint, password_reset_fingerprint(user.hashed_password)
+    if (
+        user is None
+        or user.deleted_at is not None
+        or not hmac.compare_digest(fingerprint, password_reset_fingerprint(user.hashed_password))
     ):
         raise BadRequest(
             "Password reset failed: this link was already used, or the password has "

@@ -23,6 +23,9 @@ actions recorded today, and where:
 | `delivery.failed` | delivery | activities/delivery.py (permanent failures) |
 | `reconcile.run` | none (payload: source and counts; no business) | ops/reconcile.py |
 | `admin.created`, `admin.password_reset` | user (no business) | ops/admin.py (`reminders create-admin`) |
+| `admin.user_created`, `admin.user_deleted` | user | api/admin/service.py |
+| `auth.password_reset_requested` | user (no actor) | api/auth/reset_links.py (forgot password, for an active account only) |
+| `invitation.created`, `invitation.revoked`, `invitation.accepted` | invitation | api/invitations/service.py, accept.py (accepted: the new member is the actor) |
 
 Payloads are small and never hold secrets: `record_event` drops password and token keys.
 """

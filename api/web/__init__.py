@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web.deps import LoginRequired, WebError
 from api.web.documents import router as documents_router
+from api.web.invitations import router as invitations_router
 from api.web.render import STATIC_DIR
 from api.web.replies import router as replies_router
 from api.web.router import not_signed_in, router, web_error
@@ -15,6 +16,7 @@ from api.web.signin import router as signin_router
 
 def install_web(app: FastAPI) -> None:
     app.include_router(signin_router)
+    app.include_router(invitations_router)
     app.include_router(router)
     app.include_router(documents_router)
     app.include_router(replies_router)

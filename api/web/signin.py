@@ -1,14 +1,18 @@
-"""Signing in and out of the dashboard, choosing a new password with a reset code, and
-(superusers) switching business: the routes that issue or clear the session's cookie."""
+"""Signing in and out of the dashboard, asking for a reset link by email, choosing a new
+password with a reset code, and (superusers) switching business: the routes that issue
+or clear the session's cookie."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from api.auth.reset_links import request_reset
+from api.auth.schemas import ForgotPasswordRequest
 from api.deps import PasswordsDep, SessionDep, SettingsDep, as_uuid
 from api.errors import BadRequest, Unauthorized
 from api.throttle import TooManyRequests
@@ -25,7 +29,7 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _signed_out_form(
+def signed_out_form(
     request: Request, settings: SettingsDep, template: str, **data: object
 ) -> Response:
     """A form for someone without a session (signing in, choosing a new password): its CSRF
@@ -37,14 +41,14 @@ def _signed_out_form(
     return response
 
 
-def _signed_out_form_ok(request: Request, form: FormData) -> bool:
+def signed_out_form_ok(request: Request, form: FormData) -> bool:
     return web_session.login_csrf_ok(
         request.cookies.get(web_session.LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or "")
     )
 
 
 def _login_page(request: Request, settings: SettingsDep, next_url: str, **data: object) -> Response:
-    return _signed_out_form(request, settings, "login.html", next=next_url, **data)
+    return signed_out_form(request, settings, "login.html", next=next_url, **data)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -68,7 +72,7 @@ async def login_submit(
     form = await read_form(request)
     next_url = safe_next(form.get("next"))
     email, password = form.get("email"), form.get("password")
-    if not _signed_out_form_ok(request, form):
+    if not signed_out_form_ok(request, form):
         return _login_page(
             request, settings, next_url, status_code=403, error="The form expired; sign in again."
         )
@@ -101,7 +105,7 @@ async def login_submit(
 
 
 def _reset_page(request: Request, settings: SettingsDep, **data: object) -> Response:
-    return _signed_out_form(request, settings, "reset_password.html", **data)
+    return signed_out_form(request, settings, "reset_password.html", **data)
 
 
 @router.get("/reset-password", response_class=HTMLResponse)
@@ -121,7 +125,7 @@ async def reset_password_submit(
         str(form.get(name) or "") for name in ("token", "password", "confirm")
     )
     kept = {"token": token[:2000]}
-    if not _signed_out_form_ok(request, form):
+    if not signed_out_form_ok(request, form):
         return _reset_page(
             request, settings, status_code=403, error="The form expired; try again.", **kept
         )
@@ -145,6 +149,40 @@ async def reset_password_submit(
     response = redirect("/admin/login?reset=1")
     response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path=web_session.PATH)
     return response
+
+
+def _forgot_page(request: Request, settings: SettingsDep, **data: object) -> Response:
+    return signed_out_form(request, settings, "forgot_password.html", **data)
+
+
+@router.get("/forgot-password", response_class=HTMLResponse)
+async def forgot_password_page(request: Request, settings: SettingsDep) -> Response:
+    """Ask for a password reset link by email (linked from the sign-in page)."""
+    return _forgot_page(request, settings)
+
+
+@router.post("/forgot-password")
+async def forgot_password_submit(
+    request: Request, settings: SettingsDep, background: BackgroundTasks
+) -> Response:
+    form = await read_form(request)
+    email = str(form.get("email") or "")[:320]
+    if not signed_out_form_ok(request, form):
+        return _forgot_page(
+            request, settings, status_code=403, error="The form expired; try again."
+        )
+    try:
+        email = ForgotPasswordRequest(email=email).email
+    except ValidationError:
+        return _forgot_page(request, settings, status_code=422, error="Enter your email address.")
+    try:
+        await request_reset(request, settings, email, background)
+    except TooManyRequests as exc:
+        response = _forgot_page(request, settings, status_code=429, error=exc.detail, email=email)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    # The same page whether or not the email has an account.
+    return _forgot_page(request, settings, sent=True, email=email)
 
 
 @router.post("/logout")

@@ -29,7 +29,9 @@ class EventFilters:
 
 
 def _query(filters: EventFilters) -> Select[AppEvent, str]:
-    stmt = select(AppEvent, User.email).outerjoin(User, User.id == AppEvent.actor_user_id)
+    # A deleted actor is still named by the address it had.
+    actor_email = func.coalesce(User.deleted_email, User.email)
+    stmt = select(AppEvent, actor_email).outerjoin(User, User.id == AppEvent.actor_user_id)
     if filters.business_id is not None:
         stmt = stmt.where(AppEvent.business_id == filters.business_id)
     if filters.action:

@@ -36,7 +36,8 @@ class BusinessCounts:
 
 
 def _users_query(filters: UserFilters) -> Select[Any]:
-    stmt = select(User).options(selectinload(User.membership))
+    # Deleted accounts are kept for the audit log only: never listed.
+    stmt = select(User).where(User.deleted_at.is_(None)).options(selectinload(User.membership))
     if filters.email:
         pattern = f"%{escape_like(filters.email.lower())}%"
         stmt = stmt.where(func.lower(User.email).like(pattern, escape="\\"))

@@ -15,13 +15,15 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, user_id: uuid.UUID) -> User | None:
+    async def get(self, user_id: uuid.UUID, fresh: bool = False) -> User | None:
         """The user with their membership and business, in one statement: every
-        authenticated request asks this first (three statements before)."""
+        authenticated request asks this first (three statements before). `fresh`: read
+        again even if this session holds the user (its membership just changed)."""
         stmt = (
             select(User)
             .where(User.id == user_id)
             .options(joinedload(User.membership).joinedload(Membership.business))
+            .execution_options(populate_existing=fresh)
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
@@ -86,6 +88,20 @@ class UserRepository:
 
     async def delete(self, user: User) -> None:
         await self.session.delete(user)
+        await self.session.flush()
+
+    async def mark_deleted(self, user: User, now: datetime) -> None:
+        """Delete an account but keep its row: what it did stays attributed to it (events,
+        reminders, keys keep their user id). It leaves its business; its address moves to
+        `deleted_email`, freeing `email` (unique) for a new account; it can never sign in
+        again (inactive), so its tokens and keys stop working."""
+        if user.membership is not None:
+            await self.session.delete(user.membership)
+        user.deleted_email = user.email
+        user.email = f"deleted-{user.id.hex}@deleted.invalid"
+        user.deleted_at = now
+        user.is_active = False
+        user.is_superuser = False
         await self.session.flush()
 
 

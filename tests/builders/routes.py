@@ -72,6 +72,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/refresh"): Rule(PUBLIC, 422),
     ("POST", "/api/v1/auth/logout"): Rule(PUBLIC, 422),
     ("POST", "/api/v1/auth/password-reset"): Rule(PUBLIC, 422),
+    ("POST", "/api/v1/auth/forgot-password"): Rule(PUBLIC, 422),
+    ("POST", "/api/v1/invitations/accept"): Rule(PUBLIC, 422),
     # Twilio's callbacks without X-Twilio-Signature, an unsubscribe link that is not signed
     ("POST", "/api/v1/webhooks/twilio/status"): Rule(SIGNED, 403),
     ("POST", "/api/v1/webhooks/twilio/inbound"): Rule(SIGNED, 403),
@@ -90,6 +92,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/business/members"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/business/members"): Rule(OWNER_ONLY, 201),
     ("DELETE", "/api/v1/business/members/{member_id}"): Rule(OWNER_ONLY, 204),
+    # staff invitations by email: owners invite, list the pending ones, withdraw them
+    ("POST", "/api/v1/business/invitations"): Rule(OWNER_ONLY, 201),
+    ("GET", "/api/v1/business/invitations"): Rule(OWNER_ONLY, 200),
+    ("DELETE", "/api/v1/business/invitations/{invitation_id}"): Rule(OWNER_ONLY, 204),
     # the business's own client fields: staff read them, owners define and delete them
     ("GET", "/api/v1/business/client-fields"): Rule(BUSINESS, 200),
     ("POST", "/api/v1/business/client-fields"): Rule(OWNER_ONLY, 201),
@@ -172,6 +178,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/admin/events"): Rule(ADMIN, 200),
     ("POST", "/api/v1/admin/reconcile"): Rule(ADMIN, TEMPORAL_DOWN),
     ("GET", "/api/v1/admin/users"): Rule(ADMIN, 200),
+    ("POST", "/api/v1/admin/users"): Rule(ADMIN, 201),
+    ("GET", "/api/v1/admin/users/{user_id}"): Rule(ADMIN, 200),
+    ("DELETE", "/api/v1/admin/users/{user_id}"): Rule(ADMIN, 204),
     ("PATCH", "/api/v1/admin/users/{user_id}"): Rule(ADMIN, 200),
     ("POST", "/api/v1/admin/users/{user_id}/password-reset"): Rule(ADMIN, 200),
     ("GET", "/api/v1/admin/businesses"): Rule(ADMIN, 200),
@@ -378,7 +387,12 @@ class World:
         elif name == "token":
             self.ids[name] = "not-a-signed-token"
         elif name == "user_id":
-            self.ids[name] = self.member.user_id  # an account superusers administer
+            # An account superusers administer (and delete: then made again), of its own.
+            self.ids[name] = (await add_member(self.http, self.owner)).user_id
+        elif name == "invitation_id":
+            self.ids[name] = await self._post(
+                "/api/v1/business/invitations", {"email": f"inv-{uuid.uuid4().hex[:8]}@example.com"}
+            )
         else:  # pragma: no cover - a new path parameter needs an object here
             raise AssertionError(f"no object for path parameter {name}")
 
@@ -416,6 +430,7 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         "reminder_id",
         "token",
         "user_id",
+        "invitation_id",
         "twilio",
         "key_id",
     ):
@@ -489,6 +504,16 @@ def body_for(world: World, route: tuple[str, str]) -> dict[str, Any]:
             "json": {"name": f"Key {uuid.uuid4().hex[:6]}", "scopes": ["read"]}
         },
         ("PATCH", "/api/v1/admin/users/{user_id}"): lambda: {"json": {"full_name": "Renamed"}},
+        ("POST", "/api/v1/admin/users"): lambda: {
+            "json": {
+                "email": f"made-{uuid.uuid4().hex[:8]}@example.com",
+                "full_name": "Made By Admin",
+                "password": PASSWORD,
+            }
+        },
+        ("POST", "/api/v1/business/invitations"): lambda: {
+            "json": {"email": f"invitee-{uuid.uuid4().hex[:8]}@example.com"}
+        },
         ("POST", "/api/v1/webhooks/twilio/status"): lambda: {
             "data": {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
         },

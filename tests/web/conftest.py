@@ -52,16 +52,16 @@ class _Server(uvicorn.Server):
         yield
 
 
-@pytest.fixture
-async def live_server(live_app: Any) -> AsyncIterator[str]:
-    """`live_app` (API + Temporal dev server + worker) over real HTTP on 127.0.0.1; yields
-    the base URL. The socket is bound here and handed to uvicorn, so the port is ours."""
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """`app` over real HTTP on 127.0.0.1; yields the base URL. The socket is bound here
+    and handed to uvicorn, so the port is ours."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        live_app,
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -86,6 +86,13 @@ async def live_server(live_app: Any) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def live_server(live_app: Any) -> AsyncIterator[str]:
+    """`live_app` (API + Temporal dev server + worker) over real HTTP on 127.0.0.1."""
+    async with served(live_app) as url:
+        yield url
 
 
 # -- the browser ------------------------------------------------------------------------

@@ -248,6 +248,7 @@ async def _truncate(database_url: str) -> None:
     from core import (
         api_key_models,  # noqa: F401  (its tables are on Base too)
         client_field_models,  # noqa: F401  (its tables are on Base too)
+        invitation_models,  # noqa: F401  (its tables are on Base too)
         progress_models,  # noqa: F401  (its tables are on Base too)
         reply_models,  # noqa: F401  (its tables are on Base too)
     )
