@@ -3,7 +3,7 @@ log; its address is freed); invitations (staff invited by email, only each link'
 hash stored)
 
 Revision ID: f6a7b8c9d0e1
-Revises: d4e5f6a7b8c9
+Revises: a7b8c9d0e1f2
 Create Date: 2026-12-05 20:30:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from core.types import UTCDateTime
 
 revision: str = "f6a7b8c9d0e1"
-down_revision: str | None = "d4e5f6a7b8c9"
+down_revision: str | None = "a7b8c9d0e1f2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
