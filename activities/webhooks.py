@@ -18,7 +18,10 @@ from activities.webhook_http import Answer, post, signed_headers
 from core.crypto import secret_box
 from core.events import record_event
 from core.network import DestinationPolicy
-from core.repositories.webhook_endpoints import WebhookDeliveryRepository
+from core.repositories.webhook_endpoints import (
+    WebhookDeliveryRepository,
+    WebhookEndpointRepository,
+)
 from core.settings import Settings
 from core.types import utcnow
 from core.webhook_events import start_committed
@@ -97,7 +100,8 @@ class WebhookActivities:
             delivery.last_error = answer.error[:MAX_ERROR] if answer.error else None
             if answer.error is None:
                 delivery.status = SUCCEEDED
-                endpoint.consecutive_failures = 0
+                if endpoint.consecutive_failures:
+                    endpoint.consecutive_failures = 0
             else:
                 attempt = activity.info().attempt
                 delivery.next_attempt_at = utcnow() + _next_attempt_in(attempt)
@@ -116,21 +120,20 @@ class WebhookActivities:
                 return delivery.status
             delivery.status = FAILED
             delivery.next_attempt_at = None
-            endpoint.consecutive_failures += 1
+            endpoints = WebhookEndpointRepository(session)
+            failures = await endpoints.count_failure(endpoint.id)
+            reason = (
+                f"disabled after {failures} deliveries in a row failed (each retried for a day)"
+            )
             limit = self.settings.WEBHOOK_DISABLE_AFTER_FAILURES
-            if endpoint.is_enabled and endpoint.consecutive_failures >= limit:
-                endpoint.is_enabled = False
-                endpoint.disabled_reason = (
-                    f"disabled after {endpoint.consecutive_failures} deliveries in a row failed "
-                    "(each retried for a day)"
-                )
+            if failures >= limit and await endpoints.disable(endpoint.id, reason):
                 record_event(
                     session,
                     "webhook_endpoint.disabled",
                     business_id=endpoint.business_id,
                     subject_type="webhook_endpoint",
                     subject_id=endpoint.id,
-                    payload={"url": endpoint.url, "failures": endpoint.consecutive_failures},
+                    payload={"url": endpoint.url, "failures": failures},
                 )
             await session.commit()
             return FAILED

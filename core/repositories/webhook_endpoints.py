@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.repositories.base import Total, paginate
+from core.types import utcnow
 from core.webhook_models import PENDING, WebhookDelivery, WebhookEndpoint
 
 
@@ -54,6 +55,30 @@ class WebhookEndpointRepository:
         )
         rows = (await self.session.scalars(stmt)).all()
         return [row for row in rows if event_type in (row.events or [])]
+
+    async def count_failure(self, endpoint_id: uuid.UUID) -> int:
+        """One more delivery failed for good, in one statement (two deliveries giving up
+        at once both count); the endpoint's run of failures after it."""
+        stmt = (
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1)
+            .returning(WebhookEndpoint.consecutive_failures)
+            .execution_options(synchronize_session=False)
+        )
+        return int((await self.session.execute(stmt)).scalar_one_or_none() or 0)
+
+    async def disable(self, endpoint_id: uuid.UUID, reason: str) -> bool:
+        """Disable an enabled endpoint; True when this call did it (once, however many
+        deliveries cross the limit together)."""
+        stmt = (
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.is_enabled)
+            .values(is_enabled=False, disabled_reason=reason, updated_at=utcnow())
+            .returning(WebhookEndpoint.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
     async def delete(self, endpoint: WebhookEndpoint) -> None:
         await self.session.delete(endpoint)
