@@ -4,7 +4,11 @@ day of backoff takes moments)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +17,7 @@ from core.settings import Settings
 from tests.builders.firm import Firm, firm_on
 from tests.builders.twilio import app_events
 from tests.builders.webhook_receiver import WebhookReceiver
+from tests.fakes.smtp import unused_port
 
 URL = "/api/v1/webhook-endpoints"
 ALL_EVENTS = [
@@ -153,3 +158,48 @@ async def test_failing_deliveries_disable_the_endpoint_with_an_audit_event(
         await firm.add_client("Ada")
         assert len(await log_of(firm, endpoint["id"])) == 2
         assert len(receiver.received) == before
+
+
+async def test_the_published_receiver_example_verifies_a_delivery(firm: Firm) -> None:
+    port = unused_port()
+    response = await firm.http.post(
+        URL,
+        headers=firm.headers,
+        json={"url": f"http://127.0.0.1:{port}/", "events": ["client.done"]},
+    )
+    endpoint = response.json()
+    example = Path(__file__).parents[3] / "docs" / "webhook_receiver.py"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(example),
+        str(port),
+        env={**os.environ, "WEBHOOK_SECRET": endpoint["secret"]},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        await listening(port)
+        delivery_id = await send_test(firm, endpoint["id"])
+        [delivery] = await settled(firm, endpoint["id"])
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+    finally:
+        process.terminate()
+        await process.wait()
+    assert (delivery["id"], delivery["status"], delivery["last_status_code"]) == (
+        delivery_id,
+        "succeeded",
+        204,
+    )
+    assert line.decode().startswith("webhook.test ")
+
+
+async def listening(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    pytest.fail(f"the example receiver never listened on {port}")
