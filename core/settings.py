@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     # Outgoing webhooks (api/webhook_endpoints): each POST gives up after this long, and an
     # endpoint is disabled after this many deliveries in a row failed for good (each one
     # retried for a day first).
-    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=60)
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=20)
     WEBHOOK_DISABLE_AFTER_FAILURES: int = Field(default=20, ge=1, le=10_000)
     # The From address when a business has no default email sender identity.
     DEFAULT_FROM_EMAIL: str | None = None

@@ -17,8 +17,9 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_TYPE = "WebhookDeliveryWorkflow"
 
-# Each attempt's own limit (the POST itself gives up sooner: WEBHOOK_TIMEOUT_SECONDS).
-ATTEMPT_TIMEOUT = timedelta(seconds=60)
+# Each attempt's own limit (the POST itself gives up sooner: WEBHOOK_TIMEOUT_SECONDS, at
+# most 20 s); an attempt whose worker died is retried once this has passed.
+ATTEMPT_TIMEOUT = timedelta(seconds=30)
 # Retried for a day: 30 s, 1 min, 2 min ... then hourly.
 DELIVERY_WINDOW = timedelta(hours=24)
 RETRY = RetryPolicy(

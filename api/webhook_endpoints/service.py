@@ -97,7 +97,7 @@ async def get_endpoint(
 async def list_endpoints(
     session: AsyncSession, actor: Actor, limit: int, offset: int
 ) -> tuple[list[WebhookEndpoint], Total]:
-    return await WebhookEndpointRepository(session).list(actor.business_id, limit, offset)
+    return await WebhookEndpointRepository(session).page(actor.business_id, limit, offset)
 
 
 async def create_endpoint(
@@ -189,4 +189,4 @@ async def send_test(
 async def list_deliveries(
     session: AsyncSession, endpoint: WebhookEndpoint, limit: int, offset: int, status: str | None
 ) -> tuple[list[WebhookDelivery], Total]:
-    return await WebhookDeliveryRepository(session).list(endpoint.id, limit, offset, status)
+    return await WebhookDeliveryRepository(session).page(endpoint.id, limit, offset, status)

@@ -29,7 +29,7 @@ class WebhookEndpointRepository:
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def list(
+    async def page(
         self, business_id: uuid.UUID, limit: int, offset: int
     ) -> tuple[list[WebhookEndpoint], Total]:
         stmt: Any = (
@@ -89,7 +89,7 @@ class WebhookDeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def list(
+    async def page(
         self, endpoint_id: uuid.UUID, limit: int, offset: int, status: str | None = None
     ) -> tuple[list[WebhookDelivery], Total]:
         stmt: Any = (
