@@ -7,13 +7,19 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from core.settings import Settings
+from core.types import utcnow
+from core.webhook_events import STRANDED_AFTER, emit, start_stranded
+from core.webhook_models import WebhookDelivery
 from tests.builders.firm import Firm, firm_on
 from tests.builders.twilio import app_events
 from tests.builders.webhook_receiver import WebhookReceiver
@@ -203,3 +209,38 @@ async def listening(port: int) -> None:
         writer.close()
         return
     pytest.fail(f"the example receiver never listened on {port}")
+
+
+async def test_a_delivery_whose_start_was_lost_is_started_by_the_sweep(
+    firm: Firm, receiver: WebhookReceiver
+) -> None:
+    endpoint = await add_endpoint(firm, receiver)
+    app: Any = firm.http.app  # type: ignore[attr-defined]
+    settings = app.state.settings
+    # What an API that stopped right after its commit leaves: a row, no workflow.
+    async with app.state.sessionmaker() as session:
+        [row] = await emit(
+            session,
+            uuid.UUID(firm.owner.business_id),
+            "client.done",
+            {"client_id": uuid.uuid4(), "reminder_id": uuid.uuid4()},
+        )
+        await session.commit()
+    assert str(row.endpoint_id) == endpoint["id"]
+    sweep = (app.state.sessionmaker, firm.env.client, settings.TEMPORAL_TASK_QUEUE)
+    assert await start_stranded(*sweep) == 0  # just written: its start may be under way
+
+    async with app.state.sessionmaker() as session:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == row.id)
+            .values(created_at=utcnow() - STRANDED_AFTER - timedelta(seconds=1))
+        )
+        await session.commit()
+    assert await start_stranded(*sweep) == 1
+
+    assert await finished(firm, str(row.id)) == "succeeded"
+    assert await start_stranded(*sweep) == 0
+    [event] = receiver.accepted
+    assert event["type"] == "client.done"
+    assert receiver.received[0].headers["webhook-id"] == str(row.id)
