@@ -23,6 +23,7 @@ from core.webhook_models import WebhookDelivery
 from tests.builders.firm import Firm, firm_on
 from tests.builders.twilio import app_events
 from tests.builders.webhook_receiver import WebhookReceiver
+from tests.conftest import settings_changed
 from tests.fakes.smtp import unused_port
 
 URL = "/api/v1/webhook-endpoints"
@@ -244,3 +245,26 @@ async def test_a_delivery_whose_start_was_lost_is_started_by_the_sweep(
     [event] = receiver.accepted
     assert event["type"] == "client.done"
     assert receiver.received[0].headers["webhook-id"] == str(row.id)
+
+
+async def test_the_worker_checks_the_address_again_when_it_connects(
+    temporal_time_skipping: Any, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    """An endpoint saved while loopback was allowed (or whose name now resolves there) is
+    not called once the platform refuses private addresses: the attempt records why."""
+    public_only = settings.model_copy(update={"ALLOW_PRIVATE_DESTINATIONS": False})
+    async with firm_on(temporal_time_skipping, public_only) as firm:
+        with settings_changed(firm.http.app, ALLOW_PRIVATE_DESTINATIONS=True):  # type: ignore[attr-defined]
+            endpoint = await add_endpoint(firm, receiver)
+        await send_test(firm, endpoint["id"])
+        for _ in range(400):  # the first attempt, in real time (no time skips meanwhile)
+            [delivery] = await log_of(firm, endpoint["id"])
+            if delivery["last_error"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        await firm.http.delete(f"{URL}/{endpoint['id']}", headers=firm.headers)
+        assert await finished(firm, delivery["id"]) == "gone"  # leaves nothing running
+    assert delivery["status"] == "pending"  # retried later, unless the endpoint changes
+    assert "not a public internet address" in delivery["last_error"]
+    assert delivery["last_status_code"] is None
+    assert receiver.received == []
