@@ -13,6 +13,7 @@ import pytest
 
 from core.settings import Settings
 from tests.api.webhook_endpoints.test_delivery import ALL_EVENTS, add_endpoint, settled
+from tests.api.webhooks.test_late_failure import report, texted_reminder
 from tests.builders.firm import Firm, firm_on
 from tests.builders.twilio import TWILIO_INBOUND_URL, add_sender, inbound_params, post_signed
 from tests.builders.webhook_receiver import WebhookReceiver
@@ -121,3 +122,18 @@ async def test_an_endpoint_hears_only_the_events_it_asked_for(firm: Firm) -> Non
     assert len(log) == 1
     assert event["type"] == "client.opted_out"
     assert event["data"] == {"client_id": client_id, "channel": "email", "source": "staff"}
+
+
+async def test_a_late_failure_reported_by_twilio_is_told_once(firm: Firm) -> None:
+    async with WebhookReceiver() as receiver:
+        endpoint = await add_endpoint(firm, receiver, ["delivery.failed", "delivery.delivered"])
+        _, texted = await texted_reminder(firm, fallback=False)
+        assert await report(firm, texted, "undelivered") == "updated"
+        assert await report(firm, texted, "failed") == "unchanged"  # told once
+
+        log = await settled(firm, endpoint["id"])
+
+    assert [d["event_type"] for d in log] == ["delivery.failed"]
+    [event] = receiver.accepted
+    assert event["data"]["delivery_id"] == texted["id"]
+    assert (event["data"]["status"], event["data"]["error_code"]) == ("undelivered", "30005")
