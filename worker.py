@@ -20,11 +20,14 @@ from core.logging import configure_logging
 from core.repositories.delivery_counts import FOLD_BATCH, FOLD_SECONDS, fold
 from core.settings import Settings, get_settings
 from core.temporal import connect, metrics_runtime
+from core.webhook_events import start_stranded
 
 logger = logging.getLogger("worker")
 
 # In-flight activities get this long to finish after SIGTERM before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
+# How often the worker looks for webhook deliveries whose workflow never started.
+WEBHOOK_SWEEP_SECONDS = 30.0
 
 
 class TemporalUnreachable(Exception):
@@ -39,9 +42,14 @@ async def run(settings: Settings) -> None:
     engine = engine_from_settings(settings)
     outbound = activities.build_outbound(settings)
     folding = asyncio.create_task(fold_delivery_counts(create_sessionmaker(engine)))
+    sweeping: asyncio.Task[None] | None = None
     try:
+        client = await _connect(settings)
+        sweeping = asyncio.create_task(
+            sweep_webhooks(create_sessionmaker(engine), client, settings.TEMPORAL_TASK_QUEUE)
+        )
         worker = Worker(
-            await _connect(settings),
+            client,
             task_queue=settings.TEMPORAL_TASK_QUEUE,
             workflows=workflows.WORKFLOWS,
             workflow_runner=workflows.workflow_runner(),
@@ -63,6 +71,8 @@ async def run(settings: Settings) -> None:
             await worker.shutdown()
     finally:
         folding.cancel()
+        if sweeping is not None:
+            sweeping.cancel()
         await outbound.close()
         await engine.dispose()
 
@@ -78,6 +88,19 @@ async def fold_delivery_counts(sessionmaker: Any, every: float = FOLD_SECONDS) -
                     pass
         except Exception:
             logger.warning("could not fold the delivery counts", exc_info=True)
+        await asyncio.sleep(every)
+
+
+async def sweep_webhooks(
+    sessionmaker: Any, client: Client, task_queue: str, every: float = WEBHOOK_SWEEP_SECONDS
+) -> None:
+    """Start the webhook deliveries whose start was lost (core.webhook_events), now and
+    every `every` seconds, until cancelled; a failed sweep is logged and tried again."""
+    while True:
+        try:
+            await start_stranded(sessionmaker, client, task_queue)
+        except Exception:
+            logger.warning("could not sweep the webhook deliveries", exc_info=True)
         await asyncio.sleep(every)
 
 

@@ -13,6 +13,7 @@ from activities.delivery import DeliveryBook
 from activities.diagnostics import DiagnosticsActivities
 from activities.reminders import ReminderActivities
 from activities.send import send_activity_for
+from activities.webhooks import WebhookActivities
 from channels import ALL_CHANNELS, build_providers, business_provider
 from channels.providers import Provider
 from core.ratelimit import RateLimiter, build_rate_limiter
@@ -50,9 +51,12 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """The bound activity methods the worker registers."""
     book = DeliveryBook(sessionmaker, settings, outbound.limiter)
-    reminders = ReminderActivities(sessionmaker)
+    reminders = ReminderActivities(sessionmaker, settings)
     providers = outbound.providers
+    webhooks = WebhookActivities(sessionmaker, settings)
     return [
+        webhooks.deliver_webhook,
+        webhooks.give_up_webhook,
         DiagnosticsActivities(sessionmaker).check_database,
         reminders.resolve_targets,
         reminders.record_skipped,

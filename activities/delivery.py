@@ -16,6 +16,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,7 +33,9 @@ from activities.claims import (
 )
 from activities.compose import Parts, compose, load_parts, period_of_send
 from activities.rate_slots import wait_for_rate_slot
+from activities.webhooks import start_emitted
 from channels.providers import DeliveryFailure, OutgoingMessage, Provider
+from core import webhook_events
 from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.events import record_event
@@ -371,8 +374,10 @@ class DeliveryBook:
             row = await DeliveryRepository(session).record_sent(
                 delivery_id, status, message_id, segments, utcnow()
             )
+            await _emit_sent(session, row)
             await session.commit()
-            return result_of(row)  # the returned columns, named as the row's
+        await start_emitted(session, self.settings)
+        return result_of(row)  # the returned columns, named as the row's
 
     async def _record_failure(
         self, session: AsyncSession, delivery: Delivery, client: Client, failure: DeliveryFailure
@@ -392,6 +397,12 @@ class DeliveryBook:
                 subject_id=delivery.id,
                 payload={"channel": delivery.channel, "code": failure.code},
             )
+            await webhook_events.emit(
+                session,
+                delivery.business_id,
+                webhook_events.DELIVERY_FAILED,
+                webhook_events.delivery_data(delivery),
+            )
         if failure.opt_out:
             await set_opt_out(
                 session,
@@ -401,6 +412,18 @@ class DeliveryBook:
                 source=f"{delivery.channel}_error_{failure.code}",
             )
         await session.commit()
+        await start_emitted(session, self.settings)
+
+
+async def _emit_sent(session: AsyncSession, row: Any) -> None:
+    """delivery.sent when the provider took the message (and delivered, when it also
+    said so at once: the sandbox does, and a status callback may have come first)."""
+    if row.status not in (DeliveryStatus.sent, DeliveryStatus.delivered):
+        return
+    data = webhook_events.delivery_data(row)
+    await webhook_events.emit(session, row.business_id, webhook_events.DELIVERY_SENT, data)
+    if row.status == DeliveryStatus.delivered:
+        await webhook_events.emit(session, row.business_id, webhook_events.DELIVERY_DELIVERED, data)
 
 
 async def _commit_quietly(session: AsyncSession) -> None:

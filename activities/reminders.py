@@ -9,10 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.delivery import get_or_create_delivery, mark_skipped
+from activities.webhooks import start_emitted
 from channels import WINDOWED_CHANNELS, fallback_channels
-from core.enums import DeliveryStatus
+from core import webhook_events
+from core.enums import DeliveryStatus, ReminderStatus
 from core.models import Business, Client, Reminder
-from core.repositories.reminders import ReminderRepository
+from core.repositories.reminders import ENDED, ReminderRepository
+from core.settings import Settings
 from workflows.contracts import (
     RECORD_DEFERRAL,
     RECORD_SKIPPED,
@@ -42,8 +45,9 @@ def _target(client: Client, business: Business, channel: str) -> Target:
 
 
 class ReminderActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessionmaker = sessionmaker
+        self.settings = settings
 
     async def _targets(self, session: AsyncSession, reminder: Reminder) -> list[Target]:
         business = await session.get(Business, reminder.business_id)
@@ -137,6 +141,8 @@ class ReminderActivities:
         """Returns what it wrote: a local activity's marker in the history keeps its result
         but not its input, and the reminder's history page shows the state."""
         async with self.sessionmaker() as session:
+            if request.state == ReminderStatus.completed:
+                await self._emit_completed(session, uuid.UUID(request.reminder_id))
             await ReminderRepository(session).set_state(
                 uuid.UUID(request.reminder_id),
                 request.state,
@@ -146,4 +152,19 @@ class ReminderActivities:
                 request.last_occurrence,
             )
             await session.commit()
-            return request
+        await start_emitted(session, self.settings)
+        return request
+
+    @staticmethod
+    async def _emit_completed(session: AsyncSession, reminder_id: uuid.UUID) -> None:
+        """reminder.completed, when this sync is what completes the row (the API's own
+        `complete` sent it already)."""
+        reminder = await session.get(Reminder, reminder_id, with_for_update=True)
+        if reminder is None or reminder.status in ENDED:
+            return
+        await webhook_events.emit(
+            session,
+            reminder.business_id,
+            webhook_events.REMINDER_COMPLETED,
+            {"reminder_id": reminder.id, "source": "schedule"},
+        )

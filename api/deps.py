@@ -33,6 +33,7 @@ from core.security import (
 from core.settings import Settings
 from core.storage import Storage, storage_from_settings
 from core.temporal import TemporalConnector
+from core.webhook_events import ClientGetter, start_committed
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -54,6 +55,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        # Webhook events the request committed: their deliveries start now (else the
+        # worker's sweep starts them; see core/webhook_events.py).
+        await start_committed(session, _webhook_temporal(request), _task_queue(request))
+
+
+def _task_queue(request: Request) -> str:
+    settings: Settings = request.app.state.settings
+    return settings.TEMPORAL_TASK_QUEUE
+
+
+def _webhook_temporal(request: Request) -> ClientGetter:
+    async def client() -> Client:
+        connector: TemporalConnector = request.app.state.temporal
+        return await connector.get(timeout=2.0)
+
+    return client
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

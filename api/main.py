@@ -41,6 +41,7 @@ from api.unsubscribe.router import router as unsubscribe_router
 from api.usage.router import router as usage_router
 from api.users.router import router as users_router
 from api.web import install_web
+from api.webhook_endpoints.router import router as webhook_endpoints_router
 from api.webhooks.router import router as webhooks_router
 from core.db import create_sessionmaker, engine_from_settings
 from core.done_links import DONE_PATH
@@ -81,6 +82,7 @@ def api_router() -> APIRouter:
         dashboard_router,
         usage_router,
         events_router,
+        webhook_endpoints_router,
         admin_router,
         webhooks_router,
         bounces_router,

@@ -1,5 +1,5 @@
 """Secrets at rest (the SMTP passwords of email configurations, the auth tokens of businesses'
-Twilio accounts): Fernet under ENCRYPTION_KEYS.
+Twilio accounts, the signing secrets of webhook endpoints): Fernet under ENCRYPTION_KEYS.
 
 `ENCRYPTION_KEYS` is a comma-separated list of Fernet keys (`Fernet.generate_key()`): the
 first encrypts, every one decrypts, so a key is rotated by putting the new one first,
@@ -103,8 +103,13 @@ class RotationReport:
 def _sealed_columns() -> list[Any]:
     """Every column that holds a secret as Fernet ciphertext."""
     from core.models import EmailConfiguration, TwilioCredentials
+    from core.webhook_models import WebhookEndpoint
 
-    return [EmailConfiguration.password_encrypted, TwilioCredentials.auth_token_encrypted]
+    return [
+        EmailConfiguration.password_encrypted,
+        TwilioCredentials.auth_token_encrypted,
+        WebhookEndpoint.secret_encrypted,
+    ]
 
 
 async def rotate_stored_secrets(

@@ -1,5 +1,5 @@
-"""Where a tenant may make the platform connect (a business's own SMTP server, and any
-future destination a tenant names): public internet addresses on allowed ports only.
+"""Where a tenant may make the platform connect (a business's own SMTP server, its webhook
+endpoints, and any future destination a tenant names): public internet addresses on allowed ports only.
 
 Loopback, private, link-local (169.254.169.254: cloud metadata), shared, reserved and
 multicast addresses are refused, as are IPv6 forms that embed such an IPv4 address. The
@@ -75,6 +75,16 @@ class DestinationPolicy:
             allow_private=settings.ALLOW_PRIVATE_DESTINATIONS,
             ports=parse_ports(settings.TENANT_SMTP_PORTS),
             ports_setting="TENANT_SMTP_PORTS",
+        )
+
+    @classmethod
+    def for_webhooks(cls, settings: Settings) -> DestinationPolicy:
+        """A business's webhook endpoint: any port, public addresses only."""
+        return cls(
+            what="webhook endpoint",
+            allow_private=settings.ALLOW_PRIVATE_DESTINATIONS,
+            ports=None,
+            ports_setting="",
         )
 
     def check_port(self, port: int) -> None:

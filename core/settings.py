@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     ALLOW_PRIVATE_DESTINATIONS: bool = False
     # The ports a business's own SMTP server may use (comma-separated), or "*" for any.
     TENANT_SMTP_PORTS: str = "25,465,587,2525"
+    # Outgoing webhooks (api/webhook_endpoints): each POST gives up after this long, and an
+    # endpoint is disabled after this many deliveries in a row failed for good (each one
+    # retried for a day first).
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=20)
+    WEBHOOK_DISABLE_AFTER_FAILURES: int = Field(default=20, ge=1, le=10_000)
     # The From address when a business has no default email sender identity.
     DEFAULT_FROM_EMAIL: str | None = None
     # The secret an inbound-mail service presents when it posts bounces (RFC 3464 reports)
@@ -375,7 +380,7 @@ class Settings(BaseSettings):
         if self.ALLOW_PRIVATE_DESTINATIONS:
             problems.append(
                 "ALLOW_PRIVATE_DESTINATIONS must be off (tenants could reach the platform's "
-                "own network through their SMTP settings)"
+                "own network through their SMTP settings or webhook endpoints)"
             )
         if "*" in (ip.strip() for ip in self.FORWARDED_ALLOW_IPS.split(",")):
             problems.append(

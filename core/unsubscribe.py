@@ -22,6 +22,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import webhook_events
 from core.enums import Channel
 from core.events import record_event
 from core.models import Client
@@ -116,6 +117,13 @@ async def set_opt_out(
         subject_id=client.id,
         payload={"channel": channel, "source": source},
     )
+    if opted_out:
+        await webhook_events.emit(
+            session,
+            client.business_id,
+            webhook_events.CLIENT_OPTED_OUT,
+            {"client_id": client.id, "channel": channel, "source": source},
+        )
     return True
 
 

@@ -17,6 +17,7 @@ from core import (
     invitation_models,  # noqa: F401  (its tables are on Base too)
     progress_models,  # noqa: F401  (its tables are on Base too)
     reply_models,  # noqa: F401  (its tables are on Base too)
+    webhook_models,  # noqa: F401  (its tables are on Base too)
 )
 from core.db import create_engine
 from core.models import Base

@@ -6,9 +6,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from workflows.diagnostics import PingWorkflow
 from workflows.reminder import ReminderWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 # Everything the worker registers.
-WORKFLOWS: list[type] = [ReminderWorkflow, PingWorkflow]
+WORKFLOWS: list[type] = [ReminderWorkflow, PingWorkflow, WebhookDeliveryWorkflow]
 
 
 # Pure modules the workflows use, shared with the host rather than re-imported in the

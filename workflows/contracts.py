@@ -23,6 +23,8 @@ RECORD_DEFERRAL = "record_deferral"
 SYNC_REMINDER = "sync_reminder"
 ESCALATE_CLIENT = "escalate_client"
 CHECK_DATABASE = "check_database"
+DELIVER_WEBHOOK = "deliver_webhook"
+GIVE_UP_WEBHOOK = "give_up_webhook"
 SEND_PREFIX = "send_"
 SEND_CHANNELS = ("email", "sms", "whatsapp")
 
@@ -39,6 +41,8 @@ ACTIVITY_NAMES = (
     SYNC_REMINDER,
     ESCALATE_CLIENT,
     CHECK_DATABASE,
+    DELIVER_WEBHOOK,
+    GIVE_UP_WEBHOOK,
     *(send_activity(channel) for channel in SEND_CHANNELS),
 )
 

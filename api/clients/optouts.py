@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Actor
+from core import webhook_events
 from core.enums import Channel
 from core.models import Client
 from core.repositories.clients import SuppressionRepository
@@ -65,6 +66,17 @@ def enforce(client: Client, suppressed: set[Pair]) -> None:
     ]
     if added:
         client.opted_out_channels = current + added
+
+
+async def emit_opt_outs(session: AsyncSession, client: Client, before: list[str]) -> None:
+    """A `client.opted_out` webhook event per channel staff opted the client out of."""
+    for channel in sorted(set(client.opted_out_channels or []) - set(before)):
+        await webhook_events.emit(
+            session,
+            client.business_id,
+            webhook_events.CLIENT_OPTED_OUT,
+            {"client_id": client.id, "channel": channel, "source": "staff"},
+        )
 
 
 def record_changes(session: AsyncSession, actor: Actor, client: Client, before: list[str]) -> None:

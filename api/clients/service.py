@@ -143,6 +143,7 @@ async def update_client(
         raise Unprocessable(problem)  # the request fails: nothing applied is committed
     optouts.record_changes(session, actor, client, before)
     optouts.enforce(client, suppressed)
+    await optouts.emit_opt_outs(session, client, before)
     if changes:
         # A change to tags alone touches no column of `clients`, so onupdate would not fire.
         client.updated_at = utcnow()

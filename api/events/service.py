@@ -21,6 +21,8 @@ actions recorded today, and where:
 | `reminder.created`, `reminder.updated` | reminder | api/reminders/service.py |
 | `reminder.signal` | reminder (payload `signal`: pause, resume, complete, cancel, trigger_now) | api/reminders/service.py |
 | `delivery.failed` | delivery | activities/delivery.py (permanent failures) |
+| `webhook_endpoint.created`, `.updated`, `.deleted`, `.secret_rotated`, `.tested` | webhook_endpoint | api/webhook_endpoints/service.py (never the secret) |
+| `webhook_endpoint.disabled` | webhook_endpoint (payload `failures`) | activities/webhooks.py `give_up_webhook` |
 | `reconcile.run` | none (payload: source and counts; no business) | ops/reconcile.py |
 | `admin.created`, `admin.password_reset` | user (no business) | ops/admin.py (`reminders create-admin`) |
 | `admin.user_created`, `admin.user_deleted` | user | api/admin/service.py |

@@ -15,6 +15,7 @@ from temporalio.client import Client as TemporalClient
 
 from api.errors import Conflict, NotFound, Unprocessable
 from api.reminders.signals import signal_workflow
+from core import webhook_events
 from core.events import record_event
 from core.models import Business, Client, Reminder
 from core.progress_models import ClientDocument, ClientProgress
@@ -121,6 +122,17 @@ async def record_done(
         subject_type="reminder",
         subject_id=reminder.id,
         payload={"client_id": str(client.id), "period": period, "source": done.source},
+    )
+    await webhook_events.emit(
+        session,
+        reminder.business_id,
+        webhook_events.CLIENT_DONE,
+        {
+            "reminder_id": reminder.id,
+            "client_id": client.id,
+            "period": period,
+            "source": done.source,
+        },
     )
     if reminder.status not in ENDED:
         args = ClientDoneArgs(

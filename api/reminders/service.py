@@ -29,6 +29,7 @@ from api.reminders.schemas import ReminderCreate, ReminderUpdate
 from api.reminders.senders import apply_sender_identities, check_sender_identities
 from api.reminders.signals import SIGNAL_TIMEOUT, signal_workflow
 from api.templates.service import sample_context, trial_render
+from core import webhook_events
 from core.context import request_id_var
 from core.enums import ReminderStatus as Status
 from core.models import Reminder
@@ -361,6 +362,13 @@ async def change_state(
     reminder.status = target
     if target in ENDED:
         reminder.next_fire_at = None
+    if target == Status.completed.value:
+        await webhook_events.emit(
+            session,
+            reminder.business_id,
+            webhook_events.REMINDER_COMPLETED,
+            {"reminder_id": reminder.id, "source": "api"},
+        )
     _record_signal(session, actor, reminder, signal)
     await session.commit()
     return reminder

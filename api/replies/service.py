@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import NotFound
+from core import webhook_events
 from core.enums import Channel
 from core.events import record_event
 from core.models import Client
@@ -75,6 +76,18 @@ async def record_replies(
                 "client_id": str(client.id),
                 "channel": channel.value,
                 "reminder_id": str(reply.reminder_id) if reply.reminder_id else None,
+            },
+        )
+        await webhook_events.emit(
+            session,
+            client.business_id,
+            webhook_events.REPLY_RECEIVED,
+            {
+                "reply_id": reply.id,
+                "client_id": client.id,
+                "channel": channel.value,
+                "reminder_id": reply.reminder_id,
+                "delivery_id": reply.delivery_id,
             },
         )
     await session.flush()

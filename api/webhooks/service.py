@@ -31,11 +31,13 @@ from channels.twilio_webhooks import (
     keyword,
     parse_address,
 )
+from core import webhook_events
 from core.enums import Channel, DeliveryStatus
 from core.models import Delivery
 from core.repositories.webhooks import WebhookRepository
 from core.types import utcnow
 from core.unsubscribe import set_opt_out
+from core.webhook_events import delivery_data
 from workflows.contracts import OUTCOME_UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ async def _apply_status(
         return "unchanged"
     delivery.provider_message_id = report.message_sid
     _advance(delivery, status, report)
+    await _emit_status(session, delivery)
     if report.error_code == TWILIO_UNSUBSCRIBED and delivery.client_id is not None:
         client = await rows.lock_client(delivery.client_id)
         if client is not None:
@@ -145,6 +148,17 @@ async def _apply_status(
             )
     await session.flush()
     return "updated"
+
+
+async def _emit_status(session: AsyncSession, delivery: Delivery) -> None:
+    """The webhook event a reported status is, if any (`sent` was told when it was sent)."""
+    kind = {
+        DeliveryStatus.delivered: webhook_events.DELIVERY_DELIVERED,
+        DeliveryStatus.failed: webhook_events.DELIVERY_FAILED,
+        DeliveryStatus.undelivered: webhook_events.DELIVERY_FAILED,
+    }.get(DeliveryStatus(delivery.status))
+    if kind is not None:
+        await webhook_events.emit(session, delivery.business_id, kind, delivery_data(delivery))
 
 
 # --- inbound messages -------------------------------------------------------------------

@@ -264,7 +264,8 @@ class DeliveryRepository:
         now: datetime,
     ) -> Any:
         """Record the provider's acceptance and clear the send's claim, in one statement;
-        the row's (id, status, provider_message_id, error_code, error_message) after it.
+        the row's (id, status, provider_message_id, error_code, error_message, and what a
+        webhook event says of it) after it.
         A status callback may have come first and said more ("delivered", or "failed" with
         the carrier's code): that is kept."""
         pending = Delivery.status == DeliveryStatus.pending.value
@@ -292,6 +293,10 @@ class DeliveryRepository:
                 Delivery.provider_message_id,
                 Delivery.error_code,
                 Delivery.error_message,
+                Delivery.business_id,
+                Delivery.reminder_id,
+                Delivery.client_id,
+                Delivery.channel,
             )
             .execution_options(synchronize_session=False)
         )

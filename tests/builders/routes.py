@@ -174,6 +174,16 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/api-keys"): Rule(PEOPLE_OWNERS, 200),
     ("POST", "/api/v1/api-keys"): Rule(PEOPLE_OWNERS, 201),
     ("DELETE", "/api/v1/api-keys/{key_id}"): Rule(PEOPLE_OWNERS, 204),
+    # outgoing webhook endpoints: staff read them and their log, owners manage them (the
+    # test event is queued: 202 whether or not Temporal takes the start now)
+    ("GET", "/api/v1/webhook-endpoints"): Rule(BUSINESS, 200),
+    ("POST", "/api/v1/webhook-endpoints"): Rule(OWNER_ONLY, 201),
+    ("GET", "/api/v1/webhook-endpoints/{endpoint_id}"): Rule(BUSINESS, 200),
+    ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"): Rule(OWNER_ONLY, 200),
+    ("DELETE", "/api/v1/webhook-endpoints/{endpoint_id}"): Rule(OWNER_ONLY, 204),
+    ("POST", "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): Rule(OWNER_ONLY, 200),
+    ("GET", "/api/v1/webhook-endpoints/{endpoint_id}/deliveries"): Rule(BUSINESS, 200),
+    ("POST", "/api/v1/webhook-endpoints/{endpoint_id}/test"): Rule(OWNER_ONLY, 202),
     # platform
     ("GET", "/api/v1/admin/events"): Rule(ADMIN, 200),
     ("POST", "/api/v1/admin/reconcile"): Rule(ADMIN, TEMPORAL_DOWN),
@@ -382,6 +392,11 @@ class World:
                         )
                     )
                 await session.commit()
+        elif name == "endpoint_id":
+            self.ids[name] = await self._post(
+                "/api/v1/webhook-endpoints",
+                {"url": f"http://127.0.0.1:{unused_port()}/hooks", "events": ["delivery.sent"]},
+            )
         elif name == "key_id":
             self.ids[name], _ = await self.api_key(self.owner)
         elif name == "token":
@@ -412,6 +427,10 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         ("/api/v1/clients", {"name": "Rival Client"}),
         ("/api/v1/business/client-fields", {"name": "vat_number", "label": "VAT", "type": "text"}),
         ("/api/v1/templates", {"name": "Rival", "body": "Hi"}),
+        (
+            "/api/v1/webhook-endpoints",
+            {"url": "https://hooks.rival.example/", "events": ["client.done"]},
+        ),
         ("/api/v1/sender-identities", {"channel": "email", "from_email": "b@rival.example"}),
         (
             "/api/v1/email-configurations",
@@ -433,6 +452,7 @@ async def build_world(app: Any, http: httpx.AsyncClient) -> World:
         "invitation_id",
         "twilio",
         "key_id",
+        "endpoint_id",
     ):
         await world.make(name)
     _, world.key = await world.api_key(world.owner)
@@ -513,6 +533,12 @@ def body_for(world: World, route: tuple[str, str]) -> dict[str, Any]:
         },
         ("POST", "/api/v1/business/invitations"): lambda: {
             "json": {"email": f"invitee-{uuid.uuid4().hex[:8]}@example.com"}
+        },
+        ("POST", "/api/v1/webhook-endpoints"): lambda: {
+            "json": {"url": "https://hooks.acme.example/in", "events": ["reply.received"]}
+        },
+        ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"): lambda: {
+            "json": {"description": "Renamed"}
         },
         ("POST", "/api/v1/webhooks/twilio/status"): lambda: {
             "data": {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}

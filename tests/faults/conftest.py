@@ -240,6 +240,8 @@ class Stack:
                 "PUBLIC_BASE_URL": f"http://{HOST}:8000",
                 "API_RATE_LIMIT": "100000/minute",
                 "REGISTRATIONS_PER_IP": "100000/hour",
+                # Webhook receivers listen on loopback here.
+                "ALLOW_PRIVATE_DESTINATIONS": "true",
             }
         )
         env.update(extra)

@@ -251,6 +251,7 @@ async def _truncate(database_url: str) -> None:
         invitation_models,  # noqa: F401  (its tables are on Base too)
         progress_models,  # noqa: F401  (its tables are on Base too)
         reply_models,  # noqa: F401  (its tables are on Base too)
+        webhook_models,  # noqa: F401  (its tables are on Base too)
     )
     from core.db import create_engine
     from core.models import Base
