@@ -9,8 +9,9 @@ from api.deps import Actor
 from api.errors import Conflict, NotFound, Unprocessable
 from core.enums import Role
 from core.models import Business, Membership, User
-from core.repositories.users import UserRepository
+from core.repositories.users import RefreshTokenRepository, UserRepository
 from core.security import PasswordHasher
+from core.types import utcnow
 
 
 def member_read(membership: Membership) -> MemberRead:
@@ -80,6 +81,11 @@ async def remove_member(session: AsyncSession, actor: Actor, membership_id: uuid
     if membership.role == "owner" and await users.count_owners(actor.business_id) <= 1:
         raise Conflict("A business keeps at least one owner")
     actor.record(session, "member.removed", "user", membership.user_id, email=membership.user.email)
-    # Staff belong to one business: removing them removes the account and its sessions.
-    await users.delete(membership.user)
+    # Staff belong to one business: removing them ends the account and its sessions at
+    # once, as a superuser's delete does; the row stays so the audit log still names them.
+    now = utcnow()
+    await RefreshTokenRepository(session).revoke_all_for_user(membership.user_id, now)
+    user = await users.get(membership.user_id, fresh=True)  # with its membership
+    assert user is not None  # the membership holds it
+    await users.mark_deleted(user, now)
     await session.commit()

@@ -86,10 +86,6 @@ class UserRepository:
         members = await self.list_members(business_id)
         return sum(1 for m in members if m.role == "owner")
 
-    async def delete(self, user: User) -> None:
-        await self.session.delete(user)
-        await self.session.flush()
-
     async def mark_deleted(self, user: User, now: datetime) -> None:
         """Delete an account but keep its row: what it did stays attributed to it (events,
         reminders, keys keep their user id). It leaves its business; its address moves to

@@ -213,7 +213,7 @@ async def test_a_key_stops_working_when_its_maker_leaves(
     assert removed.status_code == 204
     assert (await client.get("/api/v1/clients", headers=bearer(made["key"]))).status_code == 401
     (row,) = (await client.get(KEYS_PATH, headers=owner.headers)).json()["items"]
-    assert row["created_by_user_id"] is None
+    assert row["created_by_user_id"] == partner.user_id  # still says who made it
 
 
 async def test_key_requests_are_rate_limited_per_key(settings: Settings) -> None:

@@ -114,6 +114,36 @@ async def test_owner_adds_and_removes_staff(client: httpx.AsyncClient, owner: Te
     assert login.status_code == 401
 
 
+async def test_a_removed_member_stays_named_in_the_audit_log_and_their_email_is_free(
+    client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    staff = await add_member(client, owner)
+    made = await client.post(
+        "/api/v1/clients", headers=staff.headers, json={"name": "Made By Staff"}
+    )
+    assert made.status_code == 201, made.text
+    listing = (await client.get("/api/v1/business/members", headers=owner.headers)).json()
+    row = next(m for m in listing["items"] if m["user_id"] == staff.user_id)
+
+    removed = await client.delete(f"/api/v1/business/members/{row['id']}", headers=owner.headers)
+    events = (await client.get("/api/v1/events?limit=200", headers=owner.headers)).json()
+    again = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": staff.email,
+            "password": PASSWORD,
+            "full_name": "Back Again",
+            "business_name": "Own Firm",
+        },
+    )
+
+    assert removed.status_code == 204
+    by_staff = [e for e in events["items"] if e["actor_user_id"] == staff.user_id]
+    assert {e["action"] for e in by_staff} >= {"client.created"}
+    assert {e["actor_email"] for e in by_staff} == {staff.email}
+    assert again.status_code == 201, again.text
+
+
 async def test_last_owner_cannot_be_removed(client: httpx.AsyncClient, owner: Tenant) -> None:
     members = (await client.get("/api/v1/business/members", headers=owner.headers)).json()
     only = members["items"][0]
