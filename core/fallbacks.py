@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -45,6 +46,7 @@ SWEEP_BATCH = 100
 _UNAVAILABLE = "Temporal is unavailable"
 
 ClientGetter = Callable[[], Awaitable[Client]]
+Outcome = Literal["requested", "dropped", "waiting"] | None
 
 
 async def original_of(session: AsyncSession, delivery: Delivery) -> Delivery:
@@ -88,10 +90,11 @@ def _given_up(reminder: Reminder, delivery: Delivery) -> str | None:
 
 async def send_fallback(
     session: AsyncSession, temporal: ClientGetter, placement: Placement, delivery_id: uuid.UUID
-) -> str | None:
-    """Ask the workflow for the fallback marked on the delivery, committed; its channel
-    once the workflow took it, else None (nothing marked, given up, or Temporal failed:
-    then the marker stays for the sweep). Never raises for Temporal."""
+) -> Outcome:
+    """Ask the workflow for the fallback marked on the delivery, committed: `requested`
+    once the workflow took it, `dropped` when it never will, `waiting` when Temporal
+    failed (the marker stays for the sweep), None when nothing is marked. Never raises
+    for Temporal."""
     delivery = await DeliveryRepository(session).get(delivery_id)
     channel = delivery.fallback_channel if delivery is not None else None
     if delivery is None or channel is None or delivery.fallback_requested_at is None:
@@ -102,13 +105,13 @@ async def send_fallback(
     args = _args(await original_of(session, delivery), delivery, channel)
     reason = _given_up(reminder, delivery) or await _ask(temporal, placement, reminder, args)
     if reason == _UNAVAILABLE:
-        await session.rollback()  # the marker stays: the sweep asks again
-        return None
+        await session.rollback()
+        return "waiting"
     if reason is not None:
         payload["error"] = reason
     action = "delivery.fallback_not_sent" if reason else "delivery.fallback_requested"
     await _settle(session, reminder, delivery, action, payload)
-    return None if reason else channel
+    return "dropped" if reason else "requested"
 
 
 async def _ask(
@@ -171,7 +174,10 @@ async def send_waiting(
     sent = 0
     for delivery_id in ids:
         async with sessionmaker() as session:
-            sent += await send_fallback(session, connected, placement, delivery_id) is not None
+            outcome = await send_fallback(session, connected, placement, delivery_id)
+        if outcome == "waiting":
+            break  # Temporal still fails: the rest wait for the next sweep
+        sent += outcome == "requested"
     if sent:
         log.info("sent %d fallbacks that Temporal had not taken", sent)
     return sent

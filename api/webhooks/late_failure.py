@@ -62,8 +62,8 @@ async def fall_back(
     temporal: TemporalGetter,
     settings: Settings,
     delivery_id: uuid.UUID,
-) -> str | None:
-    """Send the failed delivery's message on the channel marked for it; the channel, or
-    None when there is none or Temporal did not take it now (the worker sends it once
-    Temporal is back). Never raises for Temporal: the failure has been recorded."""
+) -> fallbacks.Outcome:
+    """Ask the reminder's workflow for the fallback marked on the failed delivery (see
+    core.fallbacks.send_fallback); when Temporal does not take it now, the worker sends it
+    once Temporal is back. Never raises for Temporal: the failure has been recorded."""
     return await fallbacks.send_fallback(session, temporal, placement(settings), delivery_id)
