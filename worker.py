@@ -16,18 +16,20 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker
 import activities
 import workflows
 from core.db import create_sessionmaker, engine_from_settings
+from core.fallbacks import send_waiting
 from core.logging import configure_logging
 from core.repositories.delivery_counts import FOLD_BATCH, FOLD_SECONDS, fold
 from core.settings import Settings, get_settings
-from core.temporal import connect, metrics_runtime
+from core.temporal import connect, metrics_runtime, placement
 from core.webhook_events import start_stranded
 
 logger = logging.getLogger("worker")
 
 # In-flight activities get this long to finish after SIGTERM before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
-# How often the worker looks for webhook deliveries whose workflow never started.
-WEBHOOK_SWEEP_SECONDS = 30.0
+# How often the worker looks for webhook deliveries whose workflow never started, and for
+# fallbacks Temporal did not take.
+SWEEP_SECONDS = 30.0
 
 
 class TemporalUnreachable(Exception):
@@ -45,9 +47,7 @@ async def run(settings: Settings) -> None:
     sweeping: asyncio.Task[None] | None = None
     try:
         client = await _connect(settings)
-        sweeping = asyncio.create_task(
-            sweep_webhooks(create_sessionmaker(engine), client, settings.TEMPORAL_TASK_QUEUE)
-        )
+        sweeping = asyncio.create_task(sweep(create_sessionmaker(engine), client, settings))
         worker = Worker(
             client,
             task_queue=settings.TEMPORAL_TASK_QUEUE,
@@ -91,16 +91,24 @@ async def fold_delivery_counts(sessionmaker: Any, every: float = FOLD_SECONDS) -
         await asyncio.sleep(every)
 
 
-async def sweep_webhooks(
-    sessionmaker: Any, client: Client, task_queue: str, every: float = WEBHOOK_SWEEP_SECONDS
+async def sweep(
+    sessionmaker: Any, client: Client, settings: Settings, every: float = SWEEP_SECONDS
 ) -> None:
-    """Start the webhook deliveries whose start was lost (core.webhook_events), now and
-    every `every` seconds, until cancelled; a failed sweep is logged and tried again."""
+    """Now and every `every` seconds, until cancelled: start the webhook deliveries whose
+    start was lost (core.webhook_events) and send the fallbacks Temporal could not take
+    when they were asked for (core.fallbacks). A failed sweep is logged and tried again."""
+    jobs = {
+        "webhook deliveries": lambda: start_stranded(
+            sessionmaker, client, settings.TEMPORAL_TASK_QUEUE
+        ),
+        "fallbacks": lambda: send_waiting(sessionmaker, client, placement(settings)),
+    }
     while True:
-        try:
-            await start_stranded(sessionmaker, client, task_queue)
-        except Exception:
-            logger.warning("could not sweep the webhook deliveries", exc_info=True)
+        for what, job in jobs.items():
+            try:
+                await job()
+            except Exception:
+                logger.warning("could not sweep the %s", what, exc_info=True)
         await asyncio.sleep(every)
 
 

@@ -337,6 +337,7 @@ class Delivery(IdMixin, TimestampMixin, Base):
         Index("ix_deliveries_reminder_id_created_at", "reminder_id", "created_at"),
         Index("ix_deliveries_provider_message_id", "provider_message_id"),
         Index("ix_deliveries_reminder_id_period", "reminder_id", "period"),
+        Index("ix_deliveries_fallback_requested_at", "fallback_requested_at"),
     )
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
@@ -367,6 +368,11 @@ class Delivery(IdMixin, TimestampMixin, Base):
     deferred_until: Mapped[datetime | None]
     # This delivery replaces one on that channel which failed permanently.
     fallback_from: Mapped[str | None] = mapped_column(String(20))
+    # This delivery failed late and its message goes out on that channel instead (kept,
+    # so a later report never picks another); requested_at is set until the reminder's
+    # workflow took the resend, and the worker's sweep sends it when Temporal was down.
+    fallback_channel: Mapped[str | None] = mapped_column(String(20))
+    fallback_requested_at: Mapped[datetime | None]
     # A resend (`POST /notifications/{id}/resend`): the delivery this one sends again.
     resend_of: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("deliveries.id", ondelete="SET NULL"), index=True

@@ -157,6 +157,27 @@ async def signal(
     await handle.signal(method, arg, rpc_timeout=timedelta(seconds=timeout))
 
 
+async def resend(
+    client: Client,
+    placement: Placement,
+    row: ReminderRow,
+    args: ResendArgs,
+    *,
+    now: datetime,
+    request_id: str | None = None,
+    timeout: float,
+) -> None:
+    """Ask the reminder's workflow to send a delivery again: its `resend` signal, or
+    signal-with-start once the reminder completed (its workflow may have ended). Raises
+    RPCError (NOT_FOUND when a reminder not completed has no running workflow)."""
+    if row.status == COMPLETED:
+        await resend_to_completed(
+            client, placement, row, args, now=now, request_id=request_id, rpc_timeout=timeout
+        )
+    else:
+        await signal(client, row.workflow_id, ReminderWorkflow.resend, args, timeout=timeout)
+
+
 async def query_status(client: Client, workflow_id: str, *, timeout: float) -> ReminderStatus:
     """The workflow's answer to its `status` query (a worker must be polling)."""
     handle = client.get_workflow_handle_for(ReminderWorkflow.run, workflow_id)

@@ -52,6 +52,7 @@ async def record_bounce(session: AsyncSession, bounce: Bounce) -> uuid.UUID | No
         await session.rollback()  # let the lock go
         return None
     _mark_bounced(delivery, failure)
+    await late_failure.mark_fallback(session, delivery)
     record_event(
         session,
         "delivery.bounced",

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from api.deps import Actor
 from api.errors import Conflict, NotFound
 from api.notifications.schemas import NotificationFilters
-from api.reminders.signals import SIGNAL_TIMEOUT, reach_temporal, signal_workflow
+from api.reminders.signals import SIGNAL_TIMEOUT, reach_temporal
 from core.context import request_id_var
 from core.enums import DeliveryStatus
 from core.enums import ReminderStatus as Status
@@ -24,9 +24,8 @@ from core.repositories.reminders import DeliveryRepository, ReminderRepository
 from core.settings import Settings
 from core.temporal import placement
 from core.types import utcnow
+from workflows import reminder_client as temporal_calls
 from workflows.contracts import ResendArgs, resend_key
-from workflows.reminder import ReminderWorkflow
-from workflows.reminder_client import resend_to_completed
 
 RESENDABLE = {DeliveryStatus.failed.value, DeliveryStatus.undelivered.value}
 
@@ -71,32 +70,22 @@ def _check_resendable(delivery: Delivery) -> None:
         raise Conflict("the delivery's client was deleted; there is no one to resend it to")
 
 
-async def _resend_after_completion(
+async def ask_for_resend(
     temporal: Client, settings: Settings, reminder: Reminder, args: ResendArgs
 ) -> None:
-    """Signal-with-start `resend`: a short run of its own when the workflow has ended
-    (workflows/reminder_client.py); 503 when Temporal fails."""
-    call = resend_to_completed(
+    """The reminder's workflow's `resend` signal, or signal-with-start once it completed
+    (a short run of its own when the workflow has ended: workflows/reminder_client.py);
+    409 when it is not running otherwise, 503 when Temporal fails."""
+    call = temporal_calls.resend(
         temporal,
         placement(settings),
         reminder,
         args,
         now=utcnow(),
         request_id=request_id_var.get(),
-        rpc_timeout=SIGNAL_TIMEOUT,
+        timeout=SIGNAL_TIMEOUT,
     )
-    await reach_temporal(call, reminder, "signal-with-start resend")
-
-
-async def ask_for_resend(
-    temporal: Client, settings: Settings, reminder: Reminder, args: ResendArgs
-) -> None:
-    """The reminder's workflow's `resend` signal, or signal-with-start once it completed;
-    409 when it is not running otherwise, 503 when Temporal fails."""
-    if reminder.status == Status.completed.value:
-        await _resend_after_completion(temporal, settings, reminder, args)
-    else:  # its workflow runs; if not (a failed reminder's has ended), 409 not running
-        await signal_workflow(temporal, reminder, ReminderWorkflow.resend, args)
+    await reach_temporal(call, reminder, "resend")
 
 
 async def resend(

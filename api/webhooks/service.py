@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.reminder_clients.service import TemporalGetter
 from api.replies import service as replies
-from api.webhooks import done
+from api.webhooks import done, late_failure
 from channels.twilio_webhooks import (
     DONE_WORDS,
     HELP_WORDS,
@@ -139,6 +139,8 @@ async def _apply_status(
         return "unchanged"
     delivery.provider_message_id = report.message_sid
     _advance(delivery, status, report)
+    if delivery.status in late_failure.FAILED:
+        await late_failure.mark_fallback(session, delivery)
     await _emit_status(session, delivery)
     if report.error_code == TWILIO_UNSUBSCRIBED and delivery.client_id is not None:
         client = await rows.lock_client(delivery.client_id)

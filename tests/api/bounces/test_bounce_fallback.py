@@ -13,6 +13,7 @@ import pytest
 
 from core.settings import Settings
 from tests.builders.bounces import BOUNCE_SECRET, dsn, post_bounce
+from tests.builders.fallbacks import age_markers, marker, sweep, temporal_down
 from tests.builders.firm import Firm, firm_on
 from tests.builders.twilio import add_sender, app_events
 
@@ -127,3 +128,33 @@ async def test_delayed_reports_and_reports_about_other_messages_change_nothing(
     assert firm.twilio.messages == []
     assert await deliveries(firm, reminder_id) == before
     assert await app_events(firm.http.app, "delivery.bounced") == []  # type: ignore[attr-defined]
+
+
+async def test_a_bounce_while_temporal_is_down_falls_back_once_temporal_answers(
+    firm: Firm,
+) -> None:
+    reminder_id, message_ids = await emailed_reminder(firm)
+    bounce = dsn(message_ids["ada"])
+
+    with temporal_down(firm):
+        response = await post_bounce(firm.http, bounce)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"status": "accepted"}  # as when Temporal answers
+    await firm.env.sleep(timedelta(minutes=5))
+    assert firm.twilio.messages == []
+    ada = (await deliveries(firm, reminder_id))[("ada@example.com", "email")]
+    assert ada["status"] == "undelivered"
+    assert await marker(firm, ada["id"]) == ("sms", True)
+
+    await age_markers(firm)
+    assert await sweep(firm) == 1
+    await firm.env.sleep(timedelta(minutes=5))
+    assert await sweep(firm) == 0
+    assert (await post_bounce(firm.http, bounce)).status_code == 202
+    await firm.env.sleep(timedelta(minutes=5))
+
+    [text] = firm.twilio.messages
+    assert text.to == ADA_PHONE
+    sms = (await deliveries(firm, reminder_id))[(ADA_PHONE, "sms")]
+    assert (sms["fallback_from"], sms["resend_of"], sms["status"]) == ("email", ada["id"], "sent")
+    assert len(await app_events(firm.http.app, "delivery.fallback_requested")) == 1  # type: ignore[attr-defined]
