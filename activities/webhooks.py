@@ -5,6 +5,7 @@ after; the `webhook-id` is the row's id, the same on every retry."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -53,10 +54,23 @@ class WebhookActivities:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
+        # Attempts beyond WEBHOOK_MAX_CONCURRENT are refused at once (retried later), so
+        # slow endpoints never hold the activity slots the message sends need.
+        self.slots = asyncio.Semaphore(settings.WEBHOOK_MAX_CONCURRENT)
 
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver_webhook(self, data: WebhookDeliveryInput) -> str:
         """One attempt; raises (so Temporal retries) unless the endpoint accepted it."""
+        if self.slots.locked():
+            raise ApplicationError(
+                "this worker has as many webhook POSTs in flight as it allows "
+                "(WEBHOOK_MAX_CONCURRENT); tried again later",
+                type="WebhookWorkerBusy",
+            )
+        async with self.slots:
+            return await self._attempt(data)
+
+    async def _attempt(self, data: WebhookDeliveryInput) -> str:
         delivery_id = uuid.UUID(data.delivery_id)
         async with self.sessionmaker() as session:
             found = await WebhookDeliveryRepository(session).lock(delivery_id)

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     # retried for a day first).
     WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=20)
     WEBHOOK_DISABLE_AFTER_FAILURES: int = Field(default=20, ge=1, le=10_000)
+    # Webhook POSTs one worker has in flight at once: the rest of its activity slots stay
+    # for sending messages, however slow a business's endpoints are.
+    WEBHOOK_MAX_CONCURRENT: int = Field(default=10, ge=1, le=100)
     # The From address when a business has no default email sender identity.
     DEFAULT_FROM_EMAIL: str | None = None
     # The secret an inbound-mail service presents when it posts bounces (RFC 3464 reports)
